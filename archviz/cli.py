@@ -1,0 +1,155 @@
+"""The ``archviz`` command line: thin click commands over the library.
+
+Exit codes: 0 success; 1 unexpected error; 2 bad usage or input; 3 invalid snapshot;
+4 the caller's credentials cannot do what the run needs; 5 ``--strict`` and some units
+failed; 6 a non-read AWS call was refused; 130 interrupted."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+
+import click
+
+from archviz import __version__
+from archviz.errors import ArchvizError, IncompleteCrawl
+
+ACCOUNT_RE = re.compile(r"^[0-9]{12}$")
+REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
+
+
+def _accounts(_ctx, _param, value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    ids = [v.strip() for v in value.split(",") if v.strip()]
+    bad = [v for v in ids if not ACCOUNT_RE.match(v)]
+    if bad or not ids:
+        raise click.BadParameter(f"expected 12-digit account ids separated by commas, got {', '.join(bad) or 'nothing'}")
+    return ids
+
+
+def _regions(_ctx, _param, value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    regions = [v.strip() for v in value.split(",") if v.strip()]
+    if regions == ["all"]:
+        return regions
+    bad = [r for r in regions if not REGION_RE.match(r)]
+    if bad or not regions:
+        raise click.BadParameter(f"expected region names (like eu-west-1) separated by commas, or 'all'; got {', '.join(bad) or 'nothing'}")
+    return regions
+
+
+class Progress:
+    """Units done / total on stderr: a rewritten line on a terminal, a few lines otherwise."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self.tty = sys.stderr.isatty()
+        self.last_step = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.tty:
+            click.echo(f"\r{self.label}: {done}/{total} units", nl=done == total, err=True)
+            return
+        step = (10 * done) // max(total, 1)
+        if step != self.last_step or done == total:
+            self.last_step = step
+            click.echo(f"{self.label}: {done}/{total} units", err=True)
+
+
+def discover_options(fn):
+    options = [
+        click.option("--profile", help="AWS profile (default: the standard credential chain)."),
+        click.option("--org", is_flag=True, help="Crawl every ACTIVE account of the organization."),
+        click.option("--accounts", callback=_accounts, metavar="ID,ID...", help="Crawl exactly these accounts."),
+        click.option("--role-name", help="Role to assume in every account other than the caller's."),
+        click.option("--external-id", help="External id for the assumed role."),
+        click.option("--regions", callback=_regions, metavar="R1,R2...|all",
+                     help="Regions to crawl (default: the session's region)."),
+        click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True,
+                     help="Account-region units crawled in parallel."),
+        click.option("--strict", is_flag=True, help="Exit with code 5 if any unit failed."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def run_discover(out: Path, profile, org, accounts, role_name, external_id, regions, concurrency, strict) -> dict:
+    """Crawl, write DIR/snapshot.json atomically, report coverage on stderr."""
+    from archviz import snapshot
+    from archviz.discovery.crawl import CrawlRequest, crawl
+
+    if org and accounts:
+        raise click.UsageError("--org and --accounts are alternatives: pass one of them")
+    request = CrawlRequest(profile=profile, org=org, accounts=accounts, role_name=role_name,
+                           external_id=external_id, regions=regions, concurrency=concurrency)
+    result = crawl(request, progress=Progress("discover"))
+    doc = snapshot.build(result.scope, result.organization, result.accounts, result.coverage, result.records)
+    path = snapshot.save(doc, out)
+    failed = [c for c in doc["coverage"] if c["status"] == "error"]
+    skipped = [c for c in doc["coverage"] if c["status"] == "skipped"]
+    click.echo(f"discover: {len(doc['accounts'])} accounts, {len(doc['scope']['regions'])} regions: "
+               f"{len(doc['endpoints'])} endpoints, {len(doc['endpoint_services'])} endpoint services, "
+               f"{len(doc['endpoint_connections'])} connections, {len(doc['load_balancers'])} load balancers", err=True)
+    if failed or skipped:
+        shown = ", ".join(f"{c['account_id']}/{c['region']} {c['error_code']}" for c in (failed + skipped)[:5])
+        more = f" and {len(failed) + len(skipped) - 5} more" if len(failed) + len(skipped) > 5 else ""
+        click.echo(f"discover: not covered: {len(failed)} failed, {len(skipped)} skipped: {shown}{more} "
+                   f"(see coverage in {path})", err=True)
+    click.echo(str(path))
+    if strict and failed:
+        raise IncompleteCrawl(f"--strict: {len(failed)} unit(s) failed; the snapshot was written to {path}")
+    return doc
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="archviz")
+def cli() -> None:
+    """Crawl AWS accounts and draw their PrivateLink architecture."""
+
+
+@cli.command()
+@discover_options
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for snapshot.json.")
+def discover(out, **opts):
+    """Crawl accounts and regions into DIR/snapshot.json."""
+    run_discover(out, **opts)
+
+
+@cli.command()
+@click.argument("snapshot_path", metavar="SNAPSHOT", type=click.Path(path_type=Path))
+def validate(snapshot_path):
+    """Check that SNAPSHOT (a file, or a folder holding snapshot.json) is a valid snapshot."""
+    from archviz import snapshot
+
+    doc = snapshot.load(snapshot_path)
+    click.echo(f"{snapshot_path}: valid archviz snapshot (schema version {doc['schema_version']}, "
+               f"{len(doc['accounts'])} accounts, {len(doc['endpoints'])} endpoints)")
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="archviz", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("archviz: interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except ArchvizError as exc:
+        click.echo(f"archviz: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("archviz: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # a bug: one line, unless asked for the traceback
+        if os.environ.get("ARCHVIZ_DEBUG"):
+            raise
+        click.echo(f"archviz: internal error: {type(exc).__name__}: {exc} (set ARCHVIZ_DEBUG=1 for a traceback)", err=True)
+        sys.exit(1)
+    sys.exit(0)

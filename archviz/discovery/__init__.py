@@ -1,0 +1,2 @@
+"""Discovery: AWS calls only. One module per resource family; ``get_*`` returns what AWS
+returned, ``transform_*`` is a pure function from that to snapshot records."""

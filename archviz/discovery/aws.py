@@ -1,0 +1,171 @@
+"""The only place archviz builds AWS sessions and clients.
+
+- Every client is read-only by construction: an operation whose name does not start with
+  Describe, List, Get or Search is refused before it is serialized or sent. The single
+  exception is ``sts:AssumeRole``, which obtains credentials and changes nothing.
+- Every client uses botocore's adaptive retry mode (throttling is retried with backoff).
+- Every session shares one botocore loader, so the service models (the EC2 model alone is
+  megabytes of JSON) are parsed once per crawl instead of once per account.
+- Endpoints are never hard-coded: botocore's own configuration (``AWS_ENDPOINT_URL``,
+  profiles) decides where requests go.
+- Credentials stay in memory; nothing here logs or writes them.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Iterable, Iterator
+
+import boto3
+import botocore.loaders
+import botocore.session
+from botocore.config import Config
+from botocore.credentials import CredentialProvider, RefreshableCredentials
+from botocore.exceptions import BotoCoreError, ClientError
+
+from archviz import __version__
+from archviz.errors import ReadOnlyViolation
+
+READ_PREFIXES = ("Describe", "List", "Get", "Search")
+# Obtaining credentials for a member account is the one non-read call archviz makes.
+CREDENTIAL_OPERATIONS = frozenset({("sts", "AssumeRole")})
+
+DEFAULT_MAX_ATTEMPTS = 10
+ROLE_SESSION_NAME = "archviz"
+
+
+def is_read_operation(service: str, operation: str) -> bool:
+    return operation.startswith(READ_PREFIXES) or (service, operation) in CREDENTIAL_OPERATIONS
+
+
+def _refuse_non_reads(model: Any, **_: Any) -> None:
+    service = model.service_model.service_name
+    if not is_read_operation(service, model.name):
+        raise ReadOnlyViolation(
+            f"archviz is read-only: refused {service}:{model.name} before sending it"
+        )
+
+
+def error_code(exc: BaseException) -> str:
+    """A short, stable code for a failed AWS call (the AWS error code where there is one)."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code") or "ClientError")
+    return type(exc).__name__
+
+
+def error_message(exc: BaseException) -> str:
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        op = getattr(exc, "operation_name", "")
+        msg = err.get("Message") or str(exc)
+        return f"{op}: {msg}" if op else msg
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+# A read-only violation is a bug, never a coverage gap: it is deliberately not listed here.
+AWS_ERRORS = (ClientError, BotoCoreError)
+
+
+class _StaticProvider(CredentialProvider):
+    """Hands a session the (refreshable) credentials of an assumed role."""
+
+    METHOD = "archviz-assume-role"
+    CANONICAL_NAME = "archviz-assume-role"
+
+    def __init__(self, credentials: RefreshableCredentials):
+        super().__init__()
+        self._credentials = credentials
+
+    def load(self) -> RefreshableCredentials:
+        return self._credentials
+
+
+class AccountSession:
+    """Read-only clients for one account. Thread-safe: client creation is serialized."""
+
+    def __init__(self, session: boto3.Session, account_id: str, config: Config, lock: threading.Lock):
+        self._session = session
+        self.account_id = account_id
+        self._config = config
+        self._lock = lock
+
+    def client(self, service: str, region: str) -> Any:
+        with self._lock:  # boto3 sessions are not thread-safe; clients are.
+            client = self._session.client(service, region_name=region, config=self._config)
+        client.meta.events.register("provide-client-params", _refuse_non_reads)
+        return client
+
+
+class AwsSessions:
+    """Builds the caller's session and assumed-role sessions, all sharing one loader."""
+
+    def __init__(self, profile: str | None = None, region: str | None = None,
+                 max_attempts: int = DEFAULT_MAX_ATTEMPTS, max_pool_connections: int = 10):
+        self.loader = botocore.loaders.create_loader()
+        self._lock = threading.Lock()
+        self.config = Config(
+            retries={"mode": "adaptive", "max_attempts": max_attempts},
+            user_agent_extra=f"archviz/{__version__}",
+            max_pool_connections=max_pool_connections,
+            connect_timeout=10,
+            read_timeout=60,
+        )
+        self._caller_boto = boto3.Session(botocore_session=self._core(profile), region_name=region)
+        self.region: str | None = self._caller_boto.region_name
+        self._caller: AccountSession | None = None
+        self.partition = "aws"
+
+    def _core(self, profile: str | None = None) -> botocore.session.Session:
+        core = botocore.session.Session(profile=profile)
+        core.register_component("data_loader", self.loader)
+        return core
+
+    def caller(self) -> AccountSession:
+        """The caller's own account, identified with sts:GetCallerIdentity."""
+        if self._caller is None:
+            probe = AccountSession(self._caller_boto, "", self.config, self._lock)
+            ident = probe.client("sts", self.region).get_caller_identity()
+            self.partition = ident["Arn"].split(":")[1]
+            self._caller = AccountSession(self._caller_boto, ident["Account"], self.config, self._lock)
+        return self._caller
+
+    def assume(self, account_id: str, role_name: str, external_id: str | None = None) -> AccountSession:
+        """Assume ``role_name`` in ``account_id``; the credentials refresh themselves when they expire."""
+        sts = self.caller().client("sts", self.region)
+        params = {
+            "RoleArn": f"arn:{self.partition}:iam::{account_id}:role/{role_name}",
+            "RoleSessionName": ROLE_SESSION_NAME,
+        }
+        if external_id:
+            params["ExternalId"] = external_id
+
+        def fetch() -> dict[str, str]:
+            creds = sts.assume_role(**params)["Credentials"]
+            return {
+                "access_key": creds["AccessKeyId"],
+                "secret_key": creds["SecretAccessKey"],
+                "token": creds["SessionToken"],
+                "expiry_time": creds["Expiration"].isoformat(),
+            }
+
+        credentials = RefreshableCredentials.create_from_metadata(
+            metadata=fetch(), refresh_using=fetch, method=_StaticProvider.METHOD
+        )
+        core = self._core()
+        core.get_component("credential_provider").insert_before("env", _StaticProvider(credentials))
+        session = boto3.Session(botocore_session=core, region_name=self.region)
+        return AccountSession(session, account_id, self.config, self._lock)
+
+
+def paginate(client: Any, operation: str, key: str, **params: Any) -> list[dict]:
+    """Every item under ``key`` across all pages (the operation must have a paginator)."""
+    items: list[dict] = []
+    for page in client.get_paginator(operation).paginate(**params):
+        items.extend(page.get(key, []))
+    return items
+
+
+def chunks(values: Iterable[str], size: int) -> Iterator[list[str]]:
+    values = sorted(set(values))
+    for i in range(0, len(values), size):
+        yield values[i : i + size]

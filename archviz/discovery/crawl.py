@@ -1,0 +1,256 @@
+"""Fan-out: accounts, then (account, region) units on a thread pool, with coverage.
+
+A unit that fails never sinks the crawl: its failure is recorded in ``coverage`` with the
+AWS error code, and the rest completes."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from archviz.discovery import endpoints, load_balancers, marketplace, network, organizations, services
+from archviz.discovery.aws import AWS_ERRORS, AccountSession, AwsSessions, error_code, error_message
+from archviz.errors import AccessError, InputError
+
+DEFAULT_CONCURRENCY = 8
+ALL = "all"
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class CrawlRequest:
+    profile: str | None = None
+    org: bool = False
+    accounts: list[str] | None = None
+    role_name: str | None = None
+    external_id: str | None = None
+    regions: list[str] | None = None  # None: the session's region; ["all"]: every opted-in region
+    concurrency: int = DEFAULT_CONCURRENCY
+
+
+@dataclass
+class Account:
+    account_id: str
+    name: str | None
+    in_organization: bool
+    session: AccountSession | None = None
+    regions: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    error: dict | None = None
+
+
+@dataclass
+class CrawlResult:
+    scope: dict
+    organization: dict | None
+    accounts: list[dict]
+    coverage: list[dict]
+    records: dict[str, list[dict]]
+
+
+class _Unit:
+    """Collects one unit's records; each step that fails is recorded and the others go on."""
+
+    def __init__(self, account_id: str, region: str, kind: str):
+        self.account_id, self.region, self.kind = account_id, region, kind
+        self.records: dict[str, list[dict]] = defaultdict(list)
+        self.failures: list[dict] = []
+
+    def attempt(self, operation: str, fn: Callable[..., Any], *args: Any, default: Any = None) -> Any:
+        try:
+            return fn(*args)
+        except AWS_ERRORS as exc:
+            self.failures.append({"operation": operation, "error_code": error_code(exc),
+                                  "message": error_message(exc)})
+            return default
+
+    def coverage(self) -> dict:
+        entry = {"account_id": self.account_id, "region": self.region, "kind": self.kind,
+                 "status": "ok", "error_code": None, "message": None, "failed_operations": []}
+        if self.failures:
+            first = self.failures[0]
+            more = f" (and {len(self.failures) - 1} more failed calls)" if len(self.failures) > 1 else ""
+            entry.update(status="error", error_code=first["error_code"], message=first["message"] + more,
+                         failed_operations=sorted(f["operation"] for f in self.failures))
+        return entry
+
+
+def collect_region(session: AccountSession, region: str) -> _Unit:
+    """Everything PrivateLink in one account-region, consumer side then provider side."""
+    unit = _Unit(session.account_id, region, "region")
+    acct = session.account_id
+    ec2 = session.client("ec2", region)
+
+    # Consumer side.
+    raw_eps = unit.attempt("ec2:DescribeVpcEndpoints", endpoints.get_vpc_endpoints, ec2, default=[])
+    eps = endpoints.transform_vpc_endpoints(raw_eps, acct, region)
+    unit.records["endpoints"] = eps
+    wanted = endpoints.service_names_by_region(eps)
+    if wanted:
+        found = unit.attempt("ec2:DescribeVpcEndpointServices", endpoints.get_service_details,
+                             ec2, region, wanted, default=([], []))
+        unit.records["service_details"] = endpoints.transform_service_details(*found, acct, region)
+
+    # Provider side: only an account that publishes services has connections and load balancers.
+    configs = unit.attempt("ec2:DescribeVpcEndpointServiceConfigurations",
+                           services.get_service_configurations, ec2, default=[])
+    lbs: list[dict] = []
+    if configs:
+        ids = [c["ServiceId"] for c in configs]
+        perms = unit.attempt("ec2:DescribeVpcEndpointServicePermissions",
+                             services.get_service_permissions, ec2, ids, default={})
+        unit.records["endpoint_services"] = services.transform_endpoint_services(configs, perms, acct, region)
+        conns = unit.attempt("ec2:DescribeVpcEndpointConnections", services.get_endpoint_connections, ec2, default=[])
+        unit.records["endpoint_connections"] = services.transform_endpoint_connections(conns, acct, region)
+        arns = sorted({arn for c in configs for arn in services.load_balancer_arns(c)})
+        if arns:
+            elbv2 = session.client("elbv2", region)
+            raw_lbs = unit.attempt("elasticloadbalancing:DescribeLoadBalancers",
+                                   load_balancers.get_load_balancers, elbv2, arns, default=None)
+            if raw_lbs:
+                lbs = load_balancers.transform_load_balancers(raw_lbs, acct, region)
+                unit.records["load_balancers"] = lbs
+
+    # The network the endpoints and load balancers sit in.
+    vpc_ids = {e["vpc_id"] for e in eps if e["vpc_id"]} | {lb["vpc_id"] for lb in lbs if lb["vpc_id"]}
+    if vpc_ids:
+        vpcs = unit.attempt("ec2:DescribeVpcs", network.get_vpcs, ec2, vpc_ids, default=[])
+        unit.records["vpcs"] = network.transform_vpcs(vpcs, acct, region)
+    subnet_ids = {s for e in eps for s in e["subnet_ids"]}
+    if subnet_ids:
+        subnets = unit.attempt("ec2:DescribeSubnets", network.get_subnets, ec2, subnet_ids, default=[])
+        tables = unit.attempt("ec2:DescribeRouteTables", network.get_route_tables, ec2,
+                              {s["VpcId"] for s in subnets}, default=[])
+        unit.records["subnets"] = network.transform_subnets(subnets, tables, acct, region)
+    group_ids = {g for e in eps for g in e["security_group_ids"]}
+    if group_ids:
+        groups = unit.attempt("ec2:DescribeSecurityGroups", network.get_security_groups, ec2, group_ids, default=[])
+        unit.records["security_groups"] = network.transform_security_groups(groups, acct, region)
+    return unit
+
+
+def collect_marketplace(session: AccountSession) -> _Unit:
+    unit = _Unit(session.account_id, marketplace.AGREEMENT_REGION, "marketplace")
+    client = session.client("marketplace-agreement", marketplace.AGREEMENT_REGION)
+    raw = unit.attempt("aws-marketplace:SearchAgreements", marketplace.get_agreements, client, default=[])
+    unit.records["marketplace_agreements"] = marketplace.transform_agreements(raw, session.account_id)
+    return unit
+
+
+def crawl(request: CrawlRequest, progress: Progress | None = None) -> CrawlResult:
+    sessions = AwsSessions(profile=request.profile, max_pool_connections=max(10, request.concurrency))
+    explicit = None if request.regions in (None, [ALL]) else sorted(set(request.regions))
+    home = sessions.region or (explicit[0] if explicit else None)
+    if home is None:
+        raise InputError("no AWS region configured: set AWS_REGION (or a profile region) or pass --regions")
+    sessions.region = home
+
+    try:
+        caller = sessions.caller()
+    except AWS_ERRORS as exc:
+        raise AccessError(f"cannot identify the caller (sts:GetCallerIdentity): {error_code(exc)}: {error_message(exc)}")
+
+    organization, org_accounts = _organization(caller, home, required=request.org)
+    names = {a["Id"]: a.get("Name") for a in org_accounts}
+    members = set(names)
+    if request.org:
+        targets = sorted(a["Id"] for a in org_accounts if a.get("Status", "ACTIVE") == "ACTIVE")
+    else:
+        targets = sorted(set(request.accounts or [caller.account_id]))
+    if any(t != caller.account_id for t in targets) and not request.role_name:
+        raise InputError("--role-name is required to crawl accounts other than the caller's own")
+
+    if explicit:
+        default_regions = explicit
+    elif request.regions == [ALL]:
+        default_regions = organizations.opted_in(organizations.get_regions(caller.client("ec2", home)))
+    else:
+        default_regions = [home]
+
+    accounts = [Account(t, names.get(t), t in members) for t in targets]
+    with cf.ThreadPoolExecutor(max_workers=max(1, request.concurrency)) as pool:
+        list(pool.map(lambda a: _enter(a, sessions, caller, request, home, explicit, default_regions), accounts))
+
+        coverage: list[dict] = []
+        records: dict[str, list[dict]] = defaultdict(list)
+        futures = []
+        for account in accounts:
+            if account.error:
+                coverage.extend(_account_failure(account, default_regions))
+                continue
+            coverage.extend(_skipped(account))
+            futures.extend(pool.submit(collect_region, account.session, r) for r in account.regions)
+            if sessions.partition == "aws":
+                futures.append(pool.submit(collect_marketplace, account.session))
+        done = 0
+        total = len(futures)
+        if progress:
+            progress(0, total)
+        for future in cf.as_completed(futures):
+            unit = future.result()
+            coverage.append(unit.coverage())
+            for kind, recs in unit.records.items():
+                records[kind].extend(recs)
+            done += 1
+            if progress:
+                progress(done, total)
+
+    scope = {
+        "mode": "org" if request.org else ("accounts" if request.accounts else "caller"),
+        "caller_account_id": caller.account_id,
+        "accounts": targets,
+        "regions": sorted({r for a in accounts for r in a.regions} | set(default_regions)),
+        "role_name": request.role_name,
+    }
+    account_records = [{"account_id": a.account_id, "name": a.name, "in_organization": a.in_organization,
+                        "crawled": a.error is None} for a in accounts]
+    return CrawlResult(scope, organization, account_records, coverage, dict(records))
+
+
+def _organization(caller: AccountSession, region: str, required: bool) -> tuple[dict | None, list[dict]]:
+    """The organization and its accounts; with --org a failure is fatal, otherwise best effort."""
+    client = caller.client("organizations", region)
+    try:
+        org = organizations.get_organization(client)
+        accounts = organizations.get_accounts(client)
+    except AWS_ERRORS as exc:
+        if required:
+            raise AccessError(f"--org: cannot list the organization's accounts: {error_code(exc)}: {error_message(exc)}")
+        return None, []
+    return organizations.transform_organization(org, accounts), accounts
+
+
+def _enter(account: Account, sessions: AwsSessions, caller: AccountSession, request: CrawlRequest,
+           home: str, explicit: list[str] | None, default_regions: list[str]) -> None:
+    """Get a session for the account and decide which regions to crawl there."""
+    try:
+        if account.account_id == caller.account_id:
+            account.session = caller
+        else:
+            account.session = sessions.assume(account.account_id, request.role_name, request.external_id)
+    except AWS_ERRORS as exc:
+        account.error = {"error_code": error_code(exc), "message": "sts:AssumeRole: " + error_message(exc)}
+        return
+    try:
+        enabled = set(organizations.opted_in(organizations.get_regions(account.session.client("ec2", home))))
+    except AWS_ERRORS:
+        enabled = None  # cannot tell: crawl what was asked, failures will say the rest
+    if explicit is None and request.regions == [ALL]:
+        account.regions = sorted(enabled) if enabled is not None else default_regions
+    else:
+        account.regions = [r for r in default_regions if enabled is None or r in enabled]
+        account.skipped = [r for r in default_regions if enabled is not None and r not in enabled]
+
+
+def _account_failure(account: Account, regions: list[str]) -> list[dict]:
+    return [{"account_id": account.account_id, "region": r, "kind": "region", "status": "error",
+             "error_code": account.error["error_code"], "message": account.error["message"],
+             "failed_operations": ["sts:AssumeRole"]} for r in regions]
+
+
+def _skipped(account: Account) -> list[dict]:
+    return [{"account_id": account.account_id, "region": r, "kind": "region", "status": "skipped",
+             "error_code": "RegionNotEnabled", "message": f"{r} is not enabled (not opted in) for this account",
+             "failed_operations": []} for r in account.skipped]

@@ -1,0 +1,75 @@
+"""Provider side: endpoint services this account publishes, who may connect, who is connected."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from archviz.discovery.aws import paginate
+from archviz.discovery.common import iso, normalize_state, tags_dict
+
+
+def get_service_configurations(ec2: Any) -> list[dict]:
+    return paginate(ec2, "describe_vpc_endpoint_service_configurations", "ServiceConfigurations")
+
+
+def get_service_permissions(ec2: Any, service_ids: list[str]) -> dict[str, list[dict]]:
+    return {
+        sid: paginate(ec2, "describe_vpc_endpoint_service_permissions", "AllowedPrincipals", ServiceId=sid)
+        for sid in sorted(service_ids)
+    }
+
+
+def get_endpoint_connections(ec2: Any) -> list[dict]:
+    return paginate(ec2, "describe_vpc_endpoint_connections", "VpcEndpointConnections")
+
+
+def load_balancer_arns(config: dict) -> list[str]:
+    return sorted((config.get("NetworkLoadBalancerArns") or []) + (config.get("GatewayLoadBalancerArns") or []))
+
+
+def transform_endpoint_services(configs: list[dict], permissions: dict[str, list[dict]],
+                                account_id: str, region: str) -> list[dict]:
+    records = []
+    for c in configs:
+        tags = tags_dict(c.get("Tags"))
+        principals = permissions.get(c["ServiceId"], [])
+        records.append({
+            "service_id": c["ServiceId"],
+            "service_name": c.get("ServiceName"),
+            "account_id": account_id,
+            "region": region,
+            "type": ",".join(sorted(t["ServiceType"] for t in c.get("ServiceType") or [])) or None,
+            "state": normalize_state(c.get("ServiceState")),
+            "acceptance_required": c.get("AcceptanceRequired"),
+            "private_dns_name": c.get("PrivateDnsName"),
+            "load_balancer_arns": load_balancer_arns(c),
+            "supported_regions": sorted(
+                ({"region": r.get("Region"), "state": normalize_state(r.get("ServiceState"))}
+                 for r in c.get("SupportedRegions") or []),
+                key=lambda r: r["region"] or "",
+            ),
+            "remote_access_enabled": c.get("RemoteAccessEnabled"),
+            "payer_responsibility": c.get("PayerResponsibility"),
+            "allowed_principals": sorted(
+                ({"principal": p.get("Principal"), "principal_type": p.get("PrincipalType")} for p in principals),
+                key=lambda p: p["principal"] or "",
+            ),
+            "availability_zones": sorted(set(c.get("AvailabilityZones") or [])),
+            "name": tags.get("Name"),
+            "tags": tags,
+        })
+    return records
+
+
+def transform_endpoint_connections(raw: list[dict], account_id: str, region: str) -> list[dict]:
+    return [{
+        "service_id": c.get("ServiceId"),
+        "endpoint_id": c.get("VpcEndpointId"),
+        "endpoint_owner": c.get("VpcEndpointOwner"),
+        # A consumer in another region (cross-region PrivateLink) is named; otherwise it is ours.
+        "endpoint_region": c.get("VpcEndpointRegion") or region,
+        "state": normalize_state(c.get("VpcEndpointState")),
+        "created_at": iso(c.get("CreationTimestamp")),
+        "account_id": account_id,
+        "region": region,
+    } for c in raw]

@@ -1,0 +1,37 @@
+"""Errors that the command line turns into one line and a documented exit code."""
+
+
+class ArchvizError(Exception):
+    """An expected failure: reported as one line, never as a traceback."""
+
+    exit_code = 1
+
+
+class InputError(ArchvizError):
+    """Bad arguments or a bad input file."""
+
+    exit_code = 2
+
+
+class SnapshotError(InputError):
+    """A snapshot that is missing, unreadable, not JSON or not valid against the schema."""
+
+    exit_code = 3
+
+
+class AccessError(ArchvizError):
+    """The caller's own credentials cannot do what the run needs (nothing could be crawled)."""
+
+    exit_code = 4
+
+
+class IncompleteCrawl(ArchvizError):
+    """With --strict: some account-region units failed (the snapshot is still written)."""
+
+    exit_code = 5
+
+
+class ReadOnlyViolation(ArchvizError):
+    """A non-read AWS operation was attempted through an archviz client; it was not sent."""
+
+    exit_code = 6

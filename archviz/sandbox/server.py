@@ -1,0 +1,91 @@
+"""An in-process moto server on 127.0.0.1, reached over real HTTP through ``AWS_ENDPOINT_URL``."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from archviz.errors import ArchvizError
+
+# Credentials for the sandbox only: moto accepts any; these reach nothing real.
+SANDBOX_ACCESS_KEY = "AKIASANDBOXEXAMPLE01"
+SANDBOX_SECRET_KEY = "sandbox-secret-not-a-real-key"
+DEFAULT_REGION = "us-east-1"
+
+
+def _require_moto() -> None:
+    try:
+        import moto  # noqa: F401
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication  # noqa: F401
+    except ImportError:
+        raise ArchvizError("the sandbox needs moto: pip install 'archviz[demo]'")
+
+
+class Sandbox:
+    """Start with ``with Sandbox() as sb:``; ``sb.endpoint_url`` and ``sb.env()`` point clients at it."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+        _require_moto()
+        self.host, self.port = host, port
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> "Sandbox":
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+        from werkzeug.serving import WSGIRequestHandler, make_server
+
+        class QuietHandler(WSGIRequestHandler):
+            def log_request(self, *args: Any, **kwargs: Any) -> None:  # no access log on stderr
+                pass
+
+        from archviz.sandbox.privatelink import SandboxApp, install
+
+        install()
+        app = SandboxApp(DomainDispatcherApplication(create_backend_app))
+        try:
+            self._server = make_server(self.host, self.port, app, threaded=True, request_handler=QuietHandler)
+        except OSError as exc:
+            raise ArchvizError(f"cannot start the sandbox on {self.host}:{self.port}: {exc.strerror or exc}")
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, name="archviz-sandbox", daemon=True)
+        self._thread.start()
+        return self
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def env(self, region: str = DEFAULT_REGION) -> dict[str, str]:
+        """Environment for a process (the crawler, the AWS CLI) to talk to the sandbox."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": SANDBOX_ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": SANDBOX_SECRET_KEY,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_REGION": region,
+        }
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def reset(self) -> None:
+        """Forget every resource (moto's state and the completion layer's)."""
+        from moto.core.models import base_decorator  # noqa: F401  (ensures moto is importable)
+        from moto.moto_api._internal.models import moto_api_backend
+
+        from archviz.sandbox.privatelink import STATE
+
+        moto_api_backend.reset()
+        STATE.reset()
+
+    def __enter__(self) -> "Sandbox":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
