@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -130,6 +131,47 @@ def validate(snapshot_path):
     doc = snapshot.load(snapshot_path)
     click.echo(f"{snapshot_path}: valid archviz snapshot (schema version {doc['schema_version']}, "
                f"{len(doc['accounts'])} accounts, {len(doc['endpoints'])} endpoints)")
+
+
+@cli.command()
+@click.option("--out", default="output/demo", show_default=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the demo's snapshot and pages.")
+def demo(out):
+    """Run the whole pipeline against the embedded sandbox (no AWS account needed)."""
+    from archviz.sandbox import demo as demo_org
+    from archviz.sandbox.server import Sandbox
+
+    with Sandbox() as sb:
+        sb.reset()
+        click.echo(f"demo: sandbox on {sb.endpoint_url}; seeding the demo organization", err=True)
+        demo_org.seed(sb.endpoint_url, *sb.credentials)
+        with sb.activated():
+            run_discover(out, profile=None, org=True, accounts=None, role_name=demo_org.ROLE_NAME,
+                         external_id=None, regions=list(demo_org.REGIONS), concurrency=8, strict=False)
+    click.echo(f"demo: results in {out}/", err=True)
+
+
+@cli.command()
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
+              help="Port on 127.0.0.1 (0: any free port).")
+def sandbox(port):
+    """Start the seeded sandbox and keep it running until interrupted."""
+    from archviz.sandbox import demo as demo_org
+    from archviz.sandbox.server import Sandbox
+
+    with Sandbox(port=port) as sb:
+        sb.reset()
+        demo_org.seed(sb.endpoint_url, *sb.credentials)
+        click.echo(f"# archviz sandbox on {sb.endpoint_url} (Ctrl-C stops it). Point AWS tools at it with:")
+        for key, value in sb.env().items():
+            click.echo(f"export {key}={value}")
+        click.echo(f"# then: archviz discover --org --role-name {demo_org.ROLE_NAME} "
+                   f"--regions {','.join(demo_org.REGIONS)} --out output/sandbox")
+        sys.stdout.flush()
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            click.echo("archviz sandbox: stopped", err=True)
 
 
 def main(argv: list[str] | None = None) -> None:

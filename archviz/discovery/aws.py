@@ -104,7 +104,7 @@ class AwsSessions:
         self.loader = botocore.loaders.create_loader()
         self._lock = threading.Lock()
         self.config = Config(
-            retries={"mode": "adaptive", "max_attempts": max_attempts},
+            retries={"mode": "adaptive", "total_max_attempts": max_attempts},
             user_agent_extra=f"archviz/{__version__}",
             max_pool_connections=max_pool_connections,
             connect_timeout=10,

@@ -15,7 +15,8 @@ change to the crawler:
 - ``CreateVpcEndpoint`` accepts ``ServiceRegion`` (cross-region PrivateLink) when the
   provider lists the consumer's region in ``SupportedRegions``, and
   ``DescribeVpcEndpoints`` returns it;
-- a GWLB-backed service reports ``GatewayLoadBalancer`` (moto says ``Gateway``);
+- a GWLB-backed service reports ``GatewayLoadBalancer`` (moto says ``Gateway``), and allowed
+  principals carry their ``PrincipalType`` (moto leaves it out);
 - ``marketplace-agreement:SearchAgreements`` for buyer accounts (moto has no such service);
 - fault injection: any action, for a chosen account and region, answers with an AWS error
   (``AccessDenied`` on ``AssumeRole``, throttling that recovers after N calls, ...).
@@ -237,6 +238,26 @@ def describe_vpc_endpoint_connections(self: Any) -> Any:
     return ActionResult({"VpcEndpointConnections": rows})
 
 
+def principal_type(principal: str) -> str:
+    """AWS's ``PrincipalType`` for an allowed principal (moto leaves it out)."""
+    if principal == "*":
+        return "All"
+    if principal.endswith(":root") or principal.isdigit():
+        return "Account"
+    for kind in ("role", "user"):
+        if f":{kind}/" in principal:
+            return kind.capitalize()
+    return "Service" if principal.endswith(".amazonaws.com") else "OrganizationUnit"
+
+
+def describe_vpc_endpoint_service_permissions(self: Any) -> Any:
+    from moto.core.responses import ActionResult
+
+    principals = self.ec2_backend.describe_vpc_endpoint_service_permissions(self._get_param("ServiceId"))
+    return ActionResult({"AllowedPrincipals": [
+        {"Principal": p, "PrincipalType": principal_type(p)} for p in sorted(principals)]})
+
+
 def _decide(self: Any, new_state: str) -> Any:
     from moto.core.responses import ActionResult
 
@@ -292,6 +313,7 @@ def install() -> None:
 
         EC2Response.describe_vpc_endpoint_services = describe_vpc_endpoint_services
         EC2Response.describe_vpc_endpoint_connections = describe_vpc_endpoint_connections
+        EC2Response.describe_vpc_endpoint_service_permissions = describe_vpc_endpoint_service_permissions
         EC2Response.accept_vpc_endpoint_connections = accept_vpc_endpoint_connections
         EC2Response.reject_vpc_endpoint_connections = reject_vpc_endpoint_connections
         if not getattr(EC2Response.create_vpc_endpoint, "_archviz_wrapped", False):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import threading
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 from archviz.errors import ArchvizError
 
@@ -52,18 +54,39 @@ class Sandbox:
         return self
 
     @property
+    def credentials(self) -> tuple[str, str]:
+        return SANDBOX_ACCESS_KEY, SANDBOX_SECRET_KEY
+
+    @property
     def endpoint_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
     def env(self, region: str = DEFAULT_REGION) -> dict[str, str]:
-        """Environment for a process (the crawler, the AWS CLI) to talk to the sandbox."""
+        """Environment for a process (the crawler, the AWS CLI) to talk to the sandbox. The user's
+        AWS config and credentials files are masked so nothing real is read or reached."""
         return {
             "AWS_ENDPOINT_URL": self.endpoint_url,
             "AWS_ACCESS_KEY_ID": SANDBOX_ACCESS_KEY,
             "AWS_SECRET_ACCESS_KEY": SANDBOX_SECRET_KEY,
             "AWS_DEFAULT_REGION": region,
             "AWS_REGION": region,
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
         }
+
+    @contextmanager
+    def activated(self, region: str = DEFAULT_REGION) -> Iterator[None]:
+        """Point this process's AWS clients at the sandbox (every other AWS_* variable is hidden)."""
+        saved = dict(os.environ)
+        for key in [k for k in os.environ if k.startswith("AWS_")]:
+            del os.environ[key]
+        os.environ.update(self.env(region))
+        try:
+            yield
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
 
     def stop(self) -> None:
         if self._server is not None:
@@ -76,7 +99,6 @@ class Sandbox:
 
     def reset(self) -> None:
         """Forget every resource (moto's state and the completion layer's)."""
-        from moto.core.models import base_decorator  # noqa: F401  (ensures moto is importable)
         from moto.moto_api._internal.models import moto_api_backend
 
         from archviz.sandbox.privatelink import STATE

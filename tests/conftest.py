@@ -1,0 +1,88 @@
+"""Shared fixtures: one sandbox server per test session (real HTTP, real botocore), reset
+between tests; the seeded demo organization crawled once by the real command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+
+from archviz.sandbox import demo
+from archviz.sandbox.privatelink import STATE
+from archviz.sandbox.server import Sandbox
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def fixture(operation: str) -> dict:
+    """An AWS response saved under the API operation's name."""
+    return json.loads((FIXTURES / f"{operation}.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def server():
+    with Sandbox() as sb:
+        yield sb
+
+
+@pytest.fixture
+def sandbox(server, monkeypatch):
+    """A clean sandbox, with this process's AWS clients pointed at it."""
+    server.reset()
+    for key in [k for k in os.environ if k.startswith("AWS_")]:
+        monkeypatch.delenv(key)
+    for key, value in server.env().items():
+        monkeypatch.setenv(key, value)
+    yield server
+    server.reset()
+
+
+class Org:
+    """Write-side helpers for building small estates in the sandbox (tests only)."""
+
+    def __init__(self, sb: Sandbox):
+        self.sb = sb
+        self.url = sb.endpoint_url
+
+    def client(self, service: str, account: str | None = None, region: str = "us-east-1"):
+        kw = dict(endpoint_url=self.url, region_name=region, aws_access_key_id=self.sb.credentials[0],
+                  aws_secret_access_key=self.sb.credentials[1])
+        if account:
+            creds = boto3.client("sts", **kw).assume_role(
+                RoleArn=f"arn:aws:iam::{account}:role/{demo.ROLE_NAME}", RoleSessionName="tests")["Credentials"]
+            kw.update(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                      aws_session_token=creds["SessionToken"])
+        return boto3.client(service, **kw)
+
+
+@pytest.fixture
+def org(sandbox):
+    return Org(sandbox)
+
+
+def run_cli(args: list[str], env: dict[str, str] | None = None, cwd: str | None = None) -> subprocess.CompletedProcess:
+    """The real ``archviz`` command line in a subprocess."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "archviz", *args], env=full_env, cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="session")
+def demo_crawl(server, tmp_path_factory):
+    """The demo organization seeded into the sandbox and crawled by ``archviz discover`` over HTTP."""
+    server.reset()
+    manifest = demo.seed(server.endpoint_url, *server.credentials)
+    out = tmp_path_factory.mktemp("demo-crawl")
+    result = run_cli(["discover", "--org", "--role-name", demo.ROLE_NAME, "--regions", ",".join(demo.REGIONS),
+                      "--out", str(out)], env=server.env())
+    assert result.returncode == 0, result.stderr
+    snapshot = json.loads((out / "snapshot.json").read_text())
+    faults = list(STATE.faults)
+    server.reset()
+    return manifest, snapshot, result, faults
