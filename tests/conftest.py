@@ -10,7 +10,10 @@ import sys
 from pathlib import Path
 
 import boto3
+import botocore.session
 import pytest
+from botocore.utils import parse_timestamp
+from botocore.validate import ParamValidator
 
 from archviz.sandbox import demo
 from archviz.sandbox.privatelink import STATE
@@ -19,9 +22,39 @@ from archviz.sandbox.server import Sandbox
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+SERVICE_OF = {"SearchAgreements": "marketplace-agreement", "ListAccounts": "organizations"}
+for _op in ("DescribeLoadBalancers", "DescribeListeners", "DescribeTargetGroups", "DescribeTargetHealth"):
+    SERVICE_OF[_op] = "elbv2"
+
+
+def output_shape(operation: str):
+    model = botocore.session.get_session().get_service_model(SERVICE_OF.get(operation, "ec2"))
+    return model.operation_model(operation).output_shape
+
+
+def _as_botocore_returns(value, shape):
+    """JSON fixture -> what botocore hands the caller (timestamps become datetimes)."""
+    kind = shape.type_name
+    if kind == "structure":
+        return {k: _as_botocore_returns(v, shape.members[k]) for k, v in value.items()}
+    if kind == "list":
+        return [_as_botocore_returns(v, shape.member) for v in value]
+    if kind == "map":
+        return {k: _as_botocore_returns(v, shape.value) for k, v in value.items()}
+    if kind == "timestamp":
+        return parse_timestamp(value)
+    return value
+
+
 def fixture(operation: str) -> dict:
-    """An AWS response saved under the API operation's name."""
-    return json.loads((FIXTURES / f"{operation}.json").read_text())
+    """An AWS response saved under the API operation's name, validated against botocore's
+    output shape (a field AWS does not return fails here) and parsed as botocore would."""
+    raw = json.loads((FIXTURES / f"{operation}.json").read_text())
+    shape = output_shape(operation)
+    report = ParamValidator().validate(raw, shape)
+    if report.has_errors():
+        raise AssertionError(f"fixtures/{operation}.json is not a valid {operation} response:\n{report.generate_report()}")
+    return _as_botocore_returns(raw, shape)
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,7 @@ change to the crawler:
 - a GWLB-backed service reports ``GatewayLoadBalancer`` (moto says ``Gateway``), and allowed
   principals carry their ``PrincipalType`` (moto leaves it out);
 - ``marketplace-agreement:SearchAgreements`` for buyer accounts (moto has no such service);
+- a count of the requests received per (action, region), so tests can see what a crawl spent;
 - fault injection: any action, for a chosen account and region, answers with an AWS error
   (``AccessDenied`` on ``AssumeRole``, throttling that recovers after N calls, ...).
 
@@ -31,6 +32,7 @@ import io
 import json
 import threading
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
@@ -72,10 +74,12 @@ class SandboxState:
     marketplace_services: set[str] = field(default_factory=set)  # service ids
     agreements: dict[str, list[dict]] = field(default_factory=dict)  # buyer account -> agreements
     faults: list[Fault] = field(default_factory=list)
+    calls: Counter = field(default_factory=Counter)  # (action, region) -> requests received
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def reset(self) -> None:
         with self.lock:
+            self.calls.clear()
             self.connections.clear()
             self.marketplace_services.clear()
             self.agreements.clear()
@@ -416,6 +420,8 @@ class SandboxApp:
 
     def __call__(self, environ: dict, start_response: Callable) -> Any:
         req = Request(environ)
+        with STATE.lock:
+            STATE.calls[(req.action, req.region)] += 1
         if req.action and STATE.faults:
             # AssumeRole faults are keyed by the account being entered, not the caller.
             account = req.form.get("RoleArn", "::::").split(":")[4] if req.action == "AssumeRole" else req.account

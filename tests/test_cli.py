@@ -1,0 +1,57 @@
+"""The command line: help, version, and bad input as one line with a documented exit code."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from archviz import __version__
+from archviz.cli import cli
+from tests.conftest import run_cli
+
+
+def test_version_and_help():
+    assert run_cli(["--version"]).stdout.strip() == f"archviz, version {__version__}"
+    help_text = run_cli(["--help"]).stdout
+    for command in ("discover", "demo", "sandbox", "validate"):
+        assert command in help_text
+    assert "--role-name" in CliRunner().invoke(cli, ["discover", "--help"]).output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["discover", "--out", "x", "--accounts", "12345"], "expected 12-digit account ids"),
+    (["discover", "--out", "x", "--regions", "mars-1"], "expected region names"),
+    (["discover", "--out", "x", "--concurrency", "0"], "--concurrency"),
+    (["discover", "--regions", "us-east-1"], "Missing option '--out'"),
+])
+def test_bad_arguments_exit_2(args, message):
+    result = run_cli(args)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_org_and_accounts_are_alternatives(sandbox, tmp_path):
+    result = run_cli(["discover", "--org", "--accounts", "111122223333", "--out", str(tmp_path)], env=sandbox.env())
+    assert result.returncode == 2 and "--org and --accounts are alternatives" in result.stderr
+
+
+def test_other_accounts_need_a_role(sandbox, tmp_path):
+    result = run_cli(["discover", "--accounts", "111122223333", "--out", str(tmp_path)], env=sandbox.env())
+    assert result.returncode == 2
+    assert result.stderr.strip() == "archviz: error: --role-name is required to crawl accounts other than the caller's own"
+
+
+def test_no_region_is_a_clear_error(sandbox, tmp_path):
+    env = {k: v for k, v in sandbox.env().items() if k not in ("AWS_REGION", "AWS_DEFAULT_REGION")}
+    result = run_cli(["discover", "--out", str(tmp_path)], env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("archviz: error: no AWS region configured")
+
+
+def test_unwritable_output_is_one_line(sandbox, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = run_cli(["discover", "--regions", "us-east-1", "--out", str(blocker / "out")], env=sandbox.env())
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith(f"archviz: error: cannot write {blocker / 'out'}")
+    assert "Traceback" not in result.stderr

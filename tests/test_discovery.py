@@ -1,0 +1,168 @@
+"""The crawler against the sandbox over HTTP: a small two-account organization built per test."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from archviz.discovery.aws import AwsSessions, is_read_operation
+from archviz.discovery.crawl import CrawlRequest, crawl
+from archviz.errors import ReadOnlyViolation
+from archviz.sandbox.privatelink import STATE
+from tests.conftest import run_cli
+
+ROLE = "OrganizationAccountAccessRole"
+
+
+@pytest.fixture
+def estate(org):
+    """Management account publishing an NLB-backed service; a member consuming it, plus S3."""
+    orgs = org.client("organizations")
+    orgs.create_organization(FeatureSet="ALL")
+    member = orgs.create_account(Email="m@example.com", AccountName="member")["CreateAccountStatus"]["AccountId"]
+    locked = orgs.create_account(Email="l@example.com", AccountName="locked")["CreateAccountStatus"]["AccountId"]
+    ec2, elb = org.client("ec2"), org.client("elbv2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
+    lb = elb.create_load_balancer(Name="svc-nlb", Subnets=[subnet], Type="network", Scheme="internal")["LoadBalancers"][0]
+    tg = elb.create_target_group(Name="svc-tg", Protocol="TCP", Port=443, VpcId=vpc, TargetType="ip")["TargetGroups"][0]
+    elb.register_targets(TargetGroupArn=tg["TargetGroupArn"], Targets=[{"Id": "10.0.1.5", "Port": 443}])
+    elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="TCP", Port=443,
+                        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])
+    svc = ec2.create_vpc_endpoint_service_configuration(NetworkLoadBalancerArns=[lb["LoadBalancerArn"]],
+                                                        AcceptanceRequired=True)["ServiceConfiguration"]
+    ec2.modify_vpc_endpoint_service_permissions(ServiceId=svc["ServiceId"],
+                                                AddAllowedPrincipals=[f"arn:aws:iam::{member}:root"])
+    mec2 = org.client("ec2", member)
+    mvpc = mec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+    msub = mec2.create_subnet(VpcId=mvpc, CidrBlock="10.1.1.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
+    interface = mec2.create_vpc_endpoint(VpcId=mvpc, ServiceName=svc["ServiceName"], VpcEndpointType="Interface",
+                                         SubnetIds=[msub])["VpcEndpoint"]["VpcEndpointId"]
+    ec2.accept_vpc_endpoint_connections(ServiceId=svc["ServiceId"], VpcEndpointIds=[interface])
+    table = mec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [mvpc]}])["RouteTables"][0]["RouteTableId"]
+    gateway = mec2.create_vpc_endpoint(VpcId=mvpc, ServiceName="com.amazonaws.us-east-1.s3", VpcEndpointType="Gateway",
+                                       RouteTableIds=[table])["VpcEndpoint"]["VpcEndpointId"]
+    STATE.add_fault("AssumeRole", "AccessDenied", account=locked)
+    STATE.calls.clear()
+    return {"member": member, "locked": locked, "service": svc, "lb": lb["LoadBalancerArn"],
+            "interface": interface, "gateway": gateway}
+
+
+def run(**kw):
+    return crawl(CrawlRequest(org=True, role_name=ROLE, regions=["us-east-1"], concurrency=4, **kw))
+
+
+def test_two_account_organization(estate):
+    result = run()
+    status = {(c["account_id"], c["region"], c["kind"]): c["status"] for c in result.coverage}
+    assert status[(estate["member"], "us-east-1", "region")] == "ok"
+    assert status[("123456789012", "us-east-1", "region")] == "ok"
+    eps = {e["endpoint_id"]: e for e in result.records["endpoints"]}
+    assert set(eps) == {estate["interface"], estate["gateway"]}
+    assert eps[estate["interface"]]["account_id"] == estate["member"]
+    assert eps[estate["interface"]]["state"] == "available"
+    assert eps[estate["gateway"]]["type"] == "Gateway" and eps[estate["gateway"]]["route_table_ids"]
+    [service] = result.records["endpoint_services"]
+    assert service["service_id"] == estate["service"]["ServiceId"]
+    assert service["allowed_principals"] == [{"principal": f"arn:aws:iam::{estate['member']}:root",
+                                              "principal_type": "Account"}]
+    [conn] = result.records["endpoint_connections"]
+    assert (conn["endpoint_id"], conn["endpoint_owner"], conn["state"]) == (estate["interface"], estate["member"], "available")
+    [lb] = result.records["load_balancers"]
+    assert lb["arn"] == estate["lb"] and lb["type"] == "network"
+    assert lb["target_groups"][0]["targets"] == [
+        {"id": "10.0.1.5", "port": 443, "availability_zone": None, "health": "healthy", "reason": None}]
+    assert lb["listeners"][0]["port"] == 443
+    seen = {d["service_name"]: d["owner"] for d in result.records["service_details"]}
+    assert seen == {estate["service"]["ServiceName"]: "123456789012", "com.amazonaws.us-east-1.s3": "amazon"}
+
+
+def test_unassumable_account_is_recorded_and_the_rest_completes(estate):
+    result = run()
+    [entry] = [c for c in result.coverage if c["account_id"] == estate["locked"]]
+    assert (entry["status"], entry["error_code"]) == ("error", "AccessDenied")
+    assert entry["failed_operations"] == ["sts:AssumeRole"]
+    accounts = {a["account_id"]: a for a in result.accounts}
+    assert accounts[estate["locked"]]["crawled"] is False and accounts[estate["member"]]["crawled"] is True
+
+
+def test_disabled_region_is_skipped_without_calls(estate):
+    result = crawl(CrawlRequest(accounts=[estate["member"]], role_name=ROLE, regions=["us-east-1", "ap-east-1"]))
+    status = {c["region"]: c for c in result.coverage if c["kind"] == "region"}
+    assert status["ap-east-1"]["status"] == "skipped"
+    assert status["ap-east-1"]["error_code"] == "RegionNotEnabled"
+    assert status["us-east-1"]["status"] == "ok"
+    assert not [k for k in STATE.calls if k[1] == "ap-east-1"]
+
+
+def test_throttling_recovers_through_retries(estate):
+    fault = STATE.add_fault("DescribeVpcEndpoints", "RequestLimitExceeded", status=503, times=2, account=estate["member"])
+    result = run()
+    assert fault.fired == 2
+    assert all(c["status"] == "ok" for c in result.coverage if c["account_id"] == estate["member"])
+    assert estate["interface"] in {e["endpoint_id"] for e in result.records["endpoints"]}
+
+
+def test_a_failed_call_is_recorded_and_the_unit_keeps_what_it_saw(estate):
+    STATE.add_fault("DescribeVpcEndpointServiceConfigurations", "UnauthorizedOperation", account="123456789012")
+    result = run()
+    [entry] = [c for c in result.coverage if c["account_id"] == "123456789012" and c["kind"] == "region"]
+    assert entry["status"] == "error" and entry["error_code"] == "UnauthorizedOperation"
+    assert entry["failed_operations"] == ["ec2:DescribeVpcEndpointServiceConfigurations"]
+    assert result.records.get("endpoint_services", []) == []
+    assert {e["endpoint_id"] for e in result.records["endpoints"]} == {estate["interface"], estate["gateway"]}
+
+
+def test_no_load_balancer_or_connection_calls_without_endpoint_services(org):
+    org.client("ec2").create_vpc(CidrBlock="10.0.0.0/16")
+    STATE.calls.clear()
+    result = crawl(CrawlRequest(regions=["us-east-1"]))
+    assert [c["status"] for c in result.coverage] == ["ok", "ok"]
+    actions = {action for action, _ in STATE.calls}
+    assert "DescribeVpcEndpointServiceConfigurations" in actions
+    assert not actions & {"DescribeVpcEndpointConnections", "DescribeLoadBalancers", "DescribeTargetGroups",
+                          "DescribeVpcEndpointServices", "DescribeSubnets"}
+
+
+def test_a_write_is_refused_before_it_is_sent(sandbox):
+    client = AwsSessions(region="us-east-1").caller().client("ec2", "us-east-1")
+    sent = []
+    client.meta.events.register("before-send", lambda request, **_: sent.append(request.url))
+    with pytest.raises(ReadOnlyViolation, match="ec2:CreateVpc"):
+        client.create_vpc(CidrBlock="10.0.0.0/16")
+    assert sent == []
+    assert client.describe_vpcs(Filters=[{"Name": "cidr", "Values": ["10.0.0.0/16"]}])["Vpcs"] == []
+    assert ("CreateVpc", "us-east-1") not in STATE.calls
+
+
+def test_only_reads_and_assume_role_are_allowed():
+    assert is_read_operation("ec2", "DescribeVpcEndpoints")
+    assert is_read_operation("marketplace-agreement", "SearchAgreements")
+    assert is_read_operation("sts", "AssumeRole")
+    for op in ("CreateVpcEndpoint", "ModifyVpcEndpoint", "AcceptVpcEndpointConnections", "DeleteVpcEndpoints",
+               "RejectVpcEndpointConnections", "StartInstances"):
+        assert not is_read_operation("ec2", op)
+    assert not is_read_operation("iam", "AssumeRole")
+
+
+def test_cli_discover_strict_exits_5_and_still_writes(estate, sandbox, tmp_path):
+    result = run_cli(["discover", "--org", "--role-name", ROLE, "--regions", "us-east-1", "--strict",
+                      "--out", str(tmp_path)], env=sandbox.env())
+    assert result.returncode == 5
+    assert result.stderr.strip().splitlines()[-1].startswith("archviz: error: --strict: 1 unit(s) failed")
+    assert "Traceback" not in result.stderr
+    assert json.loads((tmp_path / "snapshot.json").read_text())["schema_version"] == 1
+    assert result.stdout.strip() == str(tmp_path / "snapshot.json")
+
+
+def test_failed_run_keeps_the_previous_snapshot(sandbox, tmp_path):
+    (tmp_path / "snapshot.json").write_text('{"previous": true}')
+    STATE.add_fault("GetCallerIdentity", "InvalidClientTokenId", status=403)
+    result = run_cli(["discover", "--regions", "us-east-1", "--out", str(tmp_path)], env=sandbox.env())
+    assert result.returncode == 4
+    assert result.stderr.strip() == ("archviz: error: cannot identify the caller (sts:GetCallerIdentity): "
+                                     "InvalidClientTokenId: GetCallerIdentity: InvalidClientTokenId "
+                                     "(injected by the archviz sandbox)")
+    assert (tmp_path / "snapshot.json").read_text() == '{"previous": true}'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["snapshot.json"]
