@@ -61,35 +61,70 @@ class Progress:
             click.echo(f"{self.label}: {done}/{total} units", err=True)
 
 
-def discover_options(fn):
-    options = [
-        click.option("--profile", help="AWS profile (default: the standard credential chain)."),
-        click.option("--org", is_flag=True, help="Crawl every ACTIVE account of the organization."),
-        click.option("--accounts", callback=_accounts, metavar="ID,ID...", help="Crawl exactly these accounts."),
-        click.option("--role-name", help="Role to assume in every account other than the caller's."),
-        click.option("--external-id", help="External id for the assumed role."),
-        click.option("--regions", callback=_regions, metavar="R1,R2...|all",
-                     help="Regions to crawl (default: the session's region)."),
-        click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True,
-                     help="Account-region units crawled in parallel."),
-        click.option("--strict", is_flag=True, help="Exit with code 5 if any unit failed."),
-    ]
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
+ANALYSIS_OPTIONS = [
+    click.option("--trusted-accounts", callback=_accounts, metavar="ID,ID...",
+                 help="Accounts outside the organization that the findings treat as inside."),
+    click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+                 help="TOML config file (trusted_accounts, marketplace_links)."),
+]
 
 
-def run_discover(out: Path, profile, org, accounts, role_name, external_id, regions, concurrency, strict) -> dict:
-    """Crawl, write DIR/snapshot.json atomically, report coverage on stderr."""
-    from archviz import snapshot
+def _analysis_settings(trusted_accounts, config_path):
+    from archviz import config
+
+    cfg = config.load(config_path, trusted_accounts)
+    return {"trusted_accounts": cfg.trusted_accounts, "marketplace_links": cfg.marketplace_links}
+
+
+def _report_analysis(doc: dict) -> None:
+    from collections import Counter
+
+    from archviz.model import SEVERITIES
+
+    cases = Counter(c["use_case"] for c in doc["connections"])
+    sev = Counter(f["severity"] for f in doc["findings"])
+    click.echo(f"analyze: {len(doc['connections'])} connections ("
+               + ", ".join(f"{k} {v}" for k, v in sorted(cases.items())) + f"); {len(doc['findings'])} findings ("
+               + ", ".join(f"{v} {k}" for k, v in sorted(sev.items(), key=lambda kv: SEVERITIES.index(kv[0])))
+               + ")", err=True)
+
+
+DISCOVER_OPTIONS = [
+    click.option("--profile", help="AWS profile (default: the standard credential chain)."),
+    click.option("--org", is_flag=True, help="Crawl every ACTIVE account of the organization."),
+    click.option("--accounts", callback=_accounts, metavar="ID,ID...", help="Crawl exactly these accounts."),
+    click.option("--role-name", help="Role to assume in every account other than the caller's."),
+    click.option("--external-id", help="External id for the assumed role."),
+    click.option("--regions", callback=_regions, metavar="R1,R2...|all",
+                 help="Regions to crawl (default: the session's region)."),
+    click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True,
+                 help="Account-region units crawled in parallel."),
+    click.option("--strict", is_flag=True, help="Exit with code 5 if any unit failed."),
+]
+
+
+def with_options(options):
+    def apply(fn):
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+    return apply
+
+
+def run_discover(out: Path, profile, org, accounts, role_name, external_id, regions, concurrency, strict,
+                 trusted_accounts=None, config_path=None) -> dict:
+    """Crawl, analyze, write DIR/snapshot.json atomically, report coverage on stderr."""
+    from archviz import model, snapshot
     from archviz.discovery.crawl import CrawlRequest, crawl
 
     if org and accounts:
         raise click.UsageError("--org and --accounts are alternatives: pass one of them")
+    settings = _analysis_settings(trusted_accounts, config_path)
     request = CrawlRequest(profile=profile, org=org, accounts=accounts, role_name=role_name,
                            external_id=external_id, regions=regions, concurrency=concurrency)
     result = crawl(request, progress=Progress("discover"))
     doc = snapshot.build(result.scope, result.organization, result.accounts, result.coverage, result.records)
+    model.apply(doc, **settings)
     path = snapshot.save(doc, out)
     failed = [c for c in doc["coverage"] if c["status"] == "error"]
     skipped = [c for c in doc["coverage"] if c["status"] == "skipped"]
@@ -101,6 +136,7 @@ def run_discover(out: Path, profile, org, accounts, role_name, external_id, regi
         more = f" and {len(failed) + len(skipped) - 5} more" if len(failed) + len(skipped) > 5 else ""
         click.echo(f"discover: not covered: {len(failed)} failed, {len(skipped)} skipped: {shown}{more} "
                    f"(see coverage in {path})", err=True)
+    _report_analysis(doc)
     click.echo(str(path))
     if strict and failed:
         raise IncompleteCrawl(f"--strict: {len(failed)} unit(s) failed; the snapshot was written to {path}")
@@ -114,12 +150,33 @@ def cli() -> None:
 
 
 @cli.command()
-@discover_options
+@with_options(DISCOVER_OPTIONS + ANALYSIS_OPTIONS)
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for snapshot.json.")
 def discover(out, **opts):
     """Crawl accounts and regions into DIR/snapshot.json."""
     run_discover(out, **opts)
+
+
+@cli.command()
+@click.argument("snapshot_path", metavar="SNAPSHOT", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the analyzed snapshot here (default: update SNAPSHOT in place).")
+@with_options(ANALYSIS_OPTIONS)
+def analyze(snapshot_path, out, **opts):
+    """Recompute connections and findings of an existing snapshot (offline)."""
+    from archviz import model, snapshot
+
+    settings = _analysis_settings(opts["trusted_accounts"], opts["config_path"])
+    doc = snapshot.load(snapshot_path)
+    model.apply(doc, **settings)
+    target = out or (snapshot_path / snapshot.SNAPSHOT_FILE if snapshot_path.is_dir() else snapshot_path)
+    try:
+        snapshot.write_atomic(target, snapshot.dumps(doc))
+    except OSError as exc:
+        raise ArchvizError(f"cannot write {target}: {exc.strerror or exc}")
+    _report_analysis(doc)
+    click.echo(str(target))
 
 
 @cli.command()

@@ -100,3 +100,86 @@ def test_demo_command_writes_a_snapshot(demo_crawl, tmp_path):
     assert shape(doc) == shape(crawled)
     assert [c["status"] for c in doc["coverage"]] == [c["status"] for c in crawled["coverage"]]
     assert "results in" in result.stderr
+
+
+def test_demo_connections_exactly(demo_crawl):
+    manifest, doc, _, _ = demo_crawl
+    label_of = {ep: label for label, ep in manifest.labels.items()}
+    got = {label_of[c["endpoint_id"]]: (c["use_case"], c["state"], c["seen_from"]) for c in doc["connections"]}
+    both, consumer, provider = ["consumer", "provider"], ["consumer"], ["provider"]
+    assert got == {
+        "aws:s3": ("aws-service", "available", consumer),
+        "aws:dynamodb": ("aws-service", "available", consumer),
+        "aws:execute-api": ("aws-service", "available", consumer),
+        "aws:s3-eu": ("aws-service", "available", consumer),
+        "aws:dynamodb-data": ("aws-service", "available", consumer),
+        "payments:app": ("internal-cross-account", "available", both),
+        "payments:app-eu": ("internal-cross-account", "available", both),
+        "payments:data": ("internal-cross-account", "pendingAcceptance", both),
+        "legacy:data": ("internal-cross-account", "available", both),
+        "orders:batch": ("internal-same-account", "available", both),
+        "acme:app": ("third-party", "available", consumer),
+        "market:app": ("marketplace", "available", consumer),
+        "payments:partner": ("external-consumer", "available", provider),
+        "payments:partner-test": ("external-consumer", "rejected", provider),
+    }
+    [market] = [c for c in doc["connections"] if c["use_case"] == "marketplace"]
+    app = manifest.accounts["app-prod"]
+    assert market["marketplace"]["agreement_id"] == manifest.agreements[app][0]
+    assert market["marketplace"]["link"].startswith("heuristic")
+    [cross] = [c for c in doc["connections"] if c["cross_region"]]
+    assert cross["endpoint_id"] == manifest.labels["payments:app-eu"] and cross["provider_region"] == "us-east-1"
+
+
+def test_demo_findings_exactly(demo_crawl):
+    manifest, doc, _, _ = demo_crawl
+    ep, svc = manifest.labels, manifest.services
+    audit = manifest.unassumable
+    full_policy = {label for label in ep if label not in ("aws:s3", "payments:partner", "payments:partner-test")}
+    expected = {
+        ("endpoint-service-open-to-all", svc["legacy"]),
+        ("endpoint-service-auto-accept", svc["legacy"]),
+        ("endpoint-service-auto-accept", svc["orders"]),
+        ("endpoint-service-no-healthy-targets", svc["legacy"]),
+        ("endpoint-service-untrusted-principal", svc["payments"]),
+        ("external-consumer-connected", svc["payments"]),
+        ("endpoint-in-public-subnet", ep["aws:execute-api"]),
+        ("endpoint-in-public-subnet", ep["acme:app"]),
+        ("endpoint-sg-open-ingress", ep["aws:execute-api"]),
+        ("endpoint-az-mismatch", ep["acme:app"]),
+        ("endpoint-single-az", ep["payments:data"]),
+        ("endpoint-single-az", ep["legacy:data"]),
+        ("endpoint-cross-region", ep["payments:app-eu"]),
+        ("endpoint-connection-pending", ep["payments:data"]),
+        ("endpoint-connection-rejected", ep["payments:partner-test"]),
+        ("coverage-gap", f"{audit}/us-east-1"),
+        ("coverage-gap", f"{audit}/eu-west-1"),
+    } | {("endpoint-policy-full-access", ep[label]) for label in full_policy}
+    got = [(f["rule_id"], f["resource_id"]) for f in doc["findings"]]
+    assert len(got) == len(set(got))
+    assert set(got) == expected
+    assert {f["rule_id"] for f in doc["findings"]} == {r["rule_id"] for r in doc["analysis"]["rules"]}
+
+
+def test_analyze_recomputes_from_a_snapshot_with_trusted_accounts(demo_crawl, tmp_path):
+    _, doc, _, _ = demo_crawl
+    source = tmp_path / "snapshot.json"
+    source.write_bytes(snap.dumps(doc))
+    config = tmp_path / "archviz.toml"
+    config.write_text(f'trusted_accounts = ["{demo.PARTNER}"]\n')
+    result = run_cli(["analyze", str(source), "--config", str(config), "--out", str(tmp_path / "trusted.json")])
+    assert result.returncode == 0, result.stderr
+    trusted = snap.load(tmp_path / "trusted.json")
+    assert trusted["analysis"]["trusted_accounts"] == [demo.PARTNER]
+    gone = {"endpoint-service-untrusted-principal", "external-consumer-connected"}
+    assert {f["rule_id"] for f in doc["findings"]} & gone == gone
+    assert not {f["rule_id"] for f in trusted["findings"]} & gone
+    assert trusted["connections"] == doc["connections"]
+    # In place, without --out: the same result as the crawl's own analysis.
+    again = run_cli(["analyze", str(source)])
+    assert again.returncode == 0 and snap.load(source)["findings"] == doc["findings"]
+    bad = tmp_path / "bad.toml"
+    bad.write_text("trusted_accounts = [12]\n")
+    wrong = run_cli(["analyze", str(source), "--config", str(bad)])
+    assert (wrong.returncode, wrong.stderr.strip()) == (
+        2, f"archviz: error: {bad}: trusted_accounts must be a list of 12-digit account ids as strings")

@@ -1,0 +1,84 @@
+"""Indexes over a snapshot, built once, shared by the connection resolver and the rules."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+ACCOUNT_IN_ARN = re.compile(r"^arn:[^:]+:[^:]*:[^:]*:([0-9]{12}):")
+ACCOUNT_PRINCIPAL = re.compile(r"^(?:arn:[^:]+:iam::)?([0-9]{12})(?::|$)")
+
+AMAZON = "amazon"
+MARKETPLACE = "aws-marketplace"
+
+
+def account_of_arn(arn: str | None) -> str | None:
+    match = ACCOUNT_IN_ARN.match(arn or "")
+    return match.group(1) if match else None
+
+
+def account_of_principal(principal: str | None) -> str | None:
+    """The account an allowed principal belongs to (``123...``, ``arn:aws:iam::123...:root``,
+    ``...:role/x``); None for ``*``, service principals and organization ARNs."""
+    match = ACCOUNT_PRINCIPAL.match(principal or "")
+    return match.group(1) if match else None
+
+
+@dataclass
+class Estate:
+    doc: dict
+    trusted: frozenset[str] = frozenset()
+    crawled: frozenset[str] = field(init=False)
+    members: frozenset[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        d = self.doc
+        org = d.get("organization") or {}
+        self.crawled = frozenset(a["account_id"] for a in d["accounts"] if a.get("crawled", True))
+        self.members = frozenset(org.get("account_ids") or []) | frozenset(d["scope"]["accounts"])
+        self.endpoints = {e["endpoint_id"]: e for e in d["endpoints"]}
+        self.subnets = {s["subnet_id"]: s for s in d["subnets"]}
+        self.groups = {g["group_id"]: g for g in d["security_groups"]}
+        self.services_by_id = {s["service_id"]: s for s in d["endpoint_services"]}
+        self.services_by_name: dict[tuple[str, str], dict] = {}
+        for s in d["endpoint_services"]:
+            self.services_by_name[(s["service_name"], s["region"])] = s
+        self.details: dict[tuple[str, str, str, str], list[dict]] = defaultdict(list)
+        for sd in d["service_details"]:
+            self.details[(sd["account_id"], sd["region"], sd["service_region"], sd["service_name"])].append(sd)
+        self.provider_connections = {c["endpoint_id"]: c for c in d["endpoint_connections"]}
+        self.load_balancers = {lb["arn"]: lb for lb in d["load_balancers"]}
+        self.agreements: dict[str, list[dict]] = defaultdict(list)
+        for a in d["marketplace_agreements"]:
+            self.agreements[a["account_id"]].append(a)
+        self.names = {a["account_id"]: a.get("name") for a in d["accounts"]}
+
+    def inside(self, account_id: str | None) -> bool:
+        """In the organization, the crawled set, or the trusted list."""
+        return account_id is not None and (account_id in self.members or account_id in self.trusted)
+
+    def detail_for(self, endpoint: dict) -> dict | None:
+        """The consumer's view of the service an endpoint uses (matching the endpoint's type)."""
+        found = self.details.get((endpoint["account_id"], endpoint["region"], endpoint["service_region"],
+                                  endpoint["service_name"] or ""), [])
+        for sd in found:
+            if endpoint["type"] and sd["service_type"] and endpoint["type"] in sd["service_type"].split(","):
+                return sd
+        return found[0] if found else None
+
+    def endpoint_zones(self, endpoint: dict) -> tuple[set[str], bool]:
+        """The availability zones of an endpoint's subnets, and whether every subnet was seen."""
+        zones = {self.subnets[s]["availability_zone"] for s in endpoint["subnet_ids"] if s in self.subnets}
+        return zones, all(s in self.subnets for s in endpoint["subnet_ids"])
+
+    def targets(self, service: dict) -> Iterable[dict]:
+        for arn in service["load_balancer_arns"]:
+            for tg in self.load_balancers.get(arn, {}).get("target_groups", []):
+                yield from tg["targets"]
+
+
+def ref(kind: str, *parts: Any) -> str:
+    """A pointer into the snapshot, used as evidence: ``endpoints/vpce-123``."""
+    return "/".join([kind, *(str(p) for p in parts)])
