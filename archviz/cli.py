@@ -103,6 +103,33 @@ DISCOVER_OPTIONS = [
 ]
 
 
+def _list(choices):
+    def parse(_ctx, _param, value):
+        items = [v.strip() for v in (value or "").split(",") if v.strip()]
+        bad = [v for v in items if v not in choices]
+        if bad or not items:
+            raise click.BadParameter(f"choose from {', '.join(choices)} (comma-separated); got {', '.join(bad) or 'nothing'}")
+        return tuple(dict.fromkeys(items))
+    return parse
+
+
+RENDER_OPTIONS = [
+    click.option("--format", "formats", default="svg", show_default=True, metavar="svg,png",
+                 callback=_list(("svg", "png")), help="Diagram formats (pages use the first)."),
+    click.option("--only", default="overview,use-cases,services,accounts", show_default=True,
+                 metavar="GROUPS", callback=_list(("overview", "use-cases", "services", "accounts")),
+                 help="Which diagrams and pages to render (index.md and findings.md always are)."),
+]
+
+
+def run_render(doc: dict, out: Path, formats, only) -> None:
+    from archviz.render import render
+
+    site = render(doc, out, formats=formats, only=only)
+    pages = sum(1 for f in site.files if f.endswith(".md"))
+    click.echo(f"render: {pages} pages and {len(site.files) - pages} diagrams in {out}/ (start at {out / 'index.md'})", err=True)
+
+
 def with_options(options):
     def apply(fn):
         for option in reversed(options):
@@ -159,6 +186,28 @@ def discover(out, **opts):
 
 
 @cli.command()
+@with_options(DISCOVER_OPTIONS + ANALYSIS_OPTIONS + RENDER_OPTIONS)
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for snapshot.json, the pages and the diagrams.")
+def snapshot(out, formats, only, **opts):
+    """Discover, then render into the same folder (the main command for your own accounts)."""
+    doc = run_discover(out, **opts)
+    run_render(doc, out, formats, only)
+
+
+@cli.command()
+@click.argument("snapshot_path", metavar="SNAPSHOT", type=click.Path(path_type=Path))
+@with_options(RENDER_OPTIONS)
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the pages and the diagrams.")
+def render(snapshot_path, out, formats, only):
+    """Render diagrams and markdown pages from a snapshot (offline, no credentials)."""
+    from archviz import snapshot as snap
+
+    run_render(snap.load(snapshot_path), out, formats, only)
+
+
+@cli.command()
 @click.argument("snapshot_path", metavar="SNAPSHOT", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the analyzed snapshot here (default: update SNAPSHOT in place).")
@@ -203,9 +252,10 @@ def demo(out):
         click.echo(f"demo: sandbox on {sb.endpoint_url}; seeding the demo organization", err=True)
         demo_org.seed(sb.endpoint_url, *sb.credentials)
         with sb.activated():
-            run_discover(out, profile=None, org=True, accounts=None, role_name=demo_org.ROLE_NAME,
-                         external_id=None, regions=list(demo_org.REGIONS), concurrency=8, strict=False)
-    click.echo(f"demo: results in {out}/", err=True)
+            doc = run_discover(out, profile=None, org=True, accounts=None, role_name=demo_org.ROLE_NAME,
+                               external_id=None, regions=list(demo_org.REGIONS), concurrency=8, strict=False)
+    run_render(doc, out, ("svg",), ("overview", "use-cases", "services", "accounts"))
+    click.echo(f"demo: done; open {out / 'index.md'}", err=True)
 
 
 @cli.command()

@@ -99,7 +99,9 @@ def test_demo_command_writes_a_snapshot(demo_crawl, tmp_path):
     shape = lambda d: sorted((e["account_id"], e["region"], e["name"], e["type"], e["state"]) for e in d["endpoints"])  # noqa: E731
     assert shape(doc) == shape(crawled)
     assert [c["status"] for c in doc["coverage"]] == [c["status"] for c in crawled["coverage"]]
-    assert "results in" in result.stderr
+    # ...and rendered: the pages and diagrams sit beside the snapshot.
+    assert (tmp_path / "demo" / "index.md").is_file() and (tmp_path / "demo" / "diagrams" / "overview.svg").is_file()
+    assert result.stderr.strip().endswith(f"demo: done; open {tmp_path / 'demo' / 'index.md'}")
 
 
 def test_demo_connections_exactly(demo_crawl):

@@ -1,0 +1,67 @@
+"""Markdown pages from jinja2 templates (``templates/``, shipped as ``archviz.templates``).
+
+Every ``{{ value }}`` is escaped for markdown by the environment's ``finalize`` hook: AWS
+text can hold pipes, brackets, backticks or HTML, and must not break a table or inject
+markup. Links and images that archviz builds itself are :class:`markupsafe.Markup` and pass
+through; they are relative paths, checked to stay inside the output folder."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from functools import lru_cache
+from importlib import resources
+
+import jinja2
+from markupsafe import Markup
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_SPECIAL = re.compile(r"([\\`*_\[\]|~])")  # inline syntax: links, emphasis, code, tables
+_SAFE_PATH = re.compile(r"^[A-Za-z0-9._/\-]+$")
+
+
+def md(value) -> str:
+    """Untrusted text as inert markdown: one line, HTML as entities, markdown syntax escaped."""
+    if isinstance(value, Markup):
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    s = " ".join(_CONTROL.sub(" ", str(value)).split())
+    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    s = _SPECIAL.sub(r"\\\1", s)
+    if s[:1] in ("-", "+", "=", "#"):  # would start a list, a heading or an underline
+        s = "\\" + s
+    return re.sub(r"^(\d+)([.)])(?=\s|$)", r"\1\\\2", s)  # would start an ordered list
+
+
+def relative(page: str, target: str) -> str:
+    """The link from one output file to another, relative (``../diagrams/x.svg``)."""
+    if not _SAFE_PATH.match(target) or target.startswith("/") or ".." in target.split("/"):
+        raise ValueError(f"unsafe link target {target!r}")
+    return posixpath.relpath(target, posixpath.dirname(page) or ".")
+
+
+def _load(name: str) -> str:
+    return resources.files("archviz.templates").joinpath(name).read_text("utf-8")
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FunctionLoader(_load), finalize=md, autoescape=False,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                             keep_trailing_newline=True)
+    env.filters["md"] = md
+    return env
+
+
+def render_page(template: str, page: str, **context) -> str:
+    def link(text, target: str) -> Markup:
+        return Markup(f"[{md(text)}]({relative(page, target)})")
+
+    def image(alt, target: str) -> Markup:
+        return Markup(f"![{md(alt)}]({relative(page, target)})")
+
+    out = environment().get_template(template).render(link=link, image=image, **context)
+    return re.sub(r"\n{3,}", "\n\n", out).rstrip("\n") + "\n"

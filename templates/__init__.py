@@ -1,0 +1,1 @@
+"""jinja2 templates of archviz, shipped inside the package as ``archviz.templates``."""
