@@ -185,3 +185,31 @@ def test_analyze_recomputes_from_a_snapshot_with_trusted_accounts(demo_crawl, tm
     wrong = run_cli(["analyze", str(source), "--config", str(bad)])
     assert (wrong.returncode, wrong.stderr.strip()) == (
         2, f"archviz: error: {bad}: trusted_accounts must be a list of 12-digit account ids as strings")
+
+
+def test_sandbox_command_serves_the_demo_until_interrupted(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    proc = subprocess.Popen([sys.executable, "-m", "archviz", "sandbox"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        exports = {}
+        for line in proc.stdout:
+            if line.startswith("export "):
+                key, value = line[len("export "):].strip().split("=", 1)
+                exports[key] = value
+            if line.startswith("# then:"):
+                break
+        assert exports["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
+        result = run_cli(["discover", "--org", "--role-name", demo.ROLE_NAME, "--regions", "us-east-1",
+                          "--out", str(tmp_path)], env=exports)
+        assert result.returncode == 0, result.stderr
+        assert len(snap.load(tmp_path)["endpoint_services"]) == 3
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "archviz sandbox: stopped" in err

@@ -18,7 +18,8 @@ change to the crawler:
 - a GWLB-backed service reports ``GatewayLoadBalancer`` (moto says ``Gateway``), and allowed
   principals carry their ``PrincipalType`` (moto leaves it out);
 - ``marketplace-agreement:SearchAgreements`` for buyer accounts (moto has no such service);
-- a count of the requests received per (action, region), so tests can see what a crawl spent;
+- a count of the requests received per (action, region), so tests can see what a crawl spent,
+  and an optional latency per request, so benchmarks resemble a network;
 - fault injection: any action, for a chosen account and region, answers with an AWS error
   (``AccessDenied`` on ``AssumeRole``, throttling that recovers after N calls, ...).
 
@@ -31,6 +32,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -75,11 +77,13 @@ class SandboxState:
     agreements: dict[str, list[dict]] = field(default_factory=dict)  # buyer account -> agreements
     faults: list[Fault] = field(default_factory=list)
     calls: Counter = field(default_factory=Counter)  # (action, region) -> requests received
+    latency: float = 0.0  # seconds added to every request, to make a benchmark look like a network
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def reset(self) -> None:
         with self.lock:
             self.calls.clear()
+            self.latency = 0.0
             self.connections.clear()
             self.marketplace_services.clear()
             self.agreements.clear()
@@ -422,6 +426,8 @@ class SandboxApp:
         req = Request(environ)
         with STATE.lock:
             STATE.calls[(req.action, req.region)] += 1
+        if STATE.latency:
+            time.sleep(STATE.latency)
         if req.action and STATE.faults:
             # AssumeRole faults are keyed by the account being entered, not the caller.
             account = req.form.get("RoleArn", "::::").split(":")[4] if req.action == "AssumeRole" else req.account
