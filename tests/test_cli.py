@@ -55,3 +55,28 @@ def test_unwritable_output_is_one_line(sandbox, tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith(f"archviz: error: cannot write {blocker / 'out'}")
     assert "Traceback" not in result.stderr
+
+
+def test_unknown_profile_is_one_line(sandbox, tmp_path):
+    result = run_cli(["discover", "--profile", "nope", "--regions", "us-east-1", "--out", str(tmp_path)], env=sandbox.env())
+    assert (result.returncode, result.stderr.strip()) == (2, "archviz: error: AWS profile 'nope' is not configured")
+
+
+def test_regions_all_without_describe_regions_is_one_line(sandbox, tmp_path):
+    from archviz.sandbox.privatelink import STATE
+
+    STATE.add_fault("DescribeRegions", "UnauthorizedOperation")
+    result = run_cli(["discover", "--regions", "all", "--out", str(tmp_path)], env=sandbox.env())
+    assert result.returncode == 4
+    assert result.stderr.strip().startswith("archviz: error: --regions all: cannot list regions (ec2:DescribeRegions): UnauthorizedOperation")
+
+
+def test_regions_all_crawls_every_enabled_region(sandbox, tmp_path):
+    result = run_cli(["discover", "--regions", "all", "--concurrency", "16", "--out", str(tmp_path)], env=sandbox.env())
+    assert result.returncode == 0, result.stderr
+    import json
+
+    doc = json.loads((tmp_path / "snapshot.json").read_text())
+    regions = {c["region"] for c in doc["coverage"] if c["kind"] == "region"}
+    assert "us-east-1" in regions and "eu-west-1" in regions and "ap-east-1" not in regions  # not opted in
+    assert all(c["status"] == "ok" for c in doc["coverage"])

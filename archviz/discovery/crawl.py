@@ -10,6 +10,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from botocore.exceptions import ProfileNotFound
+
 from archviz.discovery import endpoints, load_balancers, marketplace, network, organizations, services
 from archviz.discovery.aws import AWS_ERRORS, AccountSession, AwsSessions, error_code, error_message
 from archviz.errors import AccessError, InputError
@@ -149,6 +151,8 @@ def crawl(request: CrawlRequest, progress: Progress | None = None) -> CrawlResul
 
     try:
         caller = sessions.caller()
+    except ProfileNotFound:  # botocore looks the profile up lazily, on the first client
+        raise InputError(f"AWS profile {request.profile!r} is not configured")
     except AWS_ERRORS as exc:
         raise AccessError(f"cannot identify the caller (sts:GetCallerIdentity): {error_code(exc)}: {error_message(exc)}")
 
@@ -165,7 +169,10 @@ def crawl(request: CrawlRequest, progress: Progress | None = None) -> CrawlResul
     if explicit:
         default_regions = explicit
     elif request.regions == [ALL]:
-        default_regions = organizations.opted_in(organizations.get_regions(caller.client("ec2", home)))
+        try:
+            default_regions = organizations.opted_in(organizations.get_regions(caller.client("ec2", home)))
+        except AWS_ERRORS as exc:
+            raise AccessError(f"--regions all: cannot list regions (ec2:DescribeRegions): {error_code(exc)}: {error_message(exc)}")
     else:
         default_regions = [home]
 
