@@ -53,7 +53,7 @@ class Canvas(Diagram):
     """A ``diagrams.Diagram`` that only describes: :func:`render_svg` does the rendering."""
 
     def __init__(self, title: str, direction: str = "LR"):
-        super().__init__(name=label(title), filename="unused", show=False, direction=direction,
+        super().__init__(name=label(title, limit=100), filename="unused", show=False, direction=direction,
                          graph_attr=GRAPH_ATTR, outformat="svg")
         self.dot.name = "archviz"
         self.nodes = 0
