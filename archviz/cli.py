@@ -15,9 +15,9 @@ from pathlib import Path
 import click
 
 from archviz import __version__
+from archviz.config import ACCOUNT as ACCOUNT_RE
 from archviz.errors import ArchvizError, IncompleteCrawl
 
-ACCOUNT_RE = re.compile(r"^[0-9]{12}$")
 REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
 
 

@@ -166,3 +166,22 @@ def test_failed_run_keeps_the_previous_snapshot(sandbox, tmp_path):
                                      "(injected by the archviz sandbox)")
     assert (tmp_path / "snapshot.json").read_text() == '{"previous": true}'
     assert sorted(p.name for p in tmp_path.iterdir()) == ["snapshot.json"]
+
+
+def test_an_unexpected_error_in_one_unit_is_recorded_not_fatal(estate, monkeypatch):
+    from archviz.discovery import crawl as crawl_module
+
+    real = crawl_module.endpoints.transform_vpc_endpoints
+
+    def flaky(raw, account_id, region):
+        if account_id == estate["member"]:
+            raise KeyError("VpcEndpointId")
+        return real(raw, account_id, region)
+
+    monkeypatch.setattr(crawl_module.endpoints, "transform_vpc_endpoints", flaky)
+    result = run()
+    [broken] = [c for c in result.coverage if c["account_id"] == estate["member"] and c["kind"] == "region"]
+    assert (broken["status"], broken["error_code"]) == ("error", "InternalError")
+    assert "KeyError" in broken["message"]
+    assert [c["status"] for c in result.coverage if c["account_id"] == "123456789012"] == ["ok", "ok"]
+    assert result.records["endpoint_services"]  # the provider account was still crawled

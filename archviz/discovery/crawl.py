@@ -14,7 +14,7 @@ from botocore.exceptions import ProfileNotFound
 
 from archviz.discovery import endpoints, load_balancers, marketplace, network, organizations, services
 from archviz.discovery.aws import AWS_ERRORS, AccountSession, AwsSessions, error_code, error_message
-from archviz.errors import AccessError, InputError
+from archviz.errors import AccessError, InputError, ReadOnlyViolation
 
 DEFAULT_CONCURRENCY = 8
 ALL = "all"
@@ -133,6 +133,19 @@ def collect_region(session: AccountSession, region: str) -> _Unit:
     return unit
 
 
+def _guarded(collect: Callable[..., _Unit], session: AccountSession, region: str, kind: str) -> _Unit:
+    """Run one unit; an unexpected failure is recorded for that unit instead of ending the crawl."""
+    try:
+        return collect(session, region) if kind == "region" else collect(session)
+    except ReadOnlyViolation:
+        raise  # a bug in archviz, never a coverage gap
+    except Exception as exc:  # noqa: BLE001 - one account's odd data must not sink the others
+        unit = _Unit(session.account_id, region, kind)
+        unit.failures.append({"operation": "archviz", "error_code": "InternalError",
+                              "message": f"{type(exc).__name__}: {exc} (please report this)"})
+        return unit
+
+
 def collect_marketplace(session: AccountSession) -> _Unit:
     unit = _Unit(session.account_id, marketplace.AGREEMENT_REGION, "marketplace")
     client = session.client("marketplace-agreement", marketplace.AGREEMENT_REGION)
@@ -188,9 +201,10 @@ def crawl(request: CrawlRequest, progress: Progress | None = None) -> CrawlResul
                 coverage.extend(_account_failure(account, default_regions))
                 continue
             coverage.extend(_skipped(account))
-            futures.extend(pool.submit(collect_region, account.session, r) for r in account.regions)
+            futures.extend(pool.submit(_guarded, collect_region, account.session, r, "region") for r in account.regions)
             if sessions.partition == "aws":
-                futures.append(pool.submit(collect_marketplace, account.session))
+                futures.append(pool.submit(_guarded, collect_marketplace, account.session, marketplace.AGREEMENT_REGION,
+                                           "marketplace"))
         done = 0
         total = len(futures)
         if progress:

@@ -30,13 +30,11 @@ def account_of_principal(principal: str | None) -> str | None:
 class Estate:
     doc: dict
     trusted: frozenset[str] = frozenset()
-    crawled: frozenset[str] = field(init=False)
     members: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
         d = self.doc
         org = d.get("organization") or {}
-        self.crawled = frozenset(a["account_id"] for a in d["accounts"] if a.get("crawled", True))
         self.members = frozenset(org.get("account_ids") or []) | frozenset(d["scope"]["accounts"])
         self.endpoints = {e["endpoint_id"]: e for e in d["endpoints"]}
         self.subnets = {s["subnet_id"]: s for s in d["subnets"]}
@@ -53,7 +51,6 @@ class Estate:
         self.agreements: dict[str, list[dict]] = defaultdict(list)
         for a in d["marketplace_agreements"]:
             self.agreements[a["account_id"]].append(a)
-        self.names = {a["account_id"]: a.get("name") for a in d["accounts"]}
 
     def inside(self, account_id: str | None) -> bool:
         """In the organization, the crawled set, or the trusted list."""
