@@ -247,3 +247,34 @@ def test_snapshot_command_discovers_and_renders(sandbox, org, tmp_path):
     assert result.returncode == 0, result.stderr
     assert snap.load(tmp_path)["connections"][0]["use_case"] == "aws-service"
     assert (tmp_path / "index.md").is_file() and (tmp_path / "use-cases/aws-service.md").is_file()
+
+
+def wide():
+    """Adversarial: one account, 120 endpoints in 120 VPCs, each to its own third-party provider."""
+    me = "100000000001"
+    records = {"endpoints": [], "service_details": []}
+    for i in range(120):
+        name = f"com.amazonaws.vpce.us-east-1.vpce-svc-{i:017d}"
+        records["endpoints"].append({
+            "endpoint_id": f"vpce-{i:017d}", "account_id": me, "region": "us-east-1", "vpc_id": f"vpc-{i:017d}",
+            "type": "Interface", "service_name": name, "service_region": "us-east-1", "state": "available",
+            "subnet_ids": [f"subnet-{i:017d}"], "route_table_ids": [], "security_group_ids": [],
+            "private_dns_enabled": False, "policy": None, "name": f"partner-{i}", "tags": {}})
+        records["service_details"].append({
+            "account_id": me, "region": "us-east-1", "service_name": name, "visible": True,
+            "service_id": f"vpce-svc-{i:017d}", "owner": f"{300000000000 + i:012d}", "service_type": "Interface",
+            "acceptance_required": True, "availability_zones": [], "service_region": "us-east-1"})
+    doc = snap.build({"accounts": [me], "regions": ["us-east-1"]}, None,
+                     [{"account_id": me, "name": "wide", "in_organization": False, "crawled": True}], [], records)
+    return snap.validate(model.apply(doc))
+
+
+def test_a_wide_estate_also_stays_under_the_node_budget(tmp_path):
+    doc = wide()
+    assert {c["use_case"] for c in doc["connections"]} == {"third-party"}
+    site = render(doc, tmp_path)
+    assert max(site.nodes.values()) <= NODE_BUDGET, site.nodes
+    page = (tmp_path / "use-cases/third-party.md").read_text()
+    assert "120 services of 120 providers are drawn as one node" in page
+    assert page.count("| [wide (100000000001)](../accounts/100000000001.md) |") == 120  # every connection is still listed
+    assert "Endpoints are drawn per region" in (tmp_path / "accounts/100000000001.md").read_text()

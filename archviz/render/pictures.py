@@ -1,9 +1,10 @@
 """The diagrams: overview, one per use case, one per endpoint service, one per account.
 
 Every function returns a :class:`Picture` (a described canvas and notes about what was
-collapsed); nothing is rendered here. Past :data:`NODE_BUDGET` nodes a diagram aggregates
-(endpoints per VPC or per account, targets per target group) and links the counted node to
-the detailed diagram."""
+collapsed); nothing is rendered here. No diagram exceeds :data:`NODE_BUDGET` nodes: the
+builders take an aggregation level (endpoints per VPC, per account, per region; services per
+provider; consumers per region; targets per target group) and :func:`fit` keeps the most
+detailed level that fits. Counted nodes link to the detailed diagram."""
 
 from __future__ import annotations
 
@@ -17,11 +18,7 @@ from archviz.render.graph import Box, Canvas, Group, label, node_id
 from archviz.render.view import SEVERITY_COLOR, SEVERITY_MARK, USE_CASE_STYLE, USE_CASE_TITLES, View
 
 NODE_BUDGET = 80
-ENDPOINTS_BEFORE_VPC_AGGREGATION = 30
-ENDPOINTS_BEFORE_ACCOUNT_AGGREGATION = 60
-SERVICES_BEFORE_AGGREGATION = 25
 TARGETS_BEFORE_AGGREGATION = 8
-CONSUMERS_BEFORE_AGGREGATION = 30
 INSIDE, OUTSIDE = "#F2F8FD", "#FDF3F3"
 NOT_FLOWING = ("pendingAcceptance", "pending", "rejected", "failed")
 
@@ -36,6 +33,15 @@ class Picture:
 
 def diagram_file(name: str) -> str:
     return f"{name}.svg"
+
+
+def fit(build, levels: int, *args) -> Picture:
+    """The most detailed level of ``build`` whose picture stays within the node budget."""
+    for level in range(levels):
+        pic = build(*args, level=level)
+        if pic.canvas.nodes <= NODE_BUDGET:
+            return pic
+    return pic  # the most aggregated level is bounded by the number of regions and providers
 
 
 def _marked(view: View, resource_id: str, lines: list) -> tuple[str, dict]:
@@ -215,33 +221,39 @@ def _service_key(c: dict) -> tuple:
     return (c["provider_owner"] or "", c["provider_region"] or "", c["service_name"] or c["endpoint_id"])
 
 
+# (consumer grain, service grain), most detailed first.
+USE_CASE_LEVELS = (("endpoint", "service"), ("vpc", "service"), ("account", "service"), ("account", "provider"),
+                   ("region", "provider"), ("region", "all"))
+
+
 def use_case(view: View, case: str) -> Picture:
+    return fit(_use_case, len(USE_CASE_LEVELS), view, case)
+
+
+def _use_case(view: View, case: str, level: int) -> Picture:
     conns = sorted(view.by_case[case], key=lambda c: (c["consumer_account_id"], c["consumer_region"], c["endpoint_id"]))
     title = f"Use case: {USE_CASE_TITLES[case]}"
     pic = Picture(f"use-case-{case}", title, Canvas(title))
-    level = "endpoint"
-    if len(conns) > ENDPOINTS_BEFORE_ACCOUNT_AGGREGATION:
-        level = "account"
-    elif len(conns) > ENDPOINTS_BEFORE_VPC_AGGREGATION:
-        level = "vpc"
+    grain, service_grain = USE_CASE_LEVELS[level]
+    if case == "external-consumer" and grain in ("vpc", "account"):
+        grain = "account" if grain == "vpc" else "region"  # outside consumers: account is the finest grain
     services = sorted({_service_key(c) for c in conns})
-    by_provider = len(services) > SERVICES_BEFORE_AGGREGATION
 
     with pic.canvas:
         consumer_nodes: dict = {}
-        outsiders = sorted({c["consumer_account_id"] for c in conns})
-        if case == "external-consumer" and len(outsiders) > CONSUMERS_BEFORE_AGGREGATION:
-            level = "region"
-            with Group("Outside the organization", "outside", bgcolor=OUTSIDE):
+        outside = case == "external-consumer"
+        if grain == "region":
+            with Group("Outside the organization" if outside else "Consumers", "consumers",
+                       bgcolor=OUTSIDE if outside else INSIDE):
                 for region in sorted({c["consumer_region"] for c in conns}):
                     here = [c for c in conns if c["consumer_region"] == region]
                     consumer_nodes[region] = icons.node(
-                        "external-consumer", label(f"{len({c['consumer_account_id'] for c in here})} accounts",
-                                                   f"{len(here)} endpoints", region), node_id("external", region))
-            pic.collapsed.append(f"{len(outsiders)} outside accounts are drawn per region.")
-        elif case == "external-consumer":
+                        "external-consumer" if outside else "endpoints:aggregate",
+                        label(f"{len({c['consumer_account_id'] for c in here})} accounts", f"{len(here)} endpoints", region),
+                        node_id("consumers", region))
+        elif outside:
             with Group("Outside the organization", "outside", bgcolor=OUTSIDE):
-                for acct in outsiders:
+                for acct in sorted({c["consumer_account_id"] for c in conns}):
                     consumer_nodes[acct] = icons.node("external-consumer", label(view.account_name(acct)),
                                                       node_id("external", acct))
         else:
@@ -250,7 +262,7 @@ def use_case(view: View, case: str) -> Picture:
                 per_account[c["consumer_account_id"]].append(c)
             for acct, items in sorted(per_account.items()):
                 with Group(view.account_name(acct), f"acct-{acct}", bgcolor=INSIDE):
-                    if level == "account":
+                    if grain == "account":
                         consumer_nodes[acct] = icons.node(
                             "endpoints:aggregate", label(f"{len(items)} endpoints"), node_id("agg", acct),
                             URL=diagram_file(f"account-{acct}"), tooltip=label(f"see account-{acct}"))
@@ -258,7 +270,7 @@ def use_case(view: View, case: str) -> Picture:
                     for region in sorted({c["consumer_region"] for c in items}):
                         with Group(region, f"acct-{acct}-{region}", bgcolor="#FFFFFF"):
                             here = [c for c in items if c["consumer_region"] == region]
-                            if level == "vpc":
+                            if grain == "vpc":
                                 for vpc in sorted({c["consumer_vpc_id"] or "" for c in here}):
                                     n = sum(1 for c in here if (c["consumer_vpc_id"] or "") == vpc)
                                     consumer_nodes[(acct, region, vpc)] = icons.node(
@@ -270,19 +282,25 @@ def use_case(view: View, case: str) -> Picture:
                                 consumer_nodes[c["endpoint_id"]] = icons.node(
                                     f"endpoint:{c['endpoint_type']}" if f"endpoint:{c['endpoint_type']}" in icons.ICONS else "endpoint:Resource",
                                     text, node_id(c["endpoint_id"]), **attrs)
-            if level != "endpoint":
-                pic.collapsed.append(f"{len(conns)} endpoints are drawn per {level}; each counted node links to "
-                                     f"its account's diagram.")
+        if grain != "endpoint" and not (outside and grain == "account"):
+            pic.collapsed.append(f"{len(conns)} endpoints are drawn per {grain}; counted nodes link to the "
+                                 f"account's diagram or page.")
 
         service_nodes: dict = {}
         providers = sorted({(c["provider_owner"] or "", c["provider_account_id"] or "") for c in conns})
-        for owner, provider in providers:
+        inside = case in ("internal-cross-account", "internal-same-account", "external-consumer")
+        if service_grain == "all":
+            with Group("Providers", "providers", bgcolor=INSIDE if inside else OUTSIDE):
+                service_nodes[("all",)] = icons.node(
+                    "endpoint-service", label(f"{len(services)} services", f"{len(providers)} providers"), node_id("svcall"))
+            pic.collapsed.append(f"{len(services)} services of {len(providers)} providers are drawn as one node "
+                                 f"(see the table below).")
+        for owner, provider in providers if service_grain != "all" else []:
             title_ = {"amazon": "AWS", "aws-marketplace": "AWS Marketplace"}.get(owner) or view.account_name(provider or None)
-            inside = case in ("internal-cross-account", "internal-same-account", "external-consumer")
             with Group(title_, f"provider-{owner}-{provider}", bgcolor=INSIDE if inside else OUTSIDE):
-                mine = [s for s in services if s[0] == owner and any(
-                    (c["provider_account_id"] or "") == provider and _service_key(c) == s for c in conns)]
-                if by_provider:
+                mine = sorted({_service_key(c) for c in conns
+                               if (c["provider_owner"] or "", c["provider_account_id"] or "") == (owner, provider)})
+                if service_grain == "provider":
                     service_nodes[(owner, provider)] = icons.node(
                         "endpoint-service", label(f"{len(mine)} services"), node_id("svcagg", owner, provider))
                     continue
@@ -294,21 +312,22 @@ def use_case(view: View, case: str) -> Picture:
                         kind = "unresolved"
                     text, attrs = _marked(view, c["service_id"] or "", [view.service_label(c), c["provider_region"]])
                     service_nodes[key] = icons.node(kind, text, node_id("svc", *key), **attrs)
-        if by_provider:
+        if service_grain == "provider":
             pic.collapsed.append(f"{len(services)} services are drawn per provider.")
 
         drawn: Counter = Counter()
         edge_states: dict = defaultdict(set)
         for c in conns:
-            if case == "external-consumer":
-                src = c["consumer_region"] if level == "region" else c["consumer_account_id"]
-            elif level == "account":
+            if grain == "region":
+                src = c["consumer_region"]
+            elif grain == "account" or outside:
                 src = c["consumer_account_id"]
-            elif level == "vpc":
+            elif grain == "vpc":
                 src = (c["consumer_account_id"], c["consumer_region"], c["consumer_vpc_id"] or "")
             else:
                 src = c["endpoint_id"]
-            dst = (c["provider_owner"] or "", c["provider_account_id"] or "") if by_provider else _service_key(c)
+            dst = {"all": ("all",), "provider": (c["provider_owner"] or "", c["provider_account_id"] or "")}.get(
+                service_grain, _service_key(c))
             drawn[(src, dst)] += 1
             edge_states[(src, dst)].add(c["state"])
         for (src, dst), count in sorted(drawn.items(), key=lambda kv: str(kv[0])):
@@ -322,15 +341,71 @@ def use_case(view: View, case: str) -> Picture:
 
 # --- one per endpoint service we provide ---------------------------------------------------------
 
+SERVICE_LEVELS = 4  # 0: consumers per account; 1: per region; 2: targets counted; 3: target groups counted
+
+
 def service(view: View, svc: dict) -> Picture:
+    return fit(_service, SERVICE_LEVELS, view, svc)
+
+
+def _targets(view: View, svc: dict, lb_node, lb: dict, level: int, pic: Picture) -> None:
+    """Listeners, target groups and targets behind one load balancer, aggregated by level."""
+    if level >= 3:
+        targets = [t for tg in lb["target_groups"] for t in tg["targets"]]
+        healthy = sum(1 for t in targets if t["health"] == "healthy")
+        icons.node("target:aggregate", label(f"{len(lb['target_groups'])} target groups",
+                                             f"{healthy}/{len(targets)} targets healthy"),
+                   node_id("tgs", lb["arn"]), color=SEVERITY_COLOR["high"] if not healthy else "#2E7D32")
+        _connect(lb_node, Box(label(f"{len(lb['listeners'])} listeners"), nodeid=node_id("listeners", lb["arn"])))
+        pic.collapsed.append("Listeners and target groups are counted per load balancer.")
+        return
+    tg_nodes = {}
+    for tg in lb["target_groups"]:
+        healthy = sum(1 for t in tg["targets"] if t["health"] == "healthy")
+        tg_nodes[tg["arn"]] = Box(label(tg.get("name") or tg["arn"].rsplit("/", 2)[-2],
+                                        f"{tg.get('protocol') or ''}:{tg.get('port') or ''}",
+                                        f"{healthy}/{len(tg['targets'])} healthy"),
+                                  nodeid=node_id(tg["arn"]), color=SEVERITY_COLOR["high"] if not healthy else "#2E7D32")
+        targets = tg["targets"]
+        if level >= 2 or len(targets) > TARGETS_BEFORE_AGGREGATION:
+            counts = Counter(t["health"] or "unknown" for t in targets)
+            agg = icons.node("target:aggregate", label(f"{len(targets)} targets",
+                             ", ".join(f"{n} {h}" for h, n in sorted(counts.items()))), node_id("targets", tg["arn"]))
+            _connect(tg_nodes[tg["arn"]], agg)
+            continue
+        for t in targets:
+            good = t["health"] == "healthy"
+            kind = "target:instance" if (tg.get("target_type") == "instance" or t["id"].startswith("i-")) else "target:ip"
+            tnode = icons.node(kind, label(t["id"], f"port {t['port']}", t["health"]),
+                               node_id("target", tg["arn"], t["id"], t["port"]),
+                               fontcolor="#2E7D32" if good else SEVERITY_COLOR["high"])
+            _connect(tg_nodes[tg["arn"]], tnode, color="#2E7D32" if good else SEVERITY_COLOR["high"])
+    if lb["listeners"]:
+        for li in lb["listeners"]:
+            ln = Box(label(f"listener {li.get('protocol') or ''}:{li.get('port') or ''}"), nodeid=node_id(li["arn"]))
+            _connect(lb_node, ln)
+            for tg_arn in li["target_group_arns"]:
+                if tg_arn in tg_nodes:
+                    _connect(ln, tg_nodes[tg_arn])
+    else:
+        for tg_node in tg_nodes.values():
+            _connect(lb_node, tg_node)
+
+
+def _service(view: View, svc: dict, level: int) -> Picture:
     title = f"Endpoint service: {svc['name'] or svc['service_id']}"
     pic = Picture(f"service-{svc['service_id']}", title, Canvas(title))
     conns = [c for c in view.connections if c["service_id"] == svc["service_id"]
              and c["use_case"] not in ("aws-service", "marketplace", "unresolved")]
+    per_account = level == 0
+
+    def key(c: dict) -> tuple:
+        base = (view.inside(c["consumer_account_id"]), c["consumer_region"])
+        return base + (c["consumer_account_id"],) if per_account else base
+
     groups: dict = defaultdict(list)
     for c in conns:
-        groups[(view.inside(c["consumer_account_id"]), c["consumer_region"], c["consumer_account_id"])].append(c)
-    aggregate = len(groups) > CONSUMERS_BEFORE_AGGREGATION
+        groups[key(c)].append(c)
     with pic.canvas:
         consumer_nodes = {}
         for inside in (True, False):
@@ -341,23 +416,18 @@ def service(view: View, svc: dict) -> Picture:
                        f"side-{inside}", bgcolor=INSIDE if inside else OUTSIDE):
                 for region in sorted({k[1] for k in keys}):
                     with Group(region, f"side-{inside}-{region}", bgcolor="#FFFFFF"):
-                        here = [k for k in keys if k[1] == region]
-                        if aggregate:
-                            items = [c for k in here for c in groups[k]]
-                            consumer_nodes[(inside, region)] = icons.node(
-                                "account", label(f"{len({k[2] for k in here})} accounts", f"{len(items)} endpoints"),
-                                node_id("consumers", svc["service_id"], inside, region))
-                            continue
-                        for k in here:
+                        for k in (k for k in keys if k[1] == region):
                             items = groups[k]
                             states = Counter(c["state"] for c in items)
                             detail = ", ".join(f"{n} {s}" for s, n in sorted(states.items()))
+                            who = view.account_name(k[2]) if per_account else \
+                                f"{len({c['consumer_account_id'] for c in items})} accounts"
                             consumer_nodes[k] = icons.node(
                                 "account" if inside else "external-consumer",
-                                label(view.account_name(k[2]), f"{len(items)} endpoint{'s' if len(items) > 1 else ''}: {detail}"),
+                                label(who, f"{len(items)} endpoint{'s' if len(items) > 1 else ''}: {detail}"),
                                 node_id("consumer", svc["service_id"], *k))
-        if aggregate:
-            pic.collapsed.append(f"{len(groups)} consumer groups are drawn per region.")
+        if not per_account:
+            pic.collapsed.append(f"{len({c['consumer_account_id'] for c in conns})} consumer accounts are drawn per region.")
 
         with Group(view.account_name(svc["account_id"]), f"acct-{svc['account_id']}", subtitle=svc["region"], bgcolor=INSIDE):
             text, attrs = _marked(view, svc["service_id"], [
@@ -368,102 +438,84 @@ def service(view: View, svc: dict) -> Picture:
             for arn in svc["load_balancer_arns"]:
                 lb = view.load_balancers.get(arn)
                 if lb is None:
-                    missing = Box(label("load balancer not crawled", arn.rsplit("/", 2)[-2]), nodeid=node_id(arn))
-                    _connect(service_node, missing)
+                    _connect(service_node, Box(label("load balancer not crawled", arn.rsplit("/", 2)[-2]), nodeid=node_id(arn)))
                     continue
                 kind = "load-balancer:network" if lb["type"] == "network" else "load-balancer:gateway"
                 lb_node = icons.node(kind, label(lb["name"], f"{lb['type']} load balancer", lb["scheme"]), node_id(arn))
                 _connect(service_node, lb_node)
-                tg_nodes = {}
-                for tg in lb["target_groups"]:
-                    healthy = sum(1 for t in tg["targets"] if t["health"] == "healthy")
-                    tg_nodes[tg["arn"]] = Box(label(tg.get("name") or tg["arn"].rsplit("/", 2)[-2],
-                                                    f"{tg.get('protocol') or ''}:{tg.get('port') or ''}",
-                                                    f"{healthy}/{len(tg['targets'])} healthy"),
-                                              nodeid=node_id(tg["arn"]),
-                                              color=SEVERITY_COLOR["high"] if not healthy else "#2E7D32")
-                    targets = tg["targets"]
-                    if len(targets) > TARGETS_BEFORE_AGGREGATION:
-                        counts = Counter(t["health"] or "unknown" for t in targets)
-                        agg = icons.node("target:aggregate", label(f"{len(targets)} targets",
-                                         ", ".join(f"{n} {h}" for h, n in sorted(counts.items()))), node_id("targets", tg["arn"]))
-                        _connect(tg_nodes[tg["arn"]], agg)
-                        continue
-                    for t in targets:
-                        good = t["health"] == "healthy"
-                        kind = "target:instance" if (tg.get("target_type") == "instance" or t["id"].startswith("i-")) else "target:ip"
-                        tnode = icons.node(kind, label(t["id"], f"port {t['port']}", t["health"]),
-                                           node_id("target", tg["arn"], t["id"], t["port"]),
-                                           fontcolor="#2E7D32" if good else SEVERITY_COLOR["high"])
-                        _connect(tg_nodes[tg["arn"]], tnode, color="#2E7D32" if good else SEVERITY_COLOR["high"])
-                if lb["listeners"]:
-                    for li in lb["listeners"]:
-                        ln = Box(label(f"listener {li.get('protocol') or ''}:{li.get('port') or ''}"), nodeid=node_id(li["arn"]))
-                        _connect(lb_node, ln)
-                        for tg_arn in li["target_group_arns"]:
-                            if tg_arn in tg_nodes:
-                                _connect(ln, tg_nodes[tg_arn])
-                else:
-                    for tg_node in tg_nodes.values():
-                        _connect(lb_node, tg_node)
-        counts = Counter()
+                _targets(view, svc, lb_node, lb, level, pic)
+        edges = Counter()
         for c in conns:
-            key = (view.inside(c["consumer_account_id"]), c["consumer_region"]) if aggregate else (
-                view.inside(c["consumer_account_id"]), c["consumer_region"], c["consumer_account_id"])
-            counts[(key, c["use_case"], c["state"] if c["state"] in NOT_FLOWING else None)] += 1
-        for (key, case, state), n in sorted(counts.items(), key=lambda kv: str(kv[0])):
-            _connect(consumer_nodes[key], service_node, **_edge_attrs(case, state, f"{n}" if n > 1 else None))
+            edges[(key(c), c["use_case"], c["state"] if c["state"] in NOT_FLOWING else None)] += 1
+        for (k, case, state), n in sorted(edges.items(), key=lambda kv: str(kv[0])):
+            _connect(consumer_nodes[k], service_node, **_edge_attrs(case, state, f"{n}" if n > 1 else None))
         _legend(sorted({c["use_case"] for c in conns}, key=list(USE_CASE_STYLE).index))
     return pic
 
 
 # --- one per account -----------------------------------------------------------------------------
 
+ACCOUNT_LEVELS = 5  # 0: subnets; 1: endpoints; 2: per VPC; 3: services reached per use case; 4: per region
+
+
 def account(view: View, account_id: str) -> Picture:
+    return fit(_account, ACCOUNT_LEVELS, view, account_id)
+
+
+def _account(view: View, account_id: str, level: int) -> Picture:
     title = f"Account {view.account_name(account_id)}"
     pic = Picture(f"account-{account_id}", title, Canvas(title))
     eps = [e for e in view.doc["endpoints"] if e["account_id"] == account_id]
     conns = {c["endpoint_id"]: c for c in view.connections}
     vpcs = {v["vpc_id"]: v for v in view.doc["vpcs"] if v["account_id"] == account_id}
     subnets = {s["subnet_id"]: s for s in view.doc["subnets"] if s["account_id"] == account_id}
-    per_vpc = defaultdict(list)
-    for e in eps:
-        per_vpc[(e["region"], e["vpc_id"] or "")].append(e)
-    aggregate = len(eps) > ENDPOINTS_BEFORE_VPC_AGGREGATION
-    draw_subnets = not aggregate and len({s for e in eps for s in e["subnet_ids"]}) <= 20
+
+    def group_of(e: dict) -> tuple:
+        """Which node stands for an endpoint at this level."""
+        if level >= 4:
+            return ("region", e["region"])
+        if level >= 2:
+            return ("vpc", e["region"], e["vpc_id"] or "")
+        return ("endpoint", e["endpoint_id"])
+
+    def far_key(c: dict) -> tuple:
+        return ("case", c["use_case"]) if level >= 3 else _service_key(c)
+
     with pic.canvas:
-        endpoint_nodes, far_nodes, far_edges = {}, {}, Counter()
+        nodes, far_nodes = {}, {}
         with Group(view.account_name(account_id), f"acct-{account_id}", bgcolor=INSIDE):
             for region in view.region_activity(account_id):
                 with Group(region, f"acct-{account_id}-{region}", bgcolor="#FFFFFF"):
-                    for (r, vpc_id), items in sorted(per_vpc.items()):
-                        if r != region:
-                            continue
+                    here = [e for e in eps if e["region"] == region]
+                    if level >= 4 and here:
+                        nodes[("region", region)] = icons.node(
+                            "endpoints:aggregate", label(f"{len(here)} endpoints",
+                                                         f"{len({e['vpc_id'] for e in here})} VPCs"),
+                            node_id("agg", account_id, region))
+                    for vpc_id in sorted({e["vpc_id"] or "" for e in here}) if level < 4 else []:
+                        items = [e for e in here if (e["vpc_id"] or "") == vpc_id]
                         vpc = vpcs.get(vpc_id, {})
                         with Group(vpc.get("name") or vpc_id, f"vpc-{account_id}-{vpc_id}",
                                    subtitle=f"{vpc_id} {vpc.get('cidr_block') or ''}", bgcolor="#F7F9FA"):
-                            if aggregate:
-                                node = icons.node("endpoints:aggregate", label(f"{len(items)} endpoints"),
-                                                  node_id("agg", account_id, vpc_id))
-                                for e in items:
-                                    endpoint_nodes[e["endpoint_id"]] = node
+                            if level >= 2:
+                                nodes[("vpc", region, vpc_id)] = icons.node(
+                                    "endpoints:aggregate", label(f"{len(items)} endpoints"), node_id("agg", account_id, vpc_id))
                                 continue
                             subnet_nodes = {}
-                            if draw_subnets:
-                                for sid in sorted({s for e in items for s in e["subnet_ids"]}):
-                                    sub = subnets.get(sid)
-                                    public = bool(sub and sub["public"])
-                                    subnet_nodes[sid] = icons.node(
-                                        "subnet:public" if public else "subnet:private",
-                                        label((sub or {}).get("name") or sid, (sub or {}).get("availability_zone") or "zone unknown",
-                                              "public" if public else "private"),
-                                        node_id(sid), fontcolor=SEVERITY_COLOR["medium"] if public else "#2D3436")
+                            for sid in sorted({s for e in items for s in e["subnet_ids"]}) if level == 0 else []:
+                                sub = subnets.get(sid)
+                                public = bool(sub and sub["public"])
+                                subnet_nodes[sid] = icons.node(
+                                    "subnet:public" if public else "subnet:private",
+                                    label((sub or {}).get("name") or sid, (sub or {}).get("availability_zone") or "zone unknown",
+                                          "public" if public else "private"),
+                                    node_id(sid), fontcolor=SEVERITY_COLOR["medium"] if public else "#2D3436")
                             for e in items:
                                 kind = f"endpoint:{e['type']}"
                                 text, attrs = _marked(view, e["endpoint_id"], [e.get("name") or e["endpoint_id"], e["type"], e["state"]])
                                 node = icons.node(kind if kind in icons.ICONS else "endpoint:Resource", text,
                                                   node_id(e["endpoint_id"]), **attrs)
-                                endpoint_nodes[e["endpoint_id"]] = node
+                                nodes[("endpoint", e["endpoint_id"])] = node
                                 for sid in e["subnet_ids"]:
                                     if sid in subnet_nodes:
                                         _connect(subnet_nodes[sid], node, style="dotted", arrowhead="none", color="#90A4AE")
@@ -471,31 +523,31 @@ def account(view: View, account_id: str) -> Picture:
                         text, attrs = _marked(view, svc["service_id"], [svc["name"] or svc["service_id"], "endpoint service we provide"])
                         icons.node("endpoint-service", text, node_id(svc["service_id"]), **attrs,
                                    URL=diagram_file(f"service-{svc['service_id']}"))
-        if aggregate:
-            pic.collapsed.append(f"{len(eps)} endpoints are drawn per VPC.")
+        if level >= 1:
+            pic.collapsed.append({1: "Subnets are not drawn.", 2: "Endpoints are drawn per VPC.",
+                                  3: "Endpoints are drawn per VPC, and the services they reach per use case.",
+                                  4: "Endpoints are drawn per region, and the services they reach per use case."}[level])
+        edges = Counter()
         with Group("Services these endpoints reach", f"reach-{account_id}", bgcolor="#FFFFFF", style="dashed"):
             for e in eps:
                 c = conns.get(e["endpoint_id"])
                 if c is None:
                     continue
-                key = _service_key(c)
-                if key not in far_nodes:
-                    if c["use_case"] == "aws-service":
-                        kind = icons.aws_service_kind(c["service_name"])
-                    elif c["use_case"] == "marketplace":
-                        kind = "marketplace"
-                    elif c["use_case"] == "unresolved":
-                        kind = "unresolved"
+                fk = far_key(c)
+                if fk not in far_nodes:
+                    if level >= 3:
+                        n = len({_service_key(x) for x in conns.values()
+                                 if x["consumer_account_id"] == account_id and x["use_case"] == c["use_case"]})
+                        far_nodes[fk] = icons.node("endpoint-service", label(USE_CASE_TITLES[c["use_case"]], f"{n} services"),
+                                                   node_id("far", account_id, *fk))
                     else:
-                        kind = "endpoint-service"
-                    far_nodes[key] = icons.node(kind, label(view.service_label(c), view.provider_label(c), c["provider_region"]),
-                                                node_id("far", account_id, *key))
-                far_edges[(e["endpoint_id"] if not aggregate else (e["region"], e["vpc_id"] or ""), key, c["use_case"],
-                           c["state"] if c["state"] in NOT_FLOWING else None)] += 1
-        for (src, key, case, state), n in sorted(far_edges.items(), key=lambda kv: str(kv[0])):
-            source = endpoint_nodes[src] if not aggregate else endpoint_nodes[next(
-                e["endpoint_id"] for e in eps if (e["region"], e["vpc_id"] or "") == src)]
-            _connect(source, far_nodes[key], **_edge_attrs(case, state, f"{n}" if n > 1 else None))
+                        kind = {"aws-service": icons.aws_service_kind(c["service_name"]), "marketplace": "marketplace",
+                                "unresolved": "unresolved"}.get(c["use_case"], "endpoint-service")
+                        far_nodes[fk] = icons.node(kind, label(view.service_label(c), view.provider_label(c), c["provider_region"]),
+                                                   node_id("far", account_id, *fk))
+                edges[(group_of(e), fk, c["use_case"], c["state"] if c["state"] in NOT_FLOWING else None)] += 1
+        for (src, fk, case, state), n in sorted(edges.items(), key=lambda kv: str(kv[0])):
+            _connect(nodes[src], far_nodes[fk], **_edge_attrs(case, state, f"{n}" if n > 1 else None))
         _legend(sorted({c["use_case"] for c in conns.values() if c["consumer_account_id"] == account_id},
                        key=list(USE_CASE_STYLE).index))
     return pic
