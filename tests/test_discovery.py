@@ -185,3 +185,9 @@ def test_an_unexpected_error_in_one_unit_is_recorded_not_fatal(estate, monkeypat
     assert "KeyError" in broken["message"]
     assert [c["status"] for c in result.coverage if c["account_id"] == "123456789012"] == ["ok", "ok"]
     assert result.records["endpoint_services"]  # the provider account was still crawled
+
+
+def test_regions_all_asks_each_account_once(estate):
+    crawl(CrawlRequest(accounts=["123456789012", estate["member"]], role_name=ROLE, regions=["all"], concurrency=4))
+    # One DescribeRegions per account (the caller's answer is reused for its own account).
+    assert sum(n for (action, _), n in STATE.calls.items() if action == "DescribeRegions") == 2

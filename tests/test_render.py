@@ -144,8 +144,15 @@ def test_hostile_names_render_as_text(demo_doc, tmp_path):
             assert_tables_intact(md, f)
     for name in ('evil"name', "<script>alert(1)</script>", "x]y[z", "two lines", "back\\Nslash\\G"):
         assert name in texts
-    account_page = (tmp_path / "index.md").read_text()
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in account_page or "pipe\\|cell\\|\\`code\\`" in account_page
+    index = (tmp_path / "index.md").read_text()
+    names = {HOSTILE[(i + 2) % len(HOSTILE)] for i in range(len(doc["accounts"]))}
+    escaped = {"x]y[z": r"x\]y\[z", "two\nlines": "two lines", "back\\Nslash\\G": r"back\\Nslash\\G",
+               "pipe|cell|`code`": r"pipe\|cell\|\`code\`", 'evil"name': 'evil"name',
+               "<script>alert(1)</script>": "&lt;script&gt;alert(1)&lt;/script&gt;",
+               "<b>bold</b> & *stars* _under_": r"&lt;b&gt;bold&lt;/b&gt; &amp; \*stars\* \_under\_"}
+    assert len(names) == 5
+    for name in names:
+        assert escaped[name] in index, (name, escaped[name])
 
 
 def synthetic(accounts=8, regions=("us-east-1", "eu-west-1"), per_region=25, consumers_of_shared=150, targets=50):

@@ -179,11 +179,13 @@ def crawl(request: CrawlRequest, progress: Progress | None = None) -> CrawlResul
     if any(t != caller.account_id for t in targets) and not request.role_name:
         raise InputError("--role-name is required to crawl accounts other than the caller's own")
 
+    caller_regions = None  # the caller's DescribeRegions answer, when it was already asked
     if explicit:
         default_regions = explicit
     elif request.regions == [ALL]:
         try:
-            default_regions = organizations.opted_in(organizations.get_regions(caller.client("ec2", home)))
+            caller_regions = organizations.get_regions(caller.client("ec2", home))
+            default_regions = organizations.opted_in(caller_regions)
         except AWS_ERRORS as exc:
             raise AccessError(f"--regions all: cannot list regions (ec2:DescribeRegions): {error_code(exc)}: {error_message(exc)}")
     else:
@@ -191,7 +193,8 @@ def crawl(request: CrawlRequest, progress: Progress | None = None) -> CrawlResul
 
     accounts = [Account(t, names.get(t), t in members) for t in targets]
     with cf.ThreadPoolExecutor(max_workers=max(1, request.concurrency)) as pool:
-        list(pool.map(lambda a: _enter(a, sessions, caller, request, home, explicit, default_regions), accounts))
+        list(pool.map(lambda a: _enter(a, sessions, caller, request, home, explicit, default_regions, caller_regions),
+                      accounts))
 
         coverage: list[dict] = []
         records: dict[str, list[dict]] = defaultdict(list)
@@ -244,7 +247,7 @@ def _organization(caller: AccountSession, region: str, required: bool) -> tuple[
 
 
 def _enter(account: Account, sessions: AwsSessions, caller: AccountSession, request: CrawlRequest,
-           home: str, explicit: list[str] | None, default_regions: list[str]) -> None:
+           home: str, explicit: list[str] | None, default_regions: list[str], caller_regions: list[dict] | None) -> None:
     """Get a session for the account and decide which regions to crawl there."""
     try:
         if account.account_id == caller.account_id:
@@ -255,7 +258,9 @@ def _enter(account: Account, sessions: AwsSessions, caller: AccountSession, requ
         account.error = {"error_code": error_code(exc), "message": "sts:AssumeRole: " + error_message(exc)}
         return
     try:
-        enabled = set(organizations.opted_in(organizations.get_regions(account.session.client("ec2", home))))
+        raw = caller_regions if account.session is caller and caller_regions is not None else \
+            organizations.get_regions(account.session.client("ec2", home))
+        enabled = set(organizations.opted_in(raw))
     except AWS_ERRORS:
         enabled = None  # cannot tell: crawl what was asked, failures will say the rest
     if explicit is None and request.regions == [ALL]:

@@ -26,7 +26,6 @@ NOT_FLOWING = ("pendingAcceptance", "pending", "rejected", "failed")
 @dataclass
 class Picture:
     name: str  # file stem, e.g. "use-case-aws-service"
-    title: str
     canvas: Canvas
     collapsed: list[str] = field(default_factory=list)  # notes for the page under the diagram
 
@@ -109,7 +108,7 @@ def overview(view: View) -> Picture:
     """Accounts as clusters (regions nested), one edge per consumer and provider
     (account, region) per use case, labelled with the number of endpoints. Outside parties,
     regions and accounts are aggregated when there are too many to draw one by one."""
-    pic = Picture("overview", "PrivateLink overview", Canvas("PrivateLink overview"))
+    pic = Picture("overview", Canvas("PrivateLink overview"))
     conns = view.connections
     ext_consumers = sorted({c["consumer_account_id"] for c in conns if c["use_case"] == "external-consumer"})
     third_parties = sorted({c["provider_account_id"] for c in conns if c["use_case"] == "third-party"})
@@ -233,7 +232,7 @@ def use_case(view: View, case: str) -> Picture:
 def _use_case(view: View, case: str, level: int) -> Picture:
     conns = sorted(view.by_case[case], key=lambda c: (c["consumer_account_id"], c["consumer_region"], c["endpoint_id"]))
     title = f"Use case: {USE_CASE_TITLES[case]}"
-    pic = Picture(f"use-case-{case}", title, Canvas(title))
+    pic = Picture(f"use-case-{case}", Canvas(title))
     grain, service_grain = USE_CASE_LEVELS[level]
     if case == "external-consumer" and grain in ("vpc", "account"):
         grain = "account" if grain == "vpc" else "region"  # outside consumers: account is the finest grain
@@ -394,7 +393,7 @@ def _targets(view: View, svc: dict, lb_node, lb: dict, level: int, pic: Picture)
 
 def _service(view: View, svc: dict, level: int) -> Picture:
     title = f"Endpoint service: {svc['name'] or svc['service_id']}"
-    pic = Picture(f"service-{svc['service_id']}", title, Canvas(title))
+    pic = Picture(f"service-{svc['service_id']}", Canvas(title))
     conns = [c for c in view.connections if c["service_id"] == svc["service_id"]
              and c["use_case"] not in ("aws-service", "marketplace", "unresolved")]
     per_account = level == 0
@@ -464,7 +463,7 @@ def account(view: View, account_id: str) -> Picture:
 
 def _account(view: View, account_id: str, level: int) -> Picture:
     title = f"Account {view.account_name(account_id)}"
-    pic = Picture(f"account-{account_id}", title, Canvas(title))
+    pic = Picture(f"account-{account_id}", Canvas(title))
     eps = [e for e in view.doc["endpoints"] if e["account_id"] == account_id]
     conns = {c["endpoint_id"]: c for c in view.connections}
     vpcs = {v["vpc_id"]: v for v in view.doc["vpcs"] if v["account_id"] == account_id}
