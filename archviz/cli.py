@@ -128,6 +128,11 @@ def run_render(doc: dict, out: Path, formats, only) -> None:
     site = render(doc, out, formats=formats, only=only)
     pages = sum(1 for f in site.files if f.endswith(".md"))
     click.echo(f"render: {pages} pages and {len(site.files) - pages} diagrams in {out}/ (start at {out / 'index.md'})", err=True)
+    if site.removed:
+        click.echo(f"render: removed {len(site.removed)} files of the previous render that no longer apply", err=True)
+    if site.kept:
+        click.echo(f"render: kept {len(site.kept)} files of the previous render that were edited since: "
+                   + ", ".join(site.kept[:5]), err=True)
 
 
 def with_options(options):

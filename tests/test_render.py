@@ -221,7 +221,7 @@ def test_cli_render_formats_and_only(demo_doc, tmp_path):
     result = run_cli(["render", str(source), "--out", str(tmp_path / "site"), "--format", "svg,png", "--only", "overview"])
     assert result.returncode == 0, result.stderr
     files = sorted(str(p.relative_to(tmp_path / "site")) for p in (tmp_path / "site").rglob("*") if p.is_file())
-    assert files == ["diagrams/overview.png", "diagrams/overview.svg", "findings.md", "index.md"]
+    assert files == ["archviz-manifest.json", "diagrams/overview.png", "diagrams/overview.svg", "findings.md", "index.md"]
     assert (tmp_path / "site/diagrams/overview.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "](use-cases/" not in (tmp_path / "site/index.md").read_text()  # no link to what was not rendered
 
@@ -285,3 +285,21 @@ def test_a_wide_estate_also_stays_under_the_node_budget(tmp_path):
     assert "120 services of 120 providers are drawn as one node" in page
     assert page.count("| [wide (100000000001)](../accounts/100000000001.md) |") == 120  # every connection is still listed
     assert "Endpoints are drawn per region" in (tmp_path / "accounts/100000000001.md").read_text()
+
+
+def test_rerendering_removes_stale_output_but_keeps_edited_files(demo_doc, tmp_path):
+    import hashlib
+    import json
+
+    first = render(copy.deepcopy(demo_doc), tmp_path)
+    manifest = json.loads((tmp_path / "archviz-manifest.json").read_text())
+    assert sorted(manifest["files"]) == first.files
+    assert all(hashlib.sha256((tmp_path / f).read_bytes()).hexdigest() == h for f, h in manifest["files"].items())
+    assert manifest["snapshot_sha256"] == hashlib.sha256(snap.dumps(demo_doc)).hexdigest()
+    edited = next(f for f in first.files if f.startswith("accounts/"))
+    (tmp_path / edited).write_text("my notes")
+    (tmp_path / "mine.md").write_text("not archviz's")
+    second = render(copy.deepcopy(demo_doc), tmp_path, only=("overview",))
+    left = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+    assert left == sorted(second.files + [edited, "mine.md", "archviz-manifest.json"])
+    assert second.kept == [edited] and len(second.removed) == len(first.files) - len(second.files) - 1

@@ -4,6 +4,8 @@ from an analyzed snapshot. Same snapshot, same bytes."""
 from __future__ import annotations
 
 import concurrent.futures as cf
+import hashlib
+import json
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -15,9 +17,10 @@ from archviz.render import pictures
 from archviz.render.graph import render as render_picture
 from archviz.render.pages import render_page
 from archviz.render.view import USE_CASE_TITLES, View
-from archviz.snapshot import write_atomic
+from archviz.snapshot import dumps, write_atomic
 
 GROUPS = ("overview", "use-cases", "services", "accounts")
+MANIFEST = "archviz-manifest.json"
 FORMATS = ("svg", "png")
 TOP_FINDINGS = 10
 
@@ -28,6 +31,9 @@ class Site:
 
     files: list[str] = field(default_factory=list)
     nodes: dict[str, int] = field(default_factory=dict)
+    hashes: dict[str, str] = field(default_factory=dict)
+    removed: list[str] = field(default_factory=list)  # stale files of the previous render, deleted
+    kept: list[str] = field(default_factory=list)  # stale files edited since, left in place
 
 
 def _pages_for(view: View, only: tuple[str, ...]) -> dict[str, str]:
@@ -76,7 +82,33 @@ def render(doc: dict, out_dir: Path, formats: tuple[str, ...] = ("svg",), only: 
     for rel, template, context in _page_contexts(view, pages, diagram, notes):
         _write(out_dir, rel, render_page(template, rel, **context).encode("utf-8"), site)
     site.files.sort()
+    _replace_manifest(out_dir, doc, site)
     return site
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _replace_manifest(out_dir: Path, doc: dict, site: Site) -> None:
+    """Remove what the previous render wrote and this one did not (unless edited since), then
+    record every file this render wrote with its SHA-256, and the analyzed snapshot's."""
+    path = out_dir / MANIFEST
+    try:
+        previous = json.loads(path.read_text("utf-8")).get("files", {})
+    except (OSError, ValueError, AttributeError):
+        previous = {}
+    for rel, digest in sorted(previous.items()):
+        target = out_dir / rel
+        if rel in site.hashes or not isinstance(digest, str) or ".." in Path(rel).parts or not target.is_file():
+            continue
+        if _sha256(target.read_bytes()) == digest:
+            target.unlink()
+            site.removed.append(rel)
+        else:
+            site.kept.append(rel)
+    manifest = {"tool": doc["tool"], "snapshot_sha256": _sha256(dumps(doc)), "files": dict(sorted(site.hashes.items()))}
+    write_atomic(path, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8"))
 
 
 def _write(out_dir: Path, rel: str, data: bytes, site: Site) -> None:
@@ -86,6 +118,7 @@ def _write(out_dir: Path, rel: str, data: bytes, site: Site) -> None:
     except OSError as exc:
         raise ArchvizError(f"cannot write {path}: {exc.strerror or exc}")
     site.files.append(rel)
+    site.hashes[rel] = _sha256(data)
 
 
 def _severity_summary(findings: list[dict]) -> str:
