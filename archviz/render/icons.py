@@ -63,6 +63,12 @@ def node(kind: str, label: str, nodeid: str, **attrs):
     return icon(label, nodeid=nodeid, **attrs)
 
 
+def endpoint_kind(endpoint_type: str | None) -> str:
+    """The icon key for a VPC endpoint type (unknown types get the generic box)."""
+    key = f"endpoint:{endpoint_type}"
+    return key if key in ICONS else "endpoint:Resource"
+
+
 def aws_service_kind(service_name: str | None) -> str:
     """The icon for an AWS service: the last part of its name (``com.amazonaws.<region>.s3``)."""
     key = f"aws-service:{(service_name or '').rsplit('.', 1)[-1]}"

@@ -279,8 +279,7 @@ def _use_case(view: View, case: str, level: int) -> Picture:
                             for c in here:
                                 text, attrs = _marked(view, c["endpoint_id"], [view.endpoint_label(c), c["endpoint_type"], c["state"]])
                                 consumer_nodes[c["endpoint_id"]] = icons.node(
-                                    f"endpoint:{c['endpoint_type']}" if f"endpoint:{c['endpoint_type']}" in icons.ICONS else "endpoint:Resource",
-                                    text, node_id(c["endpoint_id"]), **attrs)
+                                    icons.endpoint_kind(c["endpoint_type"]), text, node_id(c["endpoint_id"]), **attrs)
         if grain != "endpoint" and not (outside and grain == "account"):
             pic.collapsed.append(f"{len(conns)} endpoints are drawn per {grain}; counted nodes link to the "
                                  f"account's diagram or page.")
@@ -510,10 +509,8 @@ def _account(view: View, account_id: str, level: int) -> Picture:
                                           "public" if public else "private"),
                                     node_id(sid), fontcolor=SEVERITY_COLOR["medium"] if public else "#2D3436")
                             for e in items:
-                                kind = f"endpoint:{e['type']}"
                                 text, attrs = _marked(view, e["endpoint_id"], [e.get("name") or e["endpoint_id"], e["type"], e["state"]])
-                                node = icons.node(kind if kind in icons.ICONS else "endpoint:Resource", text,
-                                                  node_id(e["endpoint_id"]), **attrs)
+                                node = icons.node(icons.endpoint_kind(e["type"]), text, node_id(e["endpoint_id"]), **attrs)
                                 nodes[("endpoint", e["endpoint_id"])] = node
                                 for sid in e["subnet_ids"]:
                                     if sid in subnet_nodes:
