@@ -303,3 +303,21 @@ def test_rerendering_removes_stale_output_but_keeps_edited_files(demo_doc, tmp_p
     left = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
     assert left == sorted(second.files + [edited, "mine.md", "archviz-manifest.json"])
     assert second.kept == [edited] and len(second.removed) == len(first.files) - len(second.files) - 1
+
+
+def test_ids_from_the_snapshot_cannot_choose_where_files_go(demo_doc, tmp_path):
+    doc = copy.deepcopy(demo_doc)
+    evil = "../../escaped"
+    old = doc["endpoint_services"][0]["service_id"]
+    doc["endpoint_services"][0]["service_id"] = evil
+    for c in doc["endpoint_connections"]:
+        if c["service_id"] == old:
+            c["service_id"] = evil
+    model.apply(doc)
+    out = tmp_path / "site"
+    site = render(doc, out)
+    assert not (tmp_path / "escaped.md").exists() and not list(tmp_path.glob("escaped*"))
+    assert all((out / f).resolve().is_relative_to(out.resolve()) for f in site.files)
+    assert "services/_.._escaped.md" in site.files and "diagrams/service-_.._escaped.svg" in site.files
+    index = (out / "index.md").read_text()
+    assert "](services/_.._escaped.md)" in index

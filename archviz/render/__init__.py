@@ -40,11 +40,12 @@ def _pages_for(view: View, only: tuple[str, ...]) -> dict[str, str]:
     """Which page each thing has in this render (only the groups asked for)."""
     pages = {}
     if "use-cases" in only:
-        pages.update({f"case:{u}": f"use-cases/{u}.md" for u in view.use_cases})
+        pages.update({f"case:{u}": f"use-cases/{pictures.stem('', u)}.md" for u in view.use_cases})
     if "services" in only:
-        pages.update({f"service:{s['service_id']}": f"services/{s['service_id']}.md" for s in view.services})
+        pages.update({f"service:{s['service_id']}": f"services/{pictures.stem('', s['service_id'])}.md"
+                      for s in view.services})
     if "accounts" in only:
-        pages.update({f"account:{a}": f"accounts/{a}.md" for a in view.crawled_accounts})
+        pages.update({f"account:{a}": f"accounts/{pictures.stem('', a)}.md" for a in view.crawled_accounts})
     return pages
 
 
@@ -113,6 +114,8 @@ def _replace_manifest(out_dir: Path, doc: dict, site: Site) -> None:
 
 def _write(out_dir: Path, rel: str, data: bytes, site: Site) -> None:
     path = out_dir / rel
+    if not path.resolve().is_relative_to(out_dir.resolve()):  # a second guard behind stem()
+        raise ArchvizError(f"refusing to write outside {out_dir}: {rel}")
     try:
         write_atomic(path, data)
     except OSError as exc:

@@ -8,6 +8,7 @@ detailed level that fits. Counted nodes link to the detailed diagram."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
@@ -28,6 +29,13 @@ class Picture:
     name: str  # file stem, e.g. "use-case-aws-service"
     canvas: Canvas
     collapsed: list[str] = field(default_factory=list)  # notes for the page under the diagram
+
+
+def stem(kind: str, ident: str) -> str:
+    """A file name stem from snapshot data: ids are untrusted, so only [A-Za-z0-9._-] survive
+    (a service id of ``../../x`` must not choose where a file is written)."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", str(ident)).lstrip(".") or "_"
+    return f"{kind}-{safe}" if kind else safe
 
 
 def diagram_file(name: str) -> str:
@@ -232,7 +240,7 @@ def use_case(view: View, case: str) -> Picture:
 def _use_case(view: View, case: str, level: int) -> Picture:
     conns = sorted(view.by_case[case], key=lambda c: (c["consumer_account_id"], c["consumer_region"], c["endpoint_id"]))
     title = f"Use case: {USE_CASE_TITLES[case]}"
-    pic = Picture(f"use-case-{case}", Canvas(title))
+    pic = Picture(stem("use-case", case), Canvas(title))
     grain, service_grain = USE_CASE_LEVELS[level]
     if case == "external-consumer" and grain in ("vpc", "account"):
         grain = "account" if grain == "vpc" else "region"  # outside consumers: account is the finest grain
@@ -264,7 +272,7 @@ def _use_case(view: View, case: str, level: int) -> Picture:
                     if grain == "account":
                         consumer_nodes[acct] = icons.node(
                             "endpoints:aggregate", label(f"{len(items)} endpoints"), node_id("agg", acct),
-                            URL=diagram_file(f"account-{acct}"), tooltip=label(f"see account-{acct}"))
+                            URL=diagram_file(stem("account", acct)), tooltip=label(f"see account {acct}"))
                         continue
                     for region in sorted({c["consumer_region"] for c in items}):
                         with Group(region, f"acct-{acct}-{region}", bgcolor="#FFFFFF"):
@@ -274,7 +282,7 @@ def _use_case(view: View, case: str, level: int) -> Picture:
                                     n = sum(1 for c in here if (c["consumer_vpc_id"] or "") == vpc)
                                     consumer_nodes[(acct, region, vpc)] = icons.node(
                                         "endpoints:aggregate", label(f"{n} endpoints", vpc),
-                                        node_id("agg", acct, region, vpc), URL=diagram_file(f"account-{acct}"))
+                                        node_id("agg", acct, region, vpc), URL=diagram_file(stem("account", acct)))
                                 continue
                             for c in here:
                                 text, attrs = _marked(view, c["endpoint_id"], [view.endpoint_label(c), c["endpoint_type"], c["state"]])
@@ -392,7 +400,7 @@ def _targets(view: View, svc: dict, lb_node, lb: dict, level: int, pic: Picture)
 
 def _service(view: View, svc: dict, level: int) -> Picture:
     title = f"Endpoint service: {svc['name'] or svc['service_id']}"
-    pic = Picture(f"service-{svc['service_id']}", Canvas(title))
+    pic = Picture(stem("service", svc["service_id"]), Canvas(title))
     conns = [c for c in view.connections if c["service_id"] == svc["service_id"]
              and c["use_case"] not in ("aws-service", "marketplace", "unresolved")]
     per_account = level == 0
@@ -462,7 +470,7 @@ def account(view: View, account_id: str) -> Picture:
 
 def _account(view: View, account_id: str, level: int) -> Picture:
     title = f"Account {view.account_name(account_id)}"
-    pic = Picture(f"account-{account_id}", Canvas(title))
+    pic = Picture(stem("account", account_id), Canvas(title))
     eps = [e for e in view.doc["endpoints"] if e["account_id"] == account_id]
     conns = {c["endpoint_id"]: c for c in view.connections}
     vpcs = {v["vpc_id"]: v for v in view.doc["vpcs"] if v["account_id"] == account_id}
@@ -518,7 +526,7 @@ def _account(view: View, account_id: str, level: int) -> Picture:
                     for svc in [s for s in view.services if s["account_id"] == account_id and s["region"] == region]:
                         text, attrs = _marked(view, svc["service_id"], [svc["name"] or svc["service_id"], "endpoint service we provide"])
                         icons.node("endpoint-service", text, node_id(svc["service_id"]), **attrs,
-                                   URL=diagram_file(f"service-{svc['service_id']}"))
+                                   URL=diagram_file(stem("service", svc["service_id"])))
         if level >= 1:
             pic.collapsed.append({1: "Subnets are not drawn.", 2: "Endpoints are drawn per VPC.",
                                   3: "Endpoints are drawn per VPC, and the services they reach per use case.",
