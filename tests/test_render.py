@@ -321,3 +321,17 @@ def test_ids_from_the_snapshot_cannot_choose_where_files_go(demo_doc, tmp_path):
     assert "services/_.._escaped.md" in site.files and "diagrams/service-_.._escaped.svg" in site.files
     index = (out / "index.md").read_text()
     assert "](services/_.._escaped.md)" in index
+
+
+def test_a_doctored_manifest_cannot_delete_files_outside(demo_doc, tmp_path):
+    import hashlib
+    import json
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    digest = hashlib.sha256(b"keep me").hexdigest()
+    out = tmp_path / "site"
+    out.mkdir()
+    (out / "archviz-manifest.json").write_text(json.dumps({"files": {str(victim): digest, "../victim.txt": digest}}))
+    render(copy.deepcopy(demo_doc), out, only=("overview",))
+    assert victim.read_text() == "keep me"

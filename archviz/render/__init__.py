@@ -101,8 +101,10 @@ def _replace_manifest(out_dir: Path, doc: dict, site: Site) -> None:
         previous = {}
     for rel, digest in sorted(previous.items()):
         target = out_dir / rel
-        if rel in site.hashes or not isinstance(digest, str) or ".." in Path(rel).parts or not target.is_file():
+        if rel in site.hashes or not isinstance(digest, str) or not target.is_file():
             continue
+        if not target.resolve().is_relative_to(out_dir.resolve()):
+            continue  # a manifest never makes archviz touch anything outside the output folder
         if _sha256(target.read_bytes()) == digest:
             target.unlink()
             site.removed.append(rel)
