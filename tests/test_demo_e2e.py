@@ -66,6 +66,10 @@ def test_services_connections_and_load_balancers(demo_crawl):
     health = {lb["name"]: [t["health"] for tg in lb["target_groups"] for t in tg["targets"]] for lb in doc["load_balancers"]}
     assert health["payments-api-nlb"] == ["healthy", "healthy"]
     assert health["legacy-reports-nlb"] == ["unused"]
+    gwlb = next(lb for lb in doc["load_balancers"] if lb["name"] == "egress-inspection-gwlb")
+    assert gwlb["type"] == "gateway" and gwlb["target_groups"][0]["protocol"] == "GENEVE"
+    inspection = next(s for s in doc["endpoint_services"] if s["service_id"] == manifest.services["inspection"])
+    assert inspection["type"] == "GatewayLoadBalancer" and inspection["load_balancer_arns"] == [gwlb["arn"]]
 
 
 def test_consumer_side_view(demo_crawl):
@@ -120,6 +124,7 @@ def test_demo_connections_exactly(demo_crawl):
         "payments:data": ("internal-cross-account", "pendingAcceptance", both),
         "legacy:data": ("internal-cross-account", "available", both),
         "orders:batch": ("internal-same-account", "available", both),
+        "inspection:app": ("internal-cross-account", "available", both),
         "acme:app": ("third-party", "available", consumer),
         "market:app": ("marketplace", "available", consumer),
         "payments:partner": ("external-consumer", "available", provider),
@@ -137,7 +142,10 @@ def test_demo_findings_exactly(demo_crawl):
     manifest, doc, _, _ = demo_crawl
     ep, svc = manifest.labels, manifest.services
     audit = manifest.unassumable
-    full_policy = {label for label in ep if label not in ("aws:s3", "payments:partner", "payments:partner-test")}
+    # Every endpoint keeps the default full-access policy except the restricted S3 one, the
+    # partner's (not crawled), and the GWLB endpoint (GWLB endpoints take no policy).
+    full_policy = {label for label in ep if label not in ("aws:s3", "payments:partner", "payments:partner-test",
+                                                          "inspection:app")}
     expected = {
         ("endpoint-service-open-to-all", svc["legacy"]),
         ("endpoint-service-auto-accept", svc["legacy"]),
@@ -187,7 +195,7 @@ def test_analyze_recomputes_from_a_snapshot_with_trusted_accounts(demo_crawl, tm
         2, f"archviz: error: {bad}: trusted_accounts must be a list of 12-digit account ids as strings")
 
 
-def test_sandbox_command_serves_the_demo_until_interrupted(tmp_path):
+def test_sandbox_command_serves_the_demo_until_interrupted(demo_crawl, tmp_path):
     import os
     import signal
     import subprocess
@@ -208,7 +216,12 @@ def test_sandbox_command_serves_the_demo_until_interrupted(tmp_path):
         result = run_cli(["discover", "--org", "--role-name", demo.ROLE_NAME, "--regions", "us-east-1",
                           "--out", str(tmp_path)], env=exports)
         assert result.returncode == 0, result.stderr
-        assert len(snap.load(tmp_path)["endpoint_services"]) == 3
+        manifest = demo_crawl[0]
+        ours = {sid for label, sid in manifest.services.items()
+                if manifest.service_accounts[label] in manifest.crawled_accounts()}
+        crawled = snap.load(tmp_path)["endpoint_services"]
+        assert len(crawled) == len(ours)
+        assert {s["name"] for s in crawled} == {"payments-api", "legacy-reports", "orders-internal", "egress-inspection"}
     finally:
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)

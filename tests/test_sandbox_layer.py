@@ -145,9 +145,16 @@ def test_cross_region_endpoint_refused_when_region_not_supported(org):
     assert err.value.response["Error"]["Code"] == "InvalidParameter"
 
 
-def test_gateway_load_balancer_service_type(org):
+def test_gateway_load_balancer_service_type_and_no_policy(org):
     svc = make_service(org, principals=["*"], kind="gateway")
     assert svc["ServiceType"] == [{"ServiceType": "GatewayLoadBalancer"}]
+    ec2, vpc, subnet = consumer_vpc(org, CONSUMER)
+    [detail] = ec2.describe_vpc_endpoint_services(ServiceNames=[svc["ServiceName"]])["ServiceDetails"]
+    assert detail["VpcEndpointPolicySupported"] is False
+    ep = ec2.create_vpc_endpoint(VpcId=vpc, ServiceName=svc["ServiceName"], VpcEndpointType="GatewayLoadBalancer",
+                                 SubnetIds=[subnet])["VpcEndpoint"]
+    assert "PolicyDocument" not in ep
+    assert "PolicyDocument" not in ec2.describe_vpc_endpoints()["VpcEndpoints"][0]
 
 
 def test_allowed_principals_carry_their_type(org):

@@ -388,7 +388,8 @@ def _targets(view: View, svc: dict, lb_node, lb: dict, level: int, pic: Picture)
             _connect(tg_nodes[tg["arn"]], tnode, color="#2E7D32" if good else SEVERITY_COLOR["high"])
     if lb["listeners"]:
         for li in lb["listeners"]:
-            ln = Box(label(f"listener {li.get('protocol') or ''}:{li.get('port') or ''}"), nodeid=node_id(li["arn"]))
+            proto = f"{li['protocol']}:{li.get('port')}" if li.get("protocol") else "GENEVE (all traffic)"
+            ln = Box(label(f"listener {proto}"), nodeid=node_id(li["arn"]))
             _connect(lb_node, ln)
             for tg_arn in li["target_group_arns"]:
                 if tg_arn in tg_nodes:

@@ -11,6 +11,8 @@ It shows every use case of the study note and every finding the model defines:
 - Marketplace: a SaaS listing (owner ``aws-marketplace``) with a purchase agreement;
 - an outside account (``Partner Co``) connected to ``payments-api``, and one of its requests rejected;
 - ``legacy-reports``: open to ``*``, auto-accepting, with no healthy target;
+- ``egress-inspection``: a Gateway Load Balancer of inspection appliances, reached from
+  ``app-prod`` through a Gateway Load Balancer endpoint;
 - an endpoint in a public subnet, with a security group open to the internet; a
   single-AZ endpoint; an endpoint in a zone its service does not serve;
 - ``security-audit``: a member account whose role cannot be assumed.
@@ -133,15 +135,25 @@ class _Seeder:
     # -- provider side -------------------------------------------------------------------
     def nlb_service(self, acct: _Account, label: str, name: str, vpc_cidr: str, *, acceptance: bool,
                     principals: list[str], healthy: bool = True, supported_regions: list[str] | None = None,
-                    private_dns: str | None = None, region: str = HOME) -> None:
-        """An NLB with a TCP/443 listener and targets, published as an endpoint service."""
+                    private_dns: str | None = None, region: str = HOME, gateway: bool = False) -> None:
+        """An NLB with a TCP/443 listener and targets (or, with ``gateway``, a GWLB with GENEVE
+        appliances), published as an endpoint service."""
         vpc_id, subnets, _ = self.vpc(acct, region, vpc_cidr, f"{name}-vpc",
                                       [("a", vpc_cidr.replace("0.0/16", "1.0/24"), False),
                                        ("b", vpc_cidr.replace("0.0/16", "2.0/24"), False)])
         elb = acct.client("elbv2", region)
-        lb = elb.create_load_balancer(Name=f"{name}-nlb", Subnets=subnets, Type="network", Scheme="internal",
-                                      Tags=[{"Key": "Name", "Value": f"{name}-nlb"}])["LoadBalancers"][0]
-        if healthy:
+        suffix = "gwlb" if gateway else "nlb"
+        lb = elb.create_load_balancer(Name=f"{name}-{suffix}", Subnets=subnets, Type="gateway" if gateway else "network",
+                                      **({} if gateway else {"Scheme": "internal"}),
+                                      Tags=[{"Key": "Name", "Value": f"{name}-{suffix}"}])["LoadBalancers"][0]
+        if gateway:  # appliances behind a GWLB speak GENEVE on 6081; its listener has no protocol
+            tg = elb.create_target_group(Name=f"{name}-tg", Protocol="GENEVE", Port=6081, VpcId=vpc_id,
+                                         TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+            prefix = vpc_cidr.split(".0.0/16")[0]
+            elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": f"{prefix}.1.20"}, {"Id": f"{prefix}.2.20"}])
+            elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"],
+                                DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
+        elif healthy:
             tg = elb.create_target_group(Name=f"{name}-tg", Protocol="TCP", Port=443, VpcId=vpc_id,
                                          TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
             prefix = vpc_cidr.split(".0.0/16")[0]
@@ -157,11 +169,12 @@ class _Seeder:
                                          TargetType="instance")["TargetGroups"][0]["TargetGroupArn"]
             elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": inst, "Port": 443}])
             ec2.stop_instances(InstanceIds=[inst])
-        elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="TCP", Port=443,
-                            DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
+        if not gateway:
+            elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="TCP", Port=443,
+                                DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
         ec2 = acct.client("ec2", region)
-        params: dict[str, Any] = dict(NetworkLoadBalancerArns=[lb["LoadBalancerArn"]], AcceptanceRequired=acceptance,
-                                      TagSpecifications=_tags("vpc-endpoint-service", name))
+        params: dict[str, Any] = dict(AcceptanceRequired=acceptance, TagSpecifications=_tags("vpc-endpoint-service", name))
+        params["GatewayLoadBalancerArns" if gateway else "NetworkLoadBalancerArns"] = [lb["LoadBalancerArn"]]
         if supported_regions:
             params["SupportedRegions"] = supported_regions
         if private_dns:
@@ -192,6 +205,8 @@ class _Seeder:
                                       TagSpecifications=_tags("vpc-endpoint", name))
         if kind == "Interface":
             params.update(SubnetIds=subnets or [], SecurityGroupIds=groups or [], PrivateDnsEnabled=private_dns)
+        elif kind == "GatewayLoadBalancer":
+            params.update(SubnetIds=subnets or [])
         else:
             params.update(RouteTableIds=route_tables or [])
         if policy is not None:
@@ -235,6 +250,8 @@ def seed(endpoint_url: str, access_key: str, secret_key: str) -> Manifest:
     s.nlb_service(shared, "legacy", "legacy-reports", "10.21.0.0/16", acceptance=False,
                            principals=["*"], healthy=False)
     s.nlb_service(app, "orders", "orders-internal", "10.30.0.0/16", acceptance=False, principals=[])
+    s.nlb_service(shared, "inspection", "egress-inspection", "10.22.0.0/16", acceptance=True,
+                  principals=[root_of(app.account_id)], gateway=True)
     s.nlb_service(acme, "acme", "acme-observability-ingest", "10.90.0.0/16", acceptance=True,
                              principals=[root_of(app.account_id)])
     s.nlb_service(seller, "market", "contoso-threat-intel", "10.91.0.0/16", acceptance=False,
@@ -264,6 +281,9 @@ def seed(endpoint_url: str, access_key: str, secret_key: str) -> Manifest:
     s.decide(acme, "acme", ep, accept=True)
     s.endpoint(app, "market:app", HOME, vpc, "market", "app-prod-contoso-threat-intel",
                subnets=[app_a, app_b], groups=[private_sg])
+    ep = s.endpoint(app, "inspection:app", HOME, vpc, "inspection", "app-prod-egress-inspection",
+                    kind="GatewayLoadBalancer", subnets=[app_pub])  # GWLB endpoints sit where traffic enters
+    s.decide(shared, "inspection", ep, accept=True)
     # app-prod's own batch VPC consumes its orders-internal service (same account).
     batch, (batch_a, batch_b), _ = s.vpc(app, HOME, "10.2.0.0/16", "app-batch-vpc",
                                          [("a", "10.2.1.0/24", False), ("b", "10.2.2.0/24", False)])

@@ -15,8 +15,9 @@ change to the crawler:
 - ``CreateVpcEndpoint`` accepts ``ServiceRegion`` (cross-region PrivateLink) when the
   provider lists the consumer's region in ``SupportedRegions``, and
   ``DescribeVpcEndpoints`` returns it;
-- a GWLB-backed service reports ``GatewayLoadBalancer`` (moto says ``Gateway``), and allowed
-  principals carry their ``PrincipalType`` (moto leaves it out);
+- a GWLB-backed service reports ``GatewayLoadBalancer`` (moto says ``Gateway``) and no endpoint
+  policy support, its endpoints carry no policy, and allowed principals carry their
+  ``PrincipalType`` (moto leaves it out);
 - ``marketplace-agreement:SearchAgreements`` for buyer accounts (moto has no such service);
 - a count of the requests received per (action, region), so tests can see what a crawl spent,
   and an optional latency per request, so benchmarks resemble a network;
@@ -151,6 +152,8 @@ def _service_detail(config: Any, provider: str, region: str) -> dict:
     detail = config.to_dict()
     detail["Owner"] = MARKETPLACE_OWNER if config.id in STATE.marketplace_services else provider
     detail["ServiceRegion"] = region
+    if config._service_type_name == "GatewayLoadBalancer":  # AWS: GWLB endpoints take no policy
+        detail["VpcEndpointPolicySupported"] = False
     return detail
 
 
@@ -201,6 +204,8 @@ def _wrap_create_vpc_endpoint(original: Callable) -> Callable:
         result = original(self)
         endpoint = result.result["VpcEndpoint"]
         endpoint.service_region = service_region
+        if endpoint.vpc_endpoint_type == "GatewayLoadBalancer":
+            endpoint.policy_document = None  # AWS gives GWLB endpoints no policy; moto attaches full access
         if config is not None:
             pending = config.acceptance_required and endpoint.vpc_endpoint_type != "Gateway"
             endpoint.state = "pendingAcceptance" if pending else "available"
