@@ -191,3 +191,23 @@ def test_regions_all_asks_each_account_once(estate):
     crawl(CrawlRequest(accounts=["123456789012", estate["member"]], role_name=ROLE, regions=["all"], concurrency=4))
     # One DescribeRegions per account (the caller's answer is reused for its own account).
     assert sum(n for (action, _), n in STATE.calls.items() if action == "DescribeRegions") == 2
+
+
+def test_sessions_share_one_loader_and_reuse_clients(estate):
+    sessions = AwsSessions(region="us-east-1")
+    member = sessions.assume(estate["member"], ROLE)
+    core = member._session._session
+    assert core.get_component("data_loader") is sessions.loader  # service models parsed once per crawl
+    assert member.client("ec2", "us-east-1") is member.client("ec2", "us-east-1")
+    assert member.client("ec2", "us-east-1") is not member.client("ec2", "eu-west-1")
+    assert member.client("ec2", "us-east-1").describe_vpcs()["Vpcs"]  # the member's own VPC, seen with its role
+    sts_before = len(sessions.caller()._clients)
+    sessions.assume("111122223333", ROLE)
+    assert len(sessions.caller()._clients) == sts_before  # one STS client for every AssumeRole
+
+
+def test_cached_clients_still_refuse_writes(sandbox):
+    session = AwsSessions(region="us-east-1").caller()
+    session.client("ec2", "us-east-1")
+    with pytest.raises(ReadOnlyViolation):
+        session.client("ec2", "us-east-1").delete_vpc(VpcId="vpc-1")

@@ -81,18 +81,23 @@ class _StaticProvider(CredentialProvider):
 
 
 class AccountSession:
-    """Read-only clients for one account. Thread-safe: client creation is serialized."""
+    """Read-only clients for one account, built once per (service, region) and shared:
+    creating a client costs CPU, botocore clients are thread-safe, boto3 sessions are not."""
 
     def __init__(self, session: boto3.Session, account_id: str, config: Config, lock: threading.Lock):
         self._session = session
         self.account_id = account_id
         self._config = config
         self._lock = lock
+        self._clients: dict[tuple[str, str | None], Any] = {}
 
-    def client(self, service: str, region: str) -> Any:
-        with self._lock:  # boto3 sessions are not thread-safe; clients are.
-            client = self._session.client(service, region_name=region, config=self._config)
-        client.meta.events.register("provide-client-params", _refuse_non_reads)
+    def client(self, service: str, region: str | None) -> Any:
+        with self._lock:
+            client = self._clients.get((service, region))
+            if client is None:
+                client = self._session.client(service, region_name=region, config=self._config)
+                client.meta.events.register("provide-client-params", _refuse_non_reads)
+                self._clients[(service, region)] = client
         return client
 
 

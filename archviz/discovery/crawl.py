@@ -133,10 +133,11 @@ def collect_region(session: AccountSession, region: str) -> _Unit:
     return unit
 
 
-def _guarded(collect: Callable[..., _Unit], session: AccountSession, region: str, kind: str) -> _Unit:
+def _guarded(collect: Callable[[AccountSession, str], _Unit], session: AccountSession, region: str,
+             kind: str) -> _Unit:
     """Run one unit; an unexpected failure is recorded for that unit instead of ending the crawl."""
     try:
-        return collect(session, region) if kind == "region" else collect(session)
+        return collect(session, region)
     except ReadOnlyViolation:
         raise  # a bug in archviz, never a coverage gap
     except Exception as exc:  # noqa: BLE001 - one account's odd data must not sink the others
@@ -146,9 +147,9 @@ def _guarded(collect: Callable[..., _Unit], session: AccountSession, region: str
         return unit
 
 
-def collect_marketplace(session: AccountSession) -> _Unit:
-    unit = _Unit(session.account_id, marketplace.AGREEMENT_REGION, "marketplace")
-    client = session.client("marketplace-agreement", marketplace.AGREEMENT_REGION)
+def collect_marketplace(session: AccountSession, region: str = marketplace.AGREEMENT_REGION) -> _Unit:
+    unit = _Unit(session.account_id, region, "marketplace")
+    client = session.client("marketplace-agreement", region)
     raw = unit.attempt("aws-marketplace:SearchAgreements", marketplace.get_agreements, client, default=[])
     unit.records["marketplace_agreements"] = marketplace.transform_agreements(raw, session.account_id)
     return unit

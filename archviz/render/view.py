@@ -6,6 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from archviz.model import CATALOG, SEVERITIES
+from archviz.model.estate import Estate
 
 USE_CASE_TITLES = {
     "aws-service": "AWS services",
@@ -50,7 +51,10 @@ class View:
     def __init__(self, doc: dict):
         self.doc = doc
         self.accounts = {a["account_id"]: a for a in doc["accounts"]}
-        self.members = set((doc.get("organization") or {}).get("account_ids") or []) | set(doc["scope"]["accounts"])
+        # The model's indexes and its notion of "inside" (organization, crawled set, trusted list).
+        self.estate = Estate(doc, frozenset((doc.get("analysis") or {}).get("trusted_accounts") or []))
+        self.inside = self.estate.inside
+        self.load_balancers = self.estate.load_balancers
         self.connections = doc.get("connections") or []
         self.findings = doc.get("findings") or []
         self.by_case: dict[str, list[dict]] = defaultdict(list)
@@ -58,9 +62,7 @@ class View:
             self.by_case[c["use_case"]].append(c)
         self.use_cases = [u for u in USE_CASE_TITLES if self.by_case.get(u)]
         self.services = sorted(doc["endpoint_services"], key=lambda s: (s["account_id"], s["region"], s["service_id"]))
-        self.services_by_id = {s["service_id"]: s for s in self.services}
-        self.endpoints = {e["endpoint_id"]: e for e in doc["endpoints"]}
-        self.load_balancers = {lb["arn"]: lb for lb in doc["load_balancers"]}
+        self.services_by_id = self.estate.services_by_id
         self.rules = {r["rule_id"]: r for r in (doc.get("analysis") or {}).get("rules", [])} or {
             r.id: {"rule_id": r.id, "severity": r.severity, "title": r.title, "rationale": r.rationale,
                    "remediation": r.remediation} for r in CATALOG.values()}
@@ -78,10 +80,6 @@ class View:
             return "unknown account"
         name = (self.accounts.get(account_id) or {}).get("name")
         return f"{name} ({account_id})" if name else account_id
-
-    def inside(self, account_id: str | None) -> bool:
-        trusted = set((self.doc.get("analysis") or {}).get("trusted_accounts") or [])
-        return account_id in self.members or account_id in trusted
 
     def endpoint_label(self, c: dict) -> str:
         return c.get("endpoint_name") or c["endpoint_id"]
