@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from click.testing import CliRunner
+from moto.sts.models import sts_backends
 
-from archviz.discovery.aws import AwsSessions, is_read_operation
+from archviz.cli import cli
+from archviz.discovery.aws import AccountSession, AwsSessions
 from archviz.discovery.crawl import CrawlRequest, crawl
+from archviz.discovery.permissions import ALLOWED
 from archviz.errors import ReadOnlyViolation
 from archviz.sandbox.privatelink import STATE
 from tests.conftest import run_cli
@@ -37,8 +41,9 @@ def estate(org):
     mec2 = org.client("ec2", member)
     mvpc = mec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
     msub = mec2.create_subnet(VpcId=mvpc, CidrBlock="10.1.1.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
+    msg = mec2.create_security_group(GroupName="endpoint", Description="endpoint", VpcId=mvpc)["GroupId"]
     interface = mec2.create_vpc_endpoint(VpcId=mvpc, ServiceName=svc["ServiceName"], VpcEndpointType="Interface",
-                                         SubnetIds=[msub])["VpcEndpoint"]["VpcEndpointId"]
+                                         SubnetIds=[msub], SecurityGroupIds=[msg])["VpcEndpoint"]["VpcEndpointId"]
     ec2.accept_vpc_endpoint_connections(ServiceId=svc["ServiceId"], VpcEndpointIds=[interface])
     table = mec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [mvpc]}])["RouteTables"][0]["RouteTableId"]
     gateway = mec2.create_vpc_endpoint(VpcId=mvpc, ServiceName="com.amazonaws.us-east-1.s3", VpcEndpointType="Gateway",
@@ -136,14 +141,27 @@ def test_a_write_is_refused_before_it_is_sent(sandbox):
     assert ("CreateVpc", "us-east-1") not in STATE.calls
 
 
-def test_only_reads_and_assume_role_are_allowed():
-    assert is_read_operation("ec2", "DescribeVpcEndpoints")
-    assert is_read_operation("marketplace-agreement", "SearchAgreements")
-    assert is_read_operation("sts", "AssumeRole")
-    for op in ("CreateVpcEndpoint", "ModifyVpcEndpoint", "AcceptVpcEndpointConnections", "DeleteVpcEndpoints",
-               "RejectVpcEndpointConnections", "StartInstances"):
-        assert not is_read_operation("ec2", op)
-    assert not is_read_operation("iam", "AssumeRole")
+@pytest.fixture
+def sent(monkeypatch):
+    """Every (service, operation) that archviz's clients send, recorded by a botocore hook that
+    this test adds to each client."""
+    seen: set[tuple[str, str]] = set()
+    real = AccountSession.client
+
+    def client(self, service, region):
+        c = real(self, service, region)
+        c.meta.events.register("before-send", lambda event_name, **_: seen.add((service, event_name.split(".")[-1])),
+                               unique_id="tests-sent")
+        return c
+
+    monkeypatch.setattr(AccountSession, "client", client)
+    return seen
+
+
+def test_a_crawl_sends_exactly_the_operations_on_the_allowlist(estate, sent):
+    run()
+    assert sent == ALLOWED  # nothing else, and no listed operation that archviz never calls
+    assert {action for action, _ in STATE.calls} == {operation for _, operation in sent}  # the hook saw every request
 
 
 def test_cli_discover_strict_exits_5_and_still_writes(estate, sandbox, tmp_path):
@@ -159,8 +177,8 @@ def test_cli_discover_strict_exits_5_and_still_writes(estate, sandbox, tmp_path)
 def test_failed_run_keeps_the_previous_snapshot(sandbox, tmp_path):
     (tmp_path / "snapshot.json").write_text('{"previous": true}')
     STATE.add_fault("GetCallerIdentity", "InvalidClientTokenId", status=403)
-    result = run_cli(["discover", "--regions", "us-east-1", "--out", str(tmp_path)], env=sandbox.env())
-    assert result.returncode == 4
+    result = CliRunner().invoke(cli, ["discover", "--regions", "us-east-1", "--out", str(tmp_path)])
+    assert result.exit_code == 4
     assert result.stderr.strip() == ("archviz: error: cannot identify the caller (sts:GetCallerIdentity): "
                                      "InvalidClientTokenId: GetCallerIdentity: InvalidClientTokenId "
                                      "(injected by the archviz sandbox)")
@@ -211,3 +229,49 @@ def test_cached_clients_still_refuse_writes(sandbox):
     session.client("ec2", "us-east-1")
     with pytest.raises(ReadOnlyViolation):
         session.client("ec2", "us-east-1").delete_vpc(VpcId="vpc-1")
+
+
+@pytest.mark.parametrize("env, config", [
+    ({"AWS_REGION": "eu-west-1"}, ""),
+    ({"AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "us-east-1"}, "region = us-east-1"),
+    ({"AWS_DEFAULT_REGION": "eu-west-1"}, "region = us-east-1"),
+    ({}, "region = eu-west-1"),
+])
+def test_region_is_resolved_as_the_aws_cli_does(sandbox, monkeypatch, tmp_path, env, config):
+    """AWS_REGION, then AWS_DEFAULT_REGION, then the profile's region (botocore alone skips AWS_REGION)."""
+    monkeypatch.delenv("AWS_REGION")
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    (tmp_path / "config").write_text(f"[default]\n{config}\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    assert AwsSessions().region == "eu-west-1"
+
+
+def test_a_crawl_uses_aws_region_alone(sandbox, monkeypatch):
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    result = crawl(CrawlRequest())
+    assert [(c["kind"], c["region"], c["status"]) for c in sorted(result.coverage, key=lambda c: c["kind"])] == [
+        ("marketplace", "us-east-1", "ok"), ("region", "eu-west-1", "ok")]
+    assert ("GetCallerIdentity", "eu-west-1") in STATE.calls
+
+
+def test_no_region_names_both_variables(sandbox, monkeypatch, tmp_path):
+    monkeypatch.delenv("AWS_REGION")
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    result = CliRunner().invoke(cli, ["discover", "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.stderr == ("archviz: error: no AWS region configured: set AWS_REGION or AWS_DEFAULT_REGION "
+                             "(or the profile's region), or pass --regions\n")
+    assert not STATE.calls
+
+
+def test_external_id_reaches_assume_role(sandbox, tmp_path):
+    result = CliRunner().invoke(cli, ["discover", "--accounts", "111122223333", "--role-name", ROLE,
+                                      "--external-id", "ext-4242", "--regions", "us-east-1", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.stderr
+    # What the double's STS received in the AssumeRole request, not what the client meant to send.
+    [assumed] = sts_backends["111122223333"]["aws"].assumed_roles
+    assert (assumed.role_arn, assumed.session_name, assumed.external_id) == (
+        f"arn:aws:iam::111122223333:role/{ROLE}", "archviz", "ext-4242")

@@ -86,6 +86,29 @@ def test_other_errors_are_not_mistaken_for_invisible_services():
             endpoints.get_service_details(ec2, REGION, {REGION: {"a"}})
 
 
+def test_a_load_balancer_gone_mid_crawl_costs_only_itself():
+    """A batch failing with LoadBalancerNotFound is asked again ARN by ARN; the others are kept."""
+    import boto3
+
+    elbv2 = boto3.client("elbv2", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="y")
+    [lb] = fixture("DescribeLoadBalancers")["LoadBalancers"]
+    gone = "arn:aws:elasticloadbalancing:us-east-1:111122223333:loadbalancer/net/gone/0000000000000000"
+    with Stubber(elbv2) as stub:
+        stub.add_client_error("describe_load_balancers", "LoadBalancerNotFound",
+                              expected_params={"LoadBalancerArns": sorted([lb["LoadBalancerArn"], gone])})
+        stub.add_response("describe_load_balancers", {"LoadBalancers": [lb]},
+                          expected_params={"LoadBalancerArns": [lb["LoadBalancerArn"]]})
+        stub.add_client_error("describe_load_balancers", "LoadBalancerNotFound",
+                              expected_params={"LoadBalancerArns": [gone]})
+        stub.add_response("describe_listeners", {"Listeners": []},
+                          expected_params={"LoadBalancerArn": lb["LoadBalancerArn"]})
+        stub.add_response("describe_target_groups", {"TargetGroups": []},
+                          expected_params={"LoadBalancerArn": lb["LoadBalancerArn"]})
+        raw = load_balancers.get_load_balancers(elbv2, [gone, lb["LoadBalancerArn"]])
+        stub.assert_no_pending_responses()
+    assert raw["LoadBalancers"] == [lb]
+
+
 def test_public_subnets_follow_explicit_then_main_route_table():
     subnets = {s["subnet_id"]: s for s in network.transform_subnets(
         fixture("DescribeSubnets")["Subnets"], fixture("DescribeRouteTables")["RouteTables"], ACCT, REGION)}

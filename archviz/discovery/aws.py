@@ -1,20 +1,21 @@
 """The only place archviz builds AWS sessions and clients.
 
-- Every client is read-only by construction: an operation whose name does not start with
-  Describe, List, Get or Search is refused before it is serialized or sent. The single
-  exception is ``sts:AssumeRole``, which obtains credentials and changes nothing.
+- Every client is read-only by construction: an operation that is not in the table of
+  ``permissions.py`` (the exact operations archviz calls) is refused before it is serialized
+  or sent.
 - Every client uses botocore's adaptive retry mode (throttling is retried with backoff).
 - Every session shares one botocore loader, so the service models (the EC2 model alone is
   megabytes of JSON) are parsed once per crawl instead of once per account.
 - Endpoints are never hard-coded: botocore's own configuration (``AWS_ENDPOINT_URL``,
-  profiles) decides where requests go.
+  profiles) decides where requests go. The region is resolved as the AWS CLI v2 does it.
 - Credentials stay in memory; nothing here logs or writes them.
 """
 
 from __future__ import annotations
 
+import os
 import threading
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import boto3
 import botocore.loaders
@@ -24,23 +25,17 @@ from botocore.credentials import CredentialProvider, RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError
 
 from archviz import __version__
+from archviz.discovery.permissions import is_allowed
 from archviz.errors import ReadOnlyViolation
-
-READ_PREFIXES = ("Describe", "List", "Get", "Search")
-# Obtaining credentials for a member account is the one non-read call archviz makes.
-CREDENTIAL_OPERATIONS = frozenset({("sts", "AssumeRole")})
 
 DEFAULT_MAX_ATTEMPTS = 10
 ROLE_SESSION_NAME = "archviz"
 
 
-def is_read_operation(service: str, operation: str) -> bool:
-    return operation.startswith(READ_PREFIXES) or (service, operation) in CREDENTIAL_OPERATIONS
-
-
-def _refuse_non_reads(model: Any, **_: Any) -> None:
+def _refuse_unlisted(model: Any, **_: Any) -> None:
+    """Runs first on every call (``provide-client-params``), so a refused call is never sent."""
     service = model.service_model.service_name
-    if not is_read_operation(service, model.name):
+    if not is_allowed(service, model.name):
         raise ReadOnlyViolation(
             f"archviz is read-only: refused {service}:{model.name} before sending it"
         )
@@ -96,7 +91,7 @@ class AccountSession:
             client = self._clients.get((service, region))
             if client is None:
                 client = self._session.client(service, region_name=region, config=self._config)
-                client.meta.events.register("provide-client-params", _refuse_non_reads)
+                client.meta.events.register("provide-client-params", _refuse_unlisted)
                 self._clients[(service, region)] = client
         return client
 
@@ -115,6 +110,9 @@ class AwsSessions:
             connect_timeout=10,
             read_timeout=60,
         )
+        # botocore reads AWS_DEFAULT_REGION and the profile's region but not AWS_REGION, which the
+        # AWS CLI v2 and the other SDKs honour before both.
+        region = region or os.environ.get("AWS_REGION") or None
         self._caller_boto = boto3.Session(botocore_session=self._core(profile), region_name=region)
         self.region: str | None = self._caller_boto.region_name
         self._caller: AccountSession | None = None
@@ -174,3 +172,27 @@ def chunks(values: Iterable[str], size: int) -> Iterator[list[str]]:
     values = sorted(set(values))
     for i in range(0, len(values), size):
         yield values[i : i + size]
+
+
+def describe_in_batches(describe: Callable[[list[str]], list[dict]], ids: Iterable[str], size: int,
+                        missing_code: str) -> tuple[list[dict], list[str]]:
+    """``describe`` asked ``size`` ids at a time. AWS fails a whole batch with ``missing_code``
+    when one id is gone or not visible: that batch is asked again id by id, so one missing id
+    costs only itself. Returns what was found and the ids that were missing."""
+    found: list[dict] = []
+    missing: list[str] = []
+    for batch in chunks(ids, size):
+        try:
+            found.extend(describe(batch))
+            continue
+        except ClientError as exc:
+            if error_code(exc) != missing_code:
+                raise
+        for one in batch:
+            try:
+                found.extend(describe([one]))
+            except ClientError as exc:
+                if error_code(exc) != missing_code:
+                    raise
+                missing.append(one)
+    return found, missing

@@ -8,17 +8,19 @@ from __future__ import annotations
 import concurrent.futures as cf
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Callable
 
 from botocore.exceptions import ProfileNotFound
 
 from archviz.discovery import endpoints, load_balancers, marketplace, network, organizations, services
 from archviz.discovery.aws import AWS_ERRORS, AccountSession, AwsSessions, error_code, error_message
+from archviz.discovery.unit import Unit
 from archviz.errors import AccessError, InputError, ReadOnlyViolation
 
 DEFAULT_CONCURRENCY = 8
 ALL = "all"
 Progress = Callable[[int, int], None]
+Collector = Callable[[Unit, AccountSession, str], None]
 
 
 @dataclass
@@ -52,106 +54,29 @@ class CrawlResult:
     records: dict[str, list[dict]]
 
 
-class _Unit:
-    """Collects one unit's records; each step that fails is recorded and the others go on."""
-
-    def __init__(self, account_id: str, region: str, kind: str):
-        self.account_id, self.region, self.kind = account_id, region, kind
-        self.records: dict[str, list[dict]] = defaultdict(list)
-        self.failures: list[dict] = []
-
-    def attempt(self, operation: str, fn: Callable[..., Any], *args: Any, default: Any = None) -> Any:
-        try:
-            return fn(*args)
-        except AWS_ERRORS as exc:
-            self.failures.append({"operation": operation, "error_code": error_code(exc),
-                                  "message": error_message(exc)})
-            return default
-
-    def coverage(self) -> dict:
-        entry = {"account_id": self.account_id, "region": self.region, "kind": self.kind,
-                 "status": "ok", "error_code": None, "message": None, "failed_operations": []}
-        if self.failures:
-            first = self.failures[0]
-            more = f" (and {len(self.failures) - 1} more failed calls)" if len(self.failures) > 1 else ""
-            entry.update(status="error", error_code=first["error_code"], message=first["message"] + more,
-                         failed_operations=sorted(f["operation"] for f in self.failures))
-        return entry
+# Each unit kind runs its collectors in order; a later one reads what earlier ones recorded
+# (load balancers: the published services'; network: the endpoints' and load balancers').
+REGION_COLLECTORS: tuple[Collector, ...] = (
+    endpoints.collect,  # consumer side
+    services.collect,  # provider side
+    load_balancers.collect,
+    network.collect,
+)
+MARKETPLACE_COLLECTORS: tuple[Collector, ...] = (marketplace.collect,)
 
 
-def collect_region(session: AccountSession, region: str) -> _Unit:
-    """Everything PrivateLink in one account-region, consumer side then provider side."""
-    unit = _Unit(session.account_id, region, "region")
-    acct = session.account_id
-    ec2 = session.client("ec2", region)
-
-    # Consumer side.
-    raw_eps = unit.attempt("ec2:DescribeVpcEndpoints", endpoints.get_vpc_endpoints, ec2, default=[])
-    eps = endpoints.transform_vpc_endpoints(raw_eps, acct, region)
-    unit.records["endpoints"] = eps
-    wanted = endpoints.service_names_by_region(eps)
-    if wanted:
-        found = unit.attempt("ec2:DescribeVpcEndpointServices", endpoints.get_service_details,
-                             ec2, region, wanted, default=([], []))
-        unit.records["service_details"] = endpoints.transform_service_details(*found, acct, region)
-
-    # Provider side: only an account that publishes services has connections and load balancers.
-    configs = unit.attempt("ec2:DescribeVpcEndpointServiceConfigurations",
-                           services.get_service_configurations, ec2, default=[])
-    lbs: list[dict] = []
-    if configs:
-        ids = [c["ServiceId"] for c in configs]
-        perms = unit.attempt("ec2:DescribeVpcEndpointServicePermissions",
-                             services.get_service_permissions, ec2, ids, default={})
-        unit.records["endpoint_services"] = services.transform_endpoint_services(configs, perms, acct, region)
-        conns = unit.attempt("ec2:DescribeVpcEndpointConnections", services.get_endpoint_connections, ec2, default=[])
-        unit.records["endpoint_connections"] = services.transform_endpoint_connections(conns, acct, region)
-        arns = sorted({arn for c in configs for arn in services.load_balancer_arns(c)})
-        if arns:
-            elbv2 = session.client("elbv2", region)
-            raw_lbs = unit.attempt("elasticloadbalancing:DescribeLoadBalancers",
-                                   load_balancers.get_load_balancers, elbv2, arns, default=None)
-            if raw_lbs:
-                lbs = load_balancers.transform_load_balancers(raw_lbs, acct, region)
-                unit.records["load_balancers"] = lbs
-
-    # The network the endpoints and load balancers sit in.
-    vpc_ids = {e["vpc_id"] for e in eps if e["vpc_id"]} | {lb["vpc_id"] for lb in lbs if lb["vpc_id"]}
-    if vpc_ids:
-        vpcs = unit.attempt("ec2:DescribeVpcs", network.get_vpcs, ec2, vpc_ids, default=[])
-        unit.records["vpcs"] = network.transform_vpcs(vpcs, acct, region)
-    subnet_ids = {s for e in eps for s in e["subnet_ids"]}
-    if subnet_ids:
-        subnets = unit.attempt("ec2:DescribeSubnets", network.get_subnets, ec2, subnet_ids, default=[])
-        tables = unit.attempt("ec2:DescribeRouteTables", network.get_route_tables, ec2,
-                              {s["VpcId"] for s in subnets}, default=[])
-        unit.records["subnets"] = network.transform_subnets(subnets, tables, acct, region)
-    group_ids = {g for e in eps for g in e["security_group_ids"]}
-    if group_ids:
-        groups = unit.attempt("ec2:DescribeSecurityGroups", network.get_security_groups, ec2, group_ids, default=[])
-        unit.records["security_groups"] = network.transform_security_groups(groups, acct, region)
-    return unit
-
-
-def _guarded(collect: Callable[[AccountSession, str], _Unit], session: AccountSession, region: str,
-             kind: str) -> _Unit:
+def collect_unit(kind: str, collectors: tuple[Collector, ...], session: AccountSession, region: str) -> Unit:
     """Run one unit; an unexpected failure is recorded for that unit instead of ending the crawl."""
+    unit = Unit(session.account_id, region, kind)
     try:
-        return collect(session, region)
+        for collect in collectors:
+            collect(unit, session, region)
     except ReadOnlyViolation:
         raise  # a bug in archviz, never a coverage gap
     except Exception as exc:  # noqa: BLE001 - one account's odd data must not sink the others
-        unit = _Unit(session.account_id, region, kind)
+        unit = Unit(session.account_id, region, kind)
         unit.failures.append({"operation": "archviz", "error_code": "InternalError",
                               "message": f"{type(exc).__name__}: {exc} (please report this)"})
-        return unit
-
-
-def collect_marketplace(session: AccountSession, region: str = marketplace.AGREEMENT_REGION) -> _Unit:
-    unit = _Unit(session.account_id, region, "marketplace")
-    client = session.client("marketplace-agreement", region)
-    raw = unit.attempt("aws-marketplace:SearchAgreements", marketplace.get_agreements, client, default=[])
-    unit.records["marketplace_agreements"] = marketplace.transform_agreements(raw, session.account_id)
     return unit
 
 
@@ -160,7 +85,8 @@ def crawl(request: CrawlRequest, progress: Progress | None = None) -> CrawlResul
     explicit = None if request.regions in (None, [ALL]) else sorted(set(request.regions))
     home = sessions.region or (explicit[0] if explicit else None)
     if home is None:
-        raise InputError("no AWS region configured: set AWS_REGION (or a profile region) or pass --regions")
+        raise InputError("no AWS region configured: set AWS_REGION or AWS_DEFAULT_REGION "
+                         "(or the profile's region), or pass --regions")
     sessions.region = home
 
     try:
@@ -205,10 +131,11 @@ def crawl(request: CrawlRequest, progress: Progress | None = None) -> CrawlResul
                 coverage.extend(_account_failure(account, default_regions))
                 continue
             coverage.extend(_skipped(account))
-            futures.extend(pool.submit(_guarded, collect_region, account.session, r, "region") for r in account.regions)
+            futures.extend(pool.submit(collect_unit, "region", REGION_COLLECTORS, account.session, r)
+                           for r in account.regions)
             if sessions.partition == "aws":
-                futures.append(pool.submit(_guarded, collect_marketplace, account.session, marketplace.AGREEMENT_REGION,
-                                           "marketplace"))
+                futures.append(pool.submit(collect_unit, "marketplace", MARKETPLACE_COLLECTORS, account.session,
+                                           marketplace.AGREEMENT_REGION))
         done = 0
         total = len(futures)
         if progress:

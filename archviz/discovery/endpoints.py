@@ -5,12 +5,24 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from archviz.discovery.aws import chunks, paginate
+from archviz.discovery.aws import AccountSession, describe_in_batches, paginate
 from archviz.discovery.common import iso, normalize_state, parse_policy, tags_dict
+from archviz.discovery.unit import Unit
 
 SERVICE_NAME_BATCH = 50
+
+
+def collect(unit: Unit, session: AccountSession, region: str) -> None:
+    """The account's endpoints, then the services they reach as this account sees them."""
+    ec2 = session.client("ec2", region)
+    raw = unit.attempt("ec2:DescribeVpcEndpoints", get_vpc_endpoints, ec2, default=[])
+    eps = transform_vpc_endpoints(raw, session.account_id, region)
+    unit.records["endpoints"] = eps
+    wanted = service_names_by_region(eps)
+    if wanted:
+        found = unit.attempt("ec2:DescribeVpcEndpointServices", get_service_details, ec2, region, wanted,
+                             default=([], []))
+        unit.records["service_details"] = transform_service_details(*found, session.account_id, region)
 
 
 def get_vpc_endpoints(ec2: Any) -> list[dict]:
@@ -67,26 +79,13 @@ def get_service_details(ec2: Any, region: str, wanted: dict[str, set[str]]) -> t
     hidden: list[tuple[str, str]] = []
     for service_region, names in sorted(wanted.items()):
         extra = {} if service_region == region else {"ServiceRegions": [service_region]}
-        for batch in chunks(names, SERVICE_NAME_BATCH):
-            try:
-                found = _describe_services(ec2, batch, extra)
-            except ClientError as exc:
-                if exc.response["Error"].get("Code") != "InvalidServiceName":
-                    raise
-                found = []
-                for name in batch:  # one name is not visible: find which, keep the rest
-                    try:
-                        found.extend(_describe_services(ec2, [name], extra))
-                    except ClientError as one:
-                        if one.response["Error"].get("Code") != "InvalidServiceName":
-                            raise
-                        hidden.append((service_region, name))
-            details.extend(dict(d, _AskedRegion=service_region) for d in found)
+        found, missing = describe_in_batches(
+            lambda batch: paginate(ec2, "describe_vpc_endpoint_services", "ServiceDetails",
+                                   ServiceNames=batch, **extra),
+            names, SERVICE_NAME_BATCH, "InvalidServiceName")
+        details.extend(dict(d, _AskedRegion=service_region) for d in found)
+        hidden.extend((service_region, name) for name in missing)
     return details, hidden
-
-
-def _describe_services(ec2: Any, names: list[str], extra: dict) -> list[dict]:
-    return paginate(ec2, "describe_vpc_endpoint_services", "ServiceDetails", ServiceNames=names, **extra)
 
 
 def transform_service_details(raw: list[dict], hidden: list[tuple[str, str]], account_id: str, region: str) -> list[dict]:

@@ -6,27 +6,29 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from archviz.discovery.aws import chunks, paginate
+from archviz.discovery.aws import AccountSession, describe_in_batches, paginate
+from archviz.discovery.unit import Unit
 
 ARNS_PER_CALL = 20  # the DescribeLoadBalancers limit
+
+
+def collect(unit: Unit, session: AccountSession, region: str) -> None:
+    """The load balancers behind the services ``services.collect`` recorded (none: no call)."""
+    arns = sorted({arn for s in unit.records.get("endpoint_services", []) for arn in s["load_balancer_arns"]})
+    if not arns:
+        return
+    raw = unit.attempt("elasticloadbalancing:DescribeLoadBalancers", get_load_balancers,
+                       session.client("elbv2", region), arns)
+    if raw is not None:
+        unit.records["load_balancers"] = transform_load_balancers(raw, session.account_id, region)
 
 
 def get_load_balancers(elbv2: Any, arns: list[str]) -> dict[str, Any]:
     """Load balancers with their listeners, target groups and target health, keyed by ARN.
     An ARN that no longer exists is left out rather than failing the whole batch."""
-    lbs: list[dict] = []
-    for batch in chunks(arns, ARNS_PER_CALL):
-        try:
-            lbs.extend(paginate(elbv2, "describe_load_balancers", "LoadBalancers", LoadBalancerArns=batch))
-        except ClientError as exc:
-            if exc.response["Error"].get("Code") != "LoadBalancerNotFound":
-                raise
-            for arn in batch:
-                try:
-                    lbs.extend(paginate(elbv2, "describe_load_balancers", "LoadBalancers", LoadBalancerArns=[arn]))
-                except ClientError as one:
-                    if one.response["Error"].get("Code") != "LoadBalancerNotFound":
-                        raise
+    lbs, _ = describe_in_batches(
+        lambda batch: paginate(elbv2, "describe_load_balancers", "LoadBalancers", LoadBalancerArns=batch),
+        arns, ARNS_PER_CALL, "LoadBalancerNotFound")
     listeners, groups, health = {}, {}, {}
     for lb in lbs:
         arn = lb["LoadBalancerArn"]

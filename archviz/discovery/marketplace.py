@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from archviz.discovery.aws import paginate
+from archviz.discovery.aws import AccountSession, paginate
 from archviz.discovery.common import iso
+from archviz.discovery.unit import Unit
 
 # The Agreement API is served from us-east-1 only.
 AGREEMENT_REGION = "us-east-1"
@@ -16,6 +17,13 @@ BUYER_FILTERS = [
     {"name": "PartyType", "values": ["Acceptor"]},
     {"name": "AgreementType", "values": ["PurchaseAgreement"]},
 ]
+
+
+def collect(unit: Unit, session: AccountSession, region: str) -> None:
+    """The account's purchase agreements (one unit per account: the API lives in one region)."""
+    raw = unit.attempt("aws-marketplace:SearchAgreements", get_agreements,
+                       session.client("marketplace-agreement", region), default=[])
+    unit.records["marketplace_agreements"] = transform_agreements(raw, session.account_id)
 
 
 def get_agreements(client: Any) -> list[dict]:

@@ -7,11 +7,34 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from archviz.discovery.aws import chunks, paginate
+from archviz.discovery.aws import AccountSession, chunks, paginate
 from archviz.discovery.common import tags_dict
+from archviz.discovery.unit import Unit
 
 FILTER_BATCH = 100
 DEFAULT_ROUTES = ("0.0.0.0/0", "::/0")
+
+
+def collect(unit: Unit, session: AccountSession, region: str) -> None:
+    """The VPCs, subnets and security groups of what the earlier collectors recorded."""
+    ec2 = session.client("ec2", region)
+    acct = session.account_id
+    eps = unit.records.get("endpoints", [])
+    lbs = unit.records.get("load_balancers", [])
+    vpc_ids = {r["vpc_id"] for r in eps + lbs if r["vpc_id"]}
+    if vpc_ids:
+        vpcs = unit.attempt("ec2:DescribeVpcs", get_vpcs, ec2, vpc_ids, default=[])
+        unit.records["vpcs"] = transform_vpcs(vpcs, acct, region)
+    subnet_ids = {s for e in eps for s in e["subnet_ids"]}
+    if subnet_ids:
+        subnets = unit.attempt("ec2:DescribeSubnets", get_subnets, ec2, subnet_ids, default=[])
+        tables = unit.attempt("ec2:DescribeRouteTables", get_route_tables, ec2, {s["VpcId"] for s in subnets},
+                              default=[])
+        unit.records["subnets"] = transform_subnets(subnets, tables, acct, region)
+    group_ids = {g for e in eps for g in e["security_group_ids"]}
+    if group_ids:
+        groups = unit.attempt("ec2:DescribeSecurityGroups", get_security_groups, ec2, group_ids, default=[])
+        unit.records["security_groups"] = transform_security_groups(groups, acct, region)
 
 
 def _by_filter(ec2: Any, operation: str, key: str, name: str, ids: Iterable[str]) -> list[dict]:

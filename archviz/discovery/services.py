@@ -4,8 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from archviz.discovery.aws import paginate
+from archviz.discovery.aws import AccountSession, paginate
 from archviz.discovery.common import iso, normalize_state, tags_dict
+from archviz.discovery.unit import Unit
+
+
+def collect(unit: Unit, session: AccountSession, region: str) -> None:
+    """The endpoint services the account publishes, who may connect and who is connected. Most
+    accounts publish none: they then cost one call."""
+    ec2 = session.client("ec2", region)
+    acct = session.account_id
+    configs = unit.attempt("ec2:DescribeVpcEndpointServiceConfigurations", get_service_configurations, ec2,
+                           default=[])
+    if not configs:
+        return
+    perms = unit.attempt("ec2:DescribeVpcEndpointServicePermissions", get_service_permissions, ec2,
+                         [c["ServiceId"] for c in configs], default={})
+    unit.records["endpoint_services"] = transform_endpoint_services(configs, perms, acct, region)
+    conns = unit.attempt("ec2:DescribeVpcEndpointConnections", get_endpoint_connections, ec2, default=[])
+    unit.records["endpoint_connections"] = transform_endpoint_connections(conns, acct, region)
 
 
 def get_service_configurations(ec2: Any) -> list[dict]:
