@@ -175,7 +175,30 @@ def run_discover(out: Path, profile, org, accounts, role_name, external_id, regi
     return doc
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class ArchvizGroup(click.Group):
+    """Maps every error to one line on stderr and a documented exit code, inside the group, so
+    ``CliRunner`` tests see exactly what a user sees."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except ArchvizError as exc:
+            click.echo(f"archviz: error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("archviz: interrupted", err=True)
+            ctx.exit(130)
+        except Exception as exc:  # a bug: one line, unless asked for the traceback
+            if os.environ.get("ARCHVIZ_DEBUG"):
+                raise
+            click.echo(f"archviz: internal error: {type(exc).__name__}: {exc} "
+                       f"(set ARCHVIZ_DEBUG=1 for a traceback)", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=ArchvizGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="archviz")
 def cli() -> None:
     """Crawl AWS accounts and draw their PrivateLink architecture."""
@@ -287,23 +310,5 @@ def sandbox(port):
 
 
 def main(argv: list[str] | None = None) -> None:
-    try:
-        cli.main(args=argv, prog_name="archviz", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("archviz: interrupted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except ArchvizError as exc:
-        click.echo(f"archviz: error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("archviz: interrupted", err=True)
-        sys.exit(130)
-    except Exception as exc:  # a bug: one line, unless asked for the traceback
-        if os.environ.get("ARCHVIZ_DEBUG"):
-            raise
-        click.echo(f"archviz: internal error: {type(exc).__name__}: {exc} (set ARCHVIZ_DEBUG=1 for a traceback)", err=True)
-        sys.exit(1)
-    sys.exit(0)
+    """The console script: the group maps errors to exit codes; click handles usage errors."""
+    cli.main(args=argv, prog_name="archviz")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import stat
 from datetime import datetime, timezone
 from functools import lru_cache
 from importlib import resources
@@ -18,9 +18,12 @@ import jsonschema
 
 from archviz import __version__
 from archviz.errors import ArchvizError, SnapshotError
+from archviz.files import folder_lock, write_atomic
 
 SCHEMA_VERSION = 1
 SNAPSHOT_FILE = "snapshot.json"
+MAX_BYTES = int(os.environ.get("ARCHVIZ_MAX_SNAPSHOT_BYTES", 1024**3))
+MAX_DEPTH = 64  # a real snapshot nests about 12 levels deep (an endpoint policy's conditions)
 
 # Every list in the snapshot, and the stable key it is sorted by.
 SORT_KEYS: dict[str, tuple[str, ...]] = {
@@ -70,32 +73,20 @@ def normalize(doc: dict) -> dict:
 
 
 def dumps(doc: dict) -> bytes:
-    return (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a reader sees the old file or the new one, never half."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Deterministic JSON; ``NaN`` and ``Infinity`` are not JSON and are refused."""
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+        text = json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False)
+    except ValueError as exc:
+        raise ArchvizError(f"cannot write a snapshot holding a value JSON cannot represent ({exc})")
+    return (text + "\n").encode("utf-8")
 
 
 def save(doc: dict, out_dir: Path) -> Path:
     path = Path(out_dir) / SNAPSHOT_FILE
+    data = dumps(doc)
     try:
-        write_atomic(path, dumps(doc))
+        with folder_lock(path.parent):
+            write_atomic(path, data)
     except OSError as exc:
         raise ArchvizError(f"cannot write {path}: {exc.strerror or exc}")
     return path
@@ -127,19 +118,63 @@ def validate(doc: Any, source: str = "snapshot") -> dict:
     return doc
 
 
+def _depth_error(doc: Any, limit: int = MAX_DEPTH) -> str | None:
+    """Where ``doc`` nests deeper than ``limit`` (iteratively: deep input must not recurse)."""
+    stack = [(doc, 1, "")]
+    while stack:
+        value, depth, where = stack.pop()
+        if depth > limit:
+            return where or "(top level)"
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1, f"{where}/{k}" if where else str(k)) for k, v in value.items()
+                         if isinstance(v, (dict, list)))
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1, f"{where}/{i}" if where else str(i)) for i, v in enumerate(value)
+                         if isinstance(v, (dict, list)))
+    return None
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def read_json(path: Path, what: str = "file", max_bytes: int | None = None,
+              error: type[ArchvizError] = SnapshotError) -> Any:
+    """Parse a JSON file defensively: a regular file only (never a FIFO or a device), of a bounded
+    size, no ``NaN``/``Infinity``, nesting bounded. Every problem is one line."""
+    max_bytes = MAX_BYTES if max_bytes is None else max_bytes
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise error(f"{path}: no such file")
+    except OSError as exc:
+        raise error(f"{path}: cannot read: {exc.strerror or exc}")
+    if not stat.S_ISREG(info.st_mode):
+        raise error(f"{path}: not a regular file (an archviz {what} is a JSON file)")
+    if info.st_size > max_bytes:
+        raise error(f"{path}: {info.st_size} bytes is more than the {max_bytes} bytes an archviz {what} may have "
+                    f"(ARCHVIZ_MAX_SNAPSHOT_BYTES raises the limit)")
+    try:
+        with open(path, "rb") as f:
+            data = f.read(max_bytes + 1)
+        text = data.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}")
+    try:
+        doc = json.loads(text, parse_constant=_no_constants)
+    except RecursionError:
+        raise error(f"{path}: not an archviz {what} (JSON nested too deeply)")
+    except ValueError as exc:
+        raise error(f"{path}: not JSON ({exc})")
+    where = _depth_error(doc)
+    if where is not None:
+        raise error(f"{path}: not an archviz {what} (nested deeper than {MAX_DEPTH} levels at {where})")
+    return doc
+
+
 def load(path: str | os.PathLike) -> dict:
     """Read and validate a snapshot file (or the snapshot.json inside a folder)."""
     path = Path(path)
     if path.is_dir():
         path = path / SNAPSHOT_FILE
-    try:
-        text = path.read_text("utf-8")
-    except FileNotFoundError:
-        raise SnapshotError(f"{path}: no such file")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SnapshotError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}")
-    try:
-        doc = json.loads(text)
-    except ValueError as exc:
-        raise SnapshotError(f"{path}: not JSON ({exc})")
-    return validate(doc, str(path))
+    return validate(read_json(path, "snapshot"), str(path))

@@ -98,6 +98,19 @@ def org(sandbox):
     return Org(sandbox)
 
 
+def invoke(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """The ``archviz`` command line in this process (click's CliRunner), with the same
+    environment rules and result shape as :func:`run_cli`: no AWS_* variable but ``env``'s."""
+    from click.testing import CliRunner
+
+    from archviz.cli import cli
+
+    overrides: dict[str, str | None] = {k: None for k in os.environ if k.startswith("AWS_")}
+    overrides.update(env or {})
+    result = CliRunner().invoke(cli, args, env=overrides, catch_exceptions=False)
+    return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
+
+
 def run_cli(args: list[str], env: dict[str, str] | None = None, cwd: str | None = None) -> subprocess.CompletedProcess:
     """The real ``archviz`` command line in a subprocess."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from archviz import __version__
 from archviz.cli import cli
-from tests.conftest import run_cli
+from tests.conftest import invoke, run_cli
 
 
 def test_version_and_help():
@@ -25,25 +25,25 @@ def test_version_and_help():
     (["discover", "--regions", "us-east-1"], "Missing option '--out'"),
 ])
 def test_bad_arguments_exit_2(args, message):
-    result = run_cli(args)
+    result = invoke(args)
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
 def test_org_and_accounts_are_alternatives(sandbox, tmp_path):
-    result = run_cli(["discover", "--org", "--accounts", "111122223333", "--out", str(tmp_path)], env=sandbox.env())
+    result = invoke(["discover", "--org", "--accounts", "111122223333", "--out", str(tmp_path)], env=sandbox.env())
     assert result.returncode == 2 and "--org and --accounts are alternatives" in result.stderr
 
 
 def test_other_accounts_need_a_role(sandbox, tmp_path):
-    result = run_cli(["discover", "--accounts", "111122223333", "--out", str(tmp_path)], env=sandbox.env())
+    result = invoke(["discover", "--accounts", "111122223333", "--out", str(tmp_path)], env=sandbox.env())
     assert result.returncode == 2
     assert result.stderr.strip() == "archviz: error: --role-name is required to crawl accounts other than the caller's own"
 
 
 def test_no_region_is_a_clear_error(sandbox, tmp_path):
     env = {k: v for k, v in sandbox.env().items() if k not in ("AWS_REGION", "AWS_DEFAULT_REGION")}
-    result = run_cli(["discover", "--out", str(tmp_path)], env=env)
+    result = invoke(["discover", "--out", str(tmp_path)], env=env)
     assert result.returncode == 2
     assert result.stderr.strip().startswith("archviz: error: no AWS region configured")
 
@@ -51,14 +51,14 @@ def test_no_region_is_a_clear_error(sandbox, tmp_path):
 def test_unwritable_output_is_one_line(sandbox, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    result = run_cli(["discover", "--regions", "us-east-1", "--out", str(blocker / "out")], env=sandbox.env())
+    result = invoke(["discover", "--regions", "us-east-1", "--out", str(blocker / "out")], env=sandbox.env())
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith(f"archviz: error: cannot write {blocker / 'out'}")
     assert "Traceback" not in result.stderr
 
 
 def test_unknown_profile_is_one_line(sandbox, tmp_path):
-    result = run_cli(["discover", "--profile", "nope", "--regions", "us-east-1", "--out", str(tmp_path)], env=sandbox.env())
+    result = invoke(["discover", "--profile", "nope", "--regions", "us-east-1", "--out", str(tmp_path)], env=sandbox.env())
     assert (result.returncode, result.stderr.strip()) == (2, "archviz: error: AWS profile 'nope' is not configured")
 
 
@@ -66,13 +66,13 @@ def test_regions_all_without_describe_regions_is_one_line(sandbox, tmp_path):
     from archviz.sandbox.privatelink import STATE
 
     STATE.add_fault("DescribeRegions", "UnauthorizedOperation")
-    result = run_cli(["discover", "--regions", "all", "--out", str(tmp_path)], env=sandbox.env())
+    result = invoke(["discover", "--regions", "all", "--out", str(tmp_path)], env=sandbox.env())
     assert result.returncode == 4
     assert result.stderr.strip().startswith("archviz: error: --regions all: cannot list regions (ec2:DescribeRegions): UnauthorizedOperation")
 
 
 def test_regions_all_crawls_every_enabled_region(sandbox, tmp_path):
-    result = run_cli(["discover", "--regions", "all", "--concurrency", "16", "--out", str(tmp_path)], env=sandbox.env())
+    result = invoke(["discover", "--regions", "all", "--concurrency", "16", "--out", str(tmp_path)], env=sandbox.env())
     assert result.returncode == 0, result.stderr
     import json
 

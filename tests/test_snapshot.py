@@ -11,7 +11,7 @@ import pytest
 from archviz import snapshot as snap
 from archviz.discovery.crawl import CrawlRequest, crawl
 from archviz.errors import SnapshotError
-from tests.conftest import run_cli
+from tests.conftest import invoke
 
 
 def minimal(**records):
@@ -44,7 +44,7 @@ def test_schema_violation_names_the_place(tmp_path):
     doc["endpoints"] = [{"endpoint_id": "vpce-1"}]
     path = tmp_path / "snapshot.json"
     path.write_bytes(snap.dumps(doc))
-    result = run_cli(["validate", str(path)])
+    result = invoke(["validate", str(path)])
     assert result.returncode == 3
     assert result.stderr.strip().startswith(f"archviz: error: {path}: invalid snapshot at endpoints/0:")
     assert len(result.stderr.strip().splitlines()) == 1
@@ -52,9 +52,9 @@ def test_schema_violation_names_the_place(tmp_path):
 
 def test_validate_accepts_a_folder(tmp_path):
     (tmp_path / "snapshot.json").write_bytes(snap.dumps(minimal()))
-    result = run_cli(["validate", str(tmp_path)])
+    result = invoke(["validate", str(tmp_path)])
     assert result.returncode == 0 and "valid archviz snapshot" in result.stdout
-    missing = run_cli(["validate", str(tmp_path / "nope.json")])
+    missing = invoke(["validate", str(tmp_path / "nope.json")])
     assert (missing.returncode, missing.stderr.strip()) == (3, f"archviz: error: {tmp_path / 'nope.json'}: no such file")
 
 
