@@ -2,7 +2,7 @@
 
 Exit codes: 0 success; 1 unexpected error; 2 bad usage or input; 3 invalid snapshot;
 4 the caller's credentials cannot do what the run needs; 5 ``--strict`` and some units
-failed; 6 a non-read AWS call was refused; 130 interrupted."""
+failed; 6 an AWS operation not on the allowlist was refused; 130 interrupted."""
 
 from __future__ import annotations
 
@@ -248,10 +248,7 @@ def analyze(snapshot_path, out, **opts):
     doc = snapshot.load(snapshot_path)
     model.apply(doc, **settings)
     target = out or (snapshot_path / snapshot.SNAPSHOT_FILE if snapshot_path.is_dir() else snapshot_path)
-    try:
-        snapshot.write_atomic(target, snapshot.dumps(doc))
-    except OSError as exc:
-        raise ArchvizError(f"cannot write {target}: {exc.strerror or exc}")
+    snapshot.write(doc, target)
     _report_analysis(doc)
     click.echo(str(target))
 

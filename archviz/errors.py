@@ -32,6 +32,6 @@ class IncompleteCrawl(ArchvizError):
 
 
 class ReadOnlyViolation(ArchvizError):
-    """A non-read AWS operation was attempted through an archviz client; it was not sent."""
+    """An AWS operation not on the allowlist (discovery/permissions.py) was attempted; it was not sent."""
 
     exit_code = 6

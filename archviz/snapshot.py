@@ -5,6 +5,7 @@ atomic (temporary file, then rename), and loading validates against the shipped 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -12,7 +13,7 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import jsonschema
 
@@ -72,24 +73,43 @@ def normalize(doc: dict) -> dict:
     return doc
 
 
-def dumps(doc: dict) -> bytes:
-    """Deterministic JSON; ``NaN`` and ``Infinity`` are not JSON and are refused."""
+def chunks(doc: dict) -> Iterator[bytes]:
+    """The deterministic JSON of ``doc`` piece by piece, so a large snapshot is written or hashed
+    without holding its whole text in memory. ``NaN`` and ``Infinity`` are not JSON: refused."""
+    encoder = json.JSONEncoder(indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False)
     try:
-        text = json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False)
+        for piece in encoder.iterencode(doc):
+            yield piece.encode("utf-8")
     except ValueError as exc:
         raise ArchvizError(f"cannot write a snapshot holding a value JSON cannot represent ({exc})")
-    return (text + "\n").encode("utf-8")
+    yield b"\n"
 
 
-def save(doc: dict, out_dir: Path) -> Path:
-    path = Path(out_dir) / SNAPSHOT_FILE
-    data = dumps(doc)
+def dumps(doc: dict) -> bytes:
+    return b"".join(chunks(doc))
+
+
+def sha256(doc: dict) -> str:
+    """The SHA-256 of ``dumps(doc)``, computed without building it."""
+    digest = hashlib.sha256()
+    for piece in chunks(doc):
+        digest.update(piece)
+    return digest.hexdigest()
+
+
+def write(doc: dict, path: Path) -> Path:
+    """Write a snapshot file atomically, streamed, under its folder's lock; one-line errors."""
+    path = Path(path)
     try:
         with folder_lock(path.parent):
-            write_atomic(path, data)
+            write_atomic(path, chunks(doc))
     except OSError as exc:
         raise ArchvizError(f"cannot write {path}: {exc.strerror or exc}")
     return path
+
+
+def save(doc: dict, out_dir: Path) -> Path:
+    return write(doc, Path(out_dir) / SNAPSHOT_FILE)
 
 
 @lru_cache(maxsize=None)
@@ -118,20 +138,29 @@ def validate(doc: Any, source: str = "snapshot") -> dict:
     return doc
 
 
-def _depth_error(doc: Any, limit: int = MAX_DEPTH) -> str | None:
-    """Where ``doc`` nests deeper than ``limit`` (iteratively: deep input must not recurse)."""
-    stack = [(doc, 1, "")]
+def _too_deep(doc: Any, limit: int) -> bool:
+    """Whether ``doc`` nests deeper than ``limit`` (iteratively: deep input must not recurse)."""
+    stack = [(doc, 1)]
     while stack:
-        value, depth, where = stack.pop()
+        value, depth = stack.pop()
         if depth > limit:
-            return where or "(top level)"
-        if isinstance(value, dict):
-            stack.extend((v, depth + 1, f"{where}/{k}" if where else str(k)) for k, v in value.items()
-                         if isinstance(v, (dict, list)))
-        elif isinstance(value, list):
-            stack.extend((v, depth + 1, f"{where}/{i}" if where else str(i)) for i, v in enumerate(value)
-                         if isinstance(v, (dict, list)))
-    return None
+            return True
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((v, depth + 1) for v in children if isinstance(v, (dict, list)))
+    return False
+
+
+def _depth_error(doc: Any, limit: int = MAX_DEPTH) -> str | None:
+    """Where ``doc`` nests deeper than ``limit``; the path is worked out only when it does."""
+    if not isinstance(doc, (dict, list)) or not _too_deep(doc, limit):
+        return None
+    path: list[str] = []
+    value = doc
+    while isinstance(value, (dict, list)) and len(path) < limit:
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        key, value = next((k, v) for k, v in items if isinstance(v, (dict, list)) and _too_deep(v, limit - len(path) - 1))
+        path.append(str(key))
+    return "/".join(path) or "(top level)"
 
 
 def _no_constants(name: str) -> Any:
@@ -156,7 +185,10 @@ def read_json(path: Path, what: str = "file", max_bytes: int | None = None,
                     f"(ARCHVIZ_MAX_SNAPSHOT_BYTES raises the limit)")
     try:
         with open(path, "rb") as f:
-            data = f.read(max_bytes + 1)
+            data = f.read(info.st_size + 1)  # a file that grew since stat is read up to its limit below
+        if len(data) > max_bytes:
+            raise error(f"{path}: more than the {max_bytes} bytes an archviz {what} may have "
+                        f"(ARCHVIZ_MAX_SNAPSHOT_BYTES raises the limit)")
         text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise error(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}")

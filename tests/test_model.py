@@ -6,6 +6,7 @@ import pytest
 
 from archviz import snapshot as snap
 from archviz.model import CATALOG, analyze
+from archviz.model.estate import Estate
 
 ME, MEMBER, OUTSIDE, PARTNER = "111111111111", "222222222222", "333333333333", "444444444444"
 R, EU = "us-east-1", "eu-west-1"
@@ -52,7 +53,7 @@ def subnet(sid, az, public=False):
 def load_balancer(health, arn="arn:aws:elasticloadbalancing:us-east-1:111111111111:loadbalancer/net/a/1"):
     return {"arn": arn, "name": "a", "type": "network", "scheme": "internal", "account_id": ME, "region": R,
             "vpc_id": "vpc-9", "availability_zones": [], "listeners": [],
-            "target_groups": [{"arn": "tg", "targets": [{"id": f"10.0.0.{i}", "port": 443, "health": h}
+            "target_groups": [{"arn": "tg", "name": "tg", "targets": [{"id": f"10.0.0.{i}", "port": 443, "health": h}
                                                         for i, h in enumerate(health)]}]}
 
 
@@ -256,11 +257,47 @@ def test_no_findings_from_what_the_crawl_did_not_see():
     assert findings_of(blind, "endpoint-in-public-subnet") == findings_of(blind, "endpoint-single-az") == []
 
 
-def test_cross_region_message_says_both():
+def test_cross_region_states_the_fact_and_its_source():
     [f] = findings_of(RULE_CASES["endpoint-cross-region"][0], "endpoint-cross-region")
-    assert "impossible" in f["message"] and "November 2024" in f["message"]
+    assert EU in f["message"] and R in f["message"] and "since November 2024" in f["message"]
+    rationale = CATALOG["endpoint-cross-region"].rationale
+    assert "26 November 2024" in rationale and "PrivateLink guide" in rationale and "supported regions" in rationale
+    assert "study notes" not in f["message"] + rationale and "impossible" not in f["message"] + rationale
 
 
 def test_analysis_is_deterministic():
     d = RULE_CASES["external-consumer-connected"][0]
     assert snap.dumps(analyze(d)) == snap.dumps(analyze(d))
+
+
+# --- guards for branches the rule cases above do not reach ---------------------------------------
+
+def test_the_endpoints_type_picks_the_service_detail():
+    # S3 answers as a gateway and as an interface service under one name: each endpoint must be
+    # judged against the detail of its own type, whichever comes first in the snapshot.
+    s3 = "com.amazonaws.us-east-1.s3"
+    gateway, interface = detail(s3, "amazon", kind="Gateway", zones=()), detail(s3, "amazon", kind="Interface")
+    d = doc(endpoints=[endpoint("vpce-g", service=s3, kind="Gateway"), endpoint("vpce-i", service=s3)],
+            service_details=[gateway, interface])
+    estate = Estate(d)
+    assert estate.detail_for(estate.endpoints["vpce-g"])["service_type"] == "Gateway"
+    assert estate.detail_for(estate.endpoints["vpce-i"])["service_type"] == "Interface"
+
+
+def test_a_full_access_statement_with_a_condition_is_not_full_access():
+    scoped = {"Statement": [dict(FULL["Statement"][0], Condition={"StringEquals": {"aws:PrincipalOrgID": "o-1"}})]}
+    d = doc(endpoints=[endpoint("vpce-1", policy=scoped)], service_details=[detail()])
+    assert findings_of(d, "endpoint-policy-full-access") == []
+
+
+@pytest.mark.parametrize("statement", ["bogus", 5, None, ["*"], [5, "x", FULL["Statement"][0]]])
+def test_a_policy_of_any_shape_is_judged_without_crashing(statement):
+    """Endpoint policies are whatever JSON the endpoint carried (schema-valid, any shape)."""
+    d = doc(endpoints=[endpoint("vpce-1", policy={"Statement": statement})], service_details=[detail()])
+    found = findings_of(d, "endpoint-policy-full-access")
+    assert len(found) == (1 if isinstance(statement, list) and FULL["Statement"][0] in statement else 0)
+
+
+def test_one_subnet_in_an_unknown_zone_is_single_az():
+    [f] = findings_of(doc(endpoints=[endpoint("vpce-1", subnets=["subnet-x"])], subnets=[]), "endpoint-single-az")
+    assert f["message"].endswith("in one subnet only")

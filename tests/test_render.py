@@ -13,7 +13,7 @@ from archviz import model
 from archviz import snapshot as snap
 from archviz.render import render
 from archviz.render.pictures import NODE_BUDGET
-from tests.conftest import run_cli
+from tests.conftest import invoke
 
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 SVG = "{http://www.w3.org/2000/svg}"
@@ -218,7 +218,7 @@ def test_a_large_estate_stays_under_the_node_budget(tmp_path):
 def test_cli_render_formats_and_only(demo_doc, tmp_path):
     source = tmp_path / "snapshot.json"
     source.write_bytes(snap.dumps(demo_doc))
-    result = run_cli(["render", str(source), "--out", str(tmp_path / "site"), "--format", "svg,png", "--only", "overview"])
+    result = invoke(["render", str(source), "--out", str(tmp_path / "site"), "--format", "svg,png", "--only", "overview"])
     assert result.returncode == 0, result.stderr
     files = sorted(str(p.relative_to(tmp_path / "site")) for p in (tmp_path / "site").rglob("*") if p.is_file())
     assert files == ["archviz-manifest.json", "diagrams/overview.png", "diagrams/overview.svg", "findings.md", "index.md"]
@@ -233,13 +233,13 @@ def test_cli_render_formats_and_only(demo_doc, tmp_path):
 def test_cli_render_bad_options(demo_doc, tmp_path, args, code, message):
     source = tmp_path / "snapshot.json"
     source.write_bytes(snap.dumps(demo_doc))
-    result = run_cli(["render", str(source), "--out", str(tmp_path / "site"), *args])
+    result = invoke(["render", str(source), "--out", str(tmp_path / "site"), *args])
     assert result.returncode == code and message in result.stderr
 
 
 def test_cli_render_rejects_a_foreign_file(tmp_path):
     (tmp_path / "x.json").write_text('{"hello": 1}')
-    result = run_cli(["render", str(tmp_path / "x.json"), "--out", str(tmp_path / "site")])
+    result = invoke(["render", str(tmp_path / "x.json"), "--out", str(tmp_path / "site")])
     assert (result.returncode, result.stderr.strip()) == (3, f"archviz: error: {tmp_path / 'x.json'}: not an archviz snapshot (no schema_version)")
     assert not (tmp_path / "site").exists()
 
@@ -250,7 +250,7 @@ def test_snapshot_command_discovers_and_renders(sandbox, org, tmp_path):
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
     ec2.create_vpc_endpoint(VpcId=vpc, ServiceName="com.amazonaws.us-east-1.execute-api", VpcEndpointType="Interface",
                             SubnetIds=[subnet])
-    result = run_cli(["snapshot", "--regions", "us-east-1", "--out", str(tmp_path)], env=sandbox.env())
+    result = invoke(["snapshot", "--regions", "us-east-1", "--out", str(tmp_path)], env=sandbox.env())
     assert result.returncode == 0, result.stderr
     assert snap.load(tmp_path)["connections"][0]["use_case"] == "aws-service"
     assert (tmp_path / "index.md").is_file() and (tmp_path / "use-cases/aws-service.md").is_file()
@@ -318,9 +318,11 @@ def test_ids_from_the_snapshot_cannot_choose_where_files_go(demo_doc, tmp_path):
     site = render(doc, out)
     assert not (tmp_path / "escaped.md").exists() and not list(tmp_path.glob("escaped*"))
     assert all((out / f).resolve().is_relative_to(out.resolve()) for f in site.files)
-    assert "services/_.._escaped.md" in site.files and "diagrams/service-_.._escaped.svg" in site.files
+    page = next(f for f in site.files if f.startswith("services/_.._escaped-"))  # sanitized, so a hash is added
+    assert re.fullmatch(r"services/_\.\._escaped-[0-9a-f]{8}\.md", page)
+    assert f"diagrams/service-{page[len('services/'):-3]}.svg" in site.files
     index = (out / "index.md").read_text()
-    assert "](services/_.._escaped.md)" in index
+    assert f"]({page})" in index
 
 
 def test_a_doctored_manifest_cannot_delete_files_outside(demo_doc, tmp_path):

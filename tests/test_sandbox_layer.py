@@ -196,3 +196,18 @@ def test_throttling_fault_recovers_after_n_calls(sandbox):
         assert err.value.response["Error"]["Code"] == "RequestLimitExceeded"
     assert ec2.describe_vpcs()["Vpcs"]
     assert fault.fired == 2
+
+
+def test_demo_seed_gives_the_same_ids_on_a_fresh_server_and_after_a_reset():
+    """The demo's docstring promises reproducible ids: a fresh sandbox and the same sandbox after
+    a reset seed the same organization."""
+    from archviz.sandbox import demo
+    from archviz.sandbox.server import Sandbox
+
+    with Sandbox() as sb:
+        first = demo.seed(sb.endpoint_url, *sb.credentials)
+        sb.reset()
+        second = demo.seed(sb.endpoint_url, *sb.credentials)
+        sb.reset()
+    assert first.labels == second.labels and first.services == second.services
+    assert first.accounts == second.accounts

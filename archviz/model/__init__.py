@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from archviz.model.connections import USE_CASES, build_connections
-from archviz.model.estate import Estate
-from archviz.model.rules import CATALOG, SEVERITIES
+from typing import Iterator
 
-__all__ = ["analyze", "apply", "USE_CASES", "CATALOG", "SEVERITIES"]
+from archviz.model.connections import build_connections
+from archviz.model.estate import Estate
+from archviz.model.rules import CATALOG, Rule
+from archviz.model.vocab import (AMAZON, MARKETPLACE, NOT_FLOWING, PROVIDER_IS_OURS, REJECTED, SEVERITIES, USE_CASES,
+                                 severity_rank, worst)
+
+__all__ = ["analyze", "apply", "CATALOG", "USE_CASES", "PROVIDER_IS_OURS", "NOT_FLOWING", "REJECTED", "SEVERITIES",
+           "severity_rank", "worst", "AMAZON", "MARKETPLACE"]
 
 
 def analyze(doc: dict, trusted_accounts: frozenset[str] | set[str] = frozenset(),
@@ -14,13 +19,8 @@ def analyze(doc: dict, trusted_accounts: frozenset[str] | set[str] = frozenset()
     """``{"connections": [...], "findings": [...], "analysis": {...}}`` for a snapshot."""
     estate = Estate(doc, frozenset(trusted_accounts))
     connections = build_connections(estate, marketplace_links)
-    findings = []
-    for rule in CATALOG.values():
-        for f in rule.check(estate, connections):
-            findings.append({"rule_id": rule.id, "severity": rule.severity, "title": rule.title, **f})
-    rank = {s: i for i, s in enumerate(SEVERITIES)}
-    findings.sort(key=lambda f: (rank[f["severity"]], f["rule_id"], f["account_id"] or "", f["region"] or "",
-                                 f["resource_id"], f["message"]))
+    findings = [f for rule in CATALOG.values() for f in _run(rule, estate, connections)]
+    findings.sort(key=_finding_order)
     return {
         "connections": connections,
         "findings": findings,
@@ -31,6 +31,18 @@ def analyze(doc: dict, trusted_accounts: frozenset[str] | set[str] = frozenset()
                        "remediation": r.remediation} for r in CATALOG.values()],
         },
     }
+
+
+def _run(rule: Rule, estate: Estate, connections: list[dict]) -> Iterator[dict]:
+    """A rule's findings, stamped with the rule in place (one dict per finding, not two)."""
+    for f in rule.check(estate, connections):
+        f.update(rule_id=rule.id, severity=rule.severity, title=rule.title)
+        yield f
+
+
+def _finding_order(f: dict) -> tuple:
+    return (severity_rank(f["severity"]), f["rule_id"], f["account_id"] or "", f["region"] or "",
+            f["resource_id"], f["message"])
 
 
 def apply(doc: dict, **options) -> dict:

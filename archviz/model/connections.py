@@ -8,12 +8,12 @@ then decides between the internal and third-party use cases."""
 
 from __future__ import annotations
 
-from archviz.model.estate import AMAZON, MARKETPLACE, Estate, account_of_arn, ref
+from collections import defaultdict
 
-USE_CASES = ("aws-service", "marketplace", "internal-cross-account", "internal-same-account",
-             "third-party", "external-consumer", "unresolved")
-# Connection states in which traffic does not (yet) flow.
-NOT_CONNECTED = ("pendingAcceptance", "pending", "rejected", "failed", "deleted", "deleting", "expired")
+from archviz.model.estate import Estate, account_of_arn, ref
+from archviz.model.vocab import AMAZON, MARKETPLACE
+
+HEURISTIC = "heuristic: the account's only active agreement and only Marketplace service"
 
 
 def use_case(consumer: str | None, owner: str | None, provider: str | None, estate: Estate) -> str:
@@ -110,24 +110,32 @@ def _from_provider(c: dict, estate: Estate) -> dict:
     }
 
 
+def _only_active(agreements: dict[str, dict]) -> dict | None:
+    active = [a for a in agreements.values() if (a["status"] or "").upper() == "ACTIVE"]
+    return active[0] if len(active) == 1 else None
+
+
 def link_marketplace(connections: list[dict], estate: Estate, links: dict[str, str]) -> None:
     """Attach a Marketplace agreement to each marketplace connection, saying how.
 
     No AWS API links an agreement to an endpoint service, so a link is either the user's
     (``marketplace_links`` in the config: service name -> agreement id) or a heuristic: the
-    consumer account has exactly one active agreement for exactly one Marketplace service."""
+    consumer account has exactly one active agreement for exactly one Marketplace service.
+    What the heuristic needs is gathered once per account, not once per connection, so that
+    linking stays linear in the number of Marketplace connections."""
     market = [c for c in connections if c["use_case"] == "marketplace"]
+    services: dict[str, set] = defaultdict(set)  # consumer account -> its Marketplace service names
     for c in market:
-        agreements = {a["agreement_id"]: a for a in estate.agreements.get(c["consumer_account_id"], [])}
-        chosen, how = None, None
+        services[c["consumer_account_id"]].add(c["service_name"])
+    only = {account: _only_active(estate.agreements.get(account, {}))
+            for account, names in services.items() if len(names) == 1}
+    for c in market:
         wanted = links.get(c["service_name"] or "")
-        if wanted and wanted in agreements:
-            chosen, how = agreements[wanted], "mapping"
-        elif not wanted:
-            active = [a for a in agreements.values() if (a["status"] or "").upper() == "ACTIVE"]
-            services = {m["service_name"] for m in market if m["consumer_account_id"] == c["consumer_account_id"]}
-            if len(active) == 1 and len(services) == 1:
-                chosen, how = active[0], "heuristic: the account's only active agreement and only Marketplace service"
+        if wanted:
+            chosen, how = estate.agreements.get(c["consumer_account_id"], {}).get(wanted), "mapping"
+        else:
+            chosen, how = only.get(c["consumer_account_id"]), HEURISTIC
+        how = how if chosen else None
         c["marketplace"] = {
             "agreement_id": chosen["agreement_id"] if chosen else None,
             "product_id": chosen["product_id"] if chosen else None,

@@ -5,13 +5,10 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Iterable
 
 ACCOUNT_IN_ARN = re.compile(r"^arn:[^:]+:[^:]*:[^:]*:([0-9]{12}):")
 ACCOUNT_PRINCIPAL = re.compile(r"^(?:arn:[^:]+:iam::)?([0-9]{12})(?::|$)")
-
-AMAZON = "amazon"
-MARKETPLACE = "aws-marketplace"
 
 
 def account_of_arn(arn: str | None) -> str | None:
@@ -28,6 +25,9 @@ def account_of_principal(principal: str | None) -> str | None:
 
 @dataclass
 class Estate:
+    """Every lookup the connections and the rules make, as a dict built once: nothing later
+    scans a whole list of the snapshot per record, so the analysis stays linear in its size."""
+
     doc: dict
     trusted: frozenset[str] = frozenset()
     members: frozenset[str] = field(init=False)
@@ -38,6 +38,7 @@ class Estate:
         self.members = frozenset(org.get("account_ids") or []) | frozenset(d["scope"]["accounts"])
         self.endpoints = {e["endpoint_id"]: e for e in d["endpoints"]}
         self.subnets = {s["subnet_id"]: s for s in d["subnets"]}
+        self.public_subnets = frozenset(s["subnet_id"] for s in d["subnets"] if s["public"])
         self.groups = {g["group_id"]: g for g in d["security_groups"]}
         self.services_by_id = {s["service_id"]: s for s in d["endpoint_services"]}
         self.services_by_name: dict[tuple[str, str], dict] = {}
@@ -48,9 +49,9 @@ class Estate:
             self.details[(sd["account_id"], sd["region"], sd["service_region"], sd["service_name"])].append(sd)
         self.provider_connections = {c["endpoint_id"]: c for c in d["endpoint_connections"]}
         self.load_balancers = {lb["arn"]: lb for lb in d["load_balancers"]}
-        self.agreements: dict[str, list[dict]] = defaultdict(list)
+        self.agreements: dict[str, dict[str, dict]] = defaultdict(dict)  # account -> agreement id -> agreement
         for a in d["marketplace_agreements"]:
-            self.agreements[a["account_id"]].append(a)
+            self.agreements[a["account_id"]][a["agreement_id"]] = a
 
     def inside(self, account_id: str | None) -> bool:
         """In the organization, the crawled set, or the trusted list."""
@@ -76,6 +77,7 @@ class Estate:
                 yield from tg["targets"]
 
 
-def ref(kind: str, *parts: Any) -> str:
-    """A pointer into the snapshot, used as evidence: ``endpoints/vpce-123``."""
-    return "/".join([kind, *(str(p) for p in parts)])
+def ref(kind: str, *parts: str) -> str:
+    """A pointer into the snapshot, used as evidence: ``endpoints/vpce-123``. Made for every
+    connection and finding, so kept to one join of strings (ids are strings)."""
+    return "/".join((kind, *parts))

@@ -2,17 +2,18 @@
 
 A rule reads only what the crawl saw. Where the crawl could not see (a failed unit in
 ``coverage``), ``coverage-gap`` says what could not be assessed instead of guessing.
-Adding a rule touches this file only."""
+Adding a rule touches this file only. Each rule makes one pass over the records it reads,
+with the estate's indexes for lookups, so the analysis stays linear in the snapshot's size.
+A finding about a connection points at the connection's own evidence list (shared, not
+copied, as there can be hundreds of thousands): treat both as read-only."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from archviz.model.connections import NOT_CONNECTED
 from archviz.model.estate import Estate, account_of_principal, ref
-
-SEVERITIES = ("critical", "high", "medium", "low", "info")
+from archviz.model.vocab import NOT_FLOWING, REJECTED, SEVERITIES
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ def external_consumer(estate, connections):
     for c in connections:
         if c["service_id"] not in estate.services_by_id or estate.inside(c["consumer_account_id"]):
             continue
-        if c["provider_state"] in NOT_CONNECTED:
+        if c["provider_state"] in NOT_FLOWING:
             continue
         s = estate.services_by_id[c["service_id"]]
         yield finding(s["service_id"], s["account_id"], s["region"],
@@ -139,7 +140,7 @@ def external_consumer(estate, connections):
       remediation="Move the endpoint's network interfaces to private subnets (no route to an internet gateway).")
 def public_subnet(estate, _):
     for e in _interface_endpoints(estate):
-        public = [s for s in e["subnet_ids"] if estate.subnets.get(s, {}).get("public")]
+        public = [s for s in e["subnet_ids"] if s in estate.public_subnets]
         if public:
             yield finding(e["endpoint_id"], e["account_id"], e["region"],
                           f"{e['name'] or e['endpoint_id']} has a network interface in public subnet(s) "
@@ -162,18 +163,19 @@ def single_az(estate, _):
 
 
 @rule("endpoint-cross-region", "info", "Endpoint reaches a service in another region",
-      rationale="""The study notes say PrivateLink is regional and that an endpoint must be in the service's
-      region. Since November 2024 AWS allows cross-region interface endpoints when the provider lists the
-      consumer's region; such a path is legitimate but should be known, as it adds inter-region latency
-      and data transfer.""",
+      rationale="""Since November 2024 an interface endpoint may reach an endpoint service in another region
+      of the same partition, when the provider lists the consumer's region among the service's supported
+      regions (AWS, "AWS PrivateLink now supports cross-region connectivity", 26 November 2024; AWS
+      PrivateLink guide). Such a path is legitimate but should be known: it adds inter-region latency and
+      data transfer charges, and depends on the service's region.""",
       remediation="Nothing to fix if intended; otherwise create the endpoint in the service's region.")
 def cross_region(estate, connections):
     for c in connections:
         if c["cross_region"] and "consumer" in c["seen_from"]:
             yield finding(c["endpoint_id"], c["consumer_account_id"], c["consumer_region"],
                           f"{c['endpoint_name'] or c['endpoint_id']} in {c['consumer_region']} reaches a service in "
-                          f"{c['provider_region']}: the study notes call this impossible (same-region only), but AWS "
-                          f"has allowed cross-region PrivateLink since November 2024",
+                          f"{c['provider_region']} (cross-region PrivateLink, allowed by AWS since November 2024 for "
+                          f"services that support the consumer's region)",
                           c["evidence"])
 
 
@@ -195,7 +197,7 @@ def pending(estate, connections):
       remediation="Delete the endpoint, or fix the cause and request the connection again.")
 def rejected(estate, connections):
     for c in connections:
-        bad = {c["state"], c["provider_state"]} & {"rejected", "failed"}
+        bad = {c["state"], c["provider_state"]} & REJECTED
         if bad:
             yield finding(c["endpoint_id"], c["consumer_account_id"], c["consumer_region"],
                           f"{c['endpoint_name'] or c['endpoint_id']} ({c['consumer_account_id']}) to "
@@ -203,10 +205,14 @@ def rejected(estate, connections):
 
 
 def _full_access(policy) -> bool:
+    """Whether a statement allows every principal every action on every resource, unconditionally.
+    A policy is whatever JSON the endpoint carried: anything that is not a statement is skipped."""
     statements = policy.get("Statement") if isinstance(policy, dict) else None
     if isinstance(statements, dict):
         statements = [statements]
-    for st in statements or []:
+    for st in statements if isinstance(statements, list) else []:
+        if not isinstance(st, dict):
+            continue
         principal = st.get("Principal")
         everyone = principal == "*" or (isinstance(principal, dict) and principal.get("AWS") in ("*", ["*"]))
         as_list = lambda v: v if isinstance(v, list) else [v]  # noqa: E731
@@ -232,18 +238,22 @@ def policy_full_access(estate, _):
                           f"on every resource", [ref("endpoints", e["endpoint_id"])])
 
 
+def _open_ports(group: dict) -> str:
+    """The ports a security group opens to the whole internet (``tcp/443-443, all``), or ''."""
+    return ", ".join(sorted({"all" if r["protocol"] == "-1" else f"{r['protocol']}/{r['from_port']}-{r['to_port']}"
+                             for r in group["ingress"] if {"0.0.0.0/0", "::/0"} & set(r["cidrs"])}))
+
+
 @rule("endpoint-sg-open-ingress", "medium", "Endpoint security group admits the whole internet",
       rationale="""The endpoint's security group decides who inside the network may use the private path.
       Admitting 0.0.0.0/0 or ::/0 gives up that control: anything that can route to the endpoint may use it.""",
       remediation="Allow only the CIDR ranges or security groups of the workloads that use the endpoint.")
 def sg_open_ingress(estate, _):
+    open_ports = {gid: _open_ports(g) for gid, g in estate.groups.items()}  # once per group, not per endpoint
     for e in estate.doc["endpoints"]:
         for gid in e["security_group_ids"]:
-            group = estate.groups.get(gid)
-            open_rules = [r for r in (group or {}).get("ingress", []) if {"0.0.0.0/0", "::/0"} & set(r["cidrs"])]
-            if open_rules:
-                ports = ", ".join(sorted({"all" if r["protocol"] == "-1" else f"{r['protocol']}/{r['from_port']}-{r['to_port']}"
-                                          for r in open_rules}))
+            ports = open_ports.get(gid)
+            if ports:
                 yield finding(e["endpoint_id"], e["account_id"], e["region"],
                               f"{e['name'] or e['endpoint_id']} uses security group {gid} open to the internet ({ports})",
                               [ref("endpoints", e["endpoint_id"]), ref("security_groups", gid)])

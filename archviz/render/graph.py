@@ -24,17 +24,16 @@ import graphviz
 from diagrams import Cluster, Diagram, Node
 
 from archviz.errors import ArchvizError
+from archviz.render.text import shorten, visible
 
 MAX_LABEL = 36
 # No newrank: Graphviz 2.43 (Debian 12) crashes on some clustered graphs with it.
 GRAPH_ATTR = {"pad": "0.5", "nodesep": "0.7", "ranksep": "1.8", "splines": "spline", "fontsize": "16"}
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
 def text(value: Any, limit: int = MAX_LABEL) -> str:
-    """Untrusted text folded to one line (control characters become spaces), shortened."""
-    s = " ".join(_CONTROL.sub(" ", "" if value is None else str(value)).split())
-    return s if len(s) <= limit else s[: limit - 1] + "…"
+    """Untrusted text on one line, invisible characters shown (:func:`visible`), shortened."""
+    return shorten(visible(value), limit)
 
 
 def label(*lines: Any, limit: int = MAX_LABEL) -> str:
@@ -50,17 +49,12 @@ def node_id(*parts: Any) -> str:
 
 
 class Canvas(Diagram):
-    """A ``diagrams.Diagram`` that only describes: :func:`render_svg` does the rendering."""
+    """A ``diagrams.Diagram`` that only describes: :func:`render` does the rendering."""
 
     def __init__(self, title: str, direction: str = "LR"):
         super().__init__(name=label(title, limit=100), filename="unused", show=False, direction=direction,
                          graph_attr=GRAPH_ATTR, outformat="svg")
         self.dot.name = "archviz"
-        self.nodes = 0
-
-    def node(self, nodeid: str, label: str, **attrs) -> None:
-        self.nodes += 1
-        super().node(nodeid, label, **attrs)
 
     def __exit__(self, *exc: Any) -> None:
         from diagrams import setdiagram
@@ -78,10 +72,6 @@ class Group(Cluster):
             attrs["style"] = style
         super().__init__(label=label(title, subtitle), graph_attr=attrs)
         self.dot.name = "cluster_" + node_id(key)
-
-    def node(self, nodeid: str, label: str, **attrs) -> None:
-        self._diagram.nodes += 1
-        super().node(nodeid, label, **attrs)
 
 
 class Box(Node):

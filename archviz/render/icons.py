@@ -35,6 +35,9 @@ ICONS = {
     "endpoint-service": Privatelink,
     "load-balancer:network": ElbNetworkLoadBalancer,
     "load-balancer:gateway": None,  # no GWLB icon in diagrams.aws
+    "load-balancer:unknown": None,  # behind a service, but not crawled
+    "listener": None,
+    "target-group": None,
     "target:instance": EC2,
     "target:ip": VPCElasticNetworkInterface,
     "target:aggregate": None,

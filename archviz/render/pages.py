@@ -15,25 +15,41 @@ from importlib import resources
 import jinja2
 from markupsafe import Markup
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+from archviz.render.text import visible
+
 _SPECIAL = re.compile(r"([\\`*_\[\]|~])")  # inline syntax: links, emphasis, code, tables
+_ORDERED = re.compile(r"^(\d+)([.)])(?=\s|$)")
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9._/\-]+$")
+# What auto-linking renderers (GitHub, GitLab, pymdownx.magiclink, linkify) turn into a link:
+# a scheme, a www. host, an e-mail address. Shown as a code span, which no renderer links.
+_URL_LIKE = re.compile(r"(?i)(?:\b[a-z][a-z0-9+.-]*:/+|\bwww\.)[^\s<>`|\\]*"
+                       r"|[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+
+
+def _inline(s: str) -> str:
+    """Plain text as inert inline markdown: HTML as entities, markdown syntax escaped."""
+    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _SPECIAL.sub(r"\\\1", s)
 
 
 def md(value) -> str:
-    """Untrusted text as inert markdown: one line, HTML as entities, markdown syntax escaped."""
+    """Untrusted text as inert markdown: one line, invisible characters shown, HTML as
+    entities, markdown syntax escaped, anything a renderer would auto-link kept as code."""
     if isinstance(value, Markup):
         return value
     if value is None:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
-    s = " ".join(_CONTROL.sub(" ", str(value)).split())
-    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    s = _SPECIAL.sub(r"\\\1", s)
+    s = visible(value)
+    parts, last = [], 0
+    for m in _URL_LIKE.finditer(s):
+        parts += [_inline(s[last:m.start()]), f"`{m.group(0)}`"]
+        last = m.end()
+    s = "".join(parts) + _inline(s[last:])
     if s[:1] in ("-", "+", "=", "#"):  # would start a list, a heading or an underline
         s = "\\" + s
-    return re.sub(r"^(\d+)([.)])(?=\s|$)", r"\1\\\2", s)  # would start an ordered list
+    return _ORDERED.sub(r"\1\\\2", s)  # would start an ordered list
 
 
 def relative(page: str, target: str) -> str:

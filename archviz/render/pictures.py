@@ -1,108 +1,88 @@
 """The diagrams: overview, one per use case, one per endpoint service, one per account.
 
-Every function returns a :class:`Picture` (a described canvas and notes about what was
-collapsed); nothing is rendered here. No diagram exceeds :data:`NODE_BUDGET` nodes: the
-builders take an aggregation level (endpoints per VPC, per account, per region; services per
-provider; consumers per region; targets per target group) and :func:`fit` keeps the most
-detailed level that fits. Counted nodes link to the detailed diagram."""
+Each builder describes a :class:`~archviz.render.scene.Picture` (plain data); nothing is drawn
+here. No diagram exceeds :data:`NODE_BUDGET` nodes: builders take an aggregation level
+(endpoints per VPC, per account, per region; services per provider; consumers per region;
+targets per target group) and :func:`fit` keeps the most detailed level that fits. Counted
+nodes link to the detailed diagram."""
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
 
-from diagrams import Edge
-
+from archviz.model import vocab
 from archviz.render import icons
-from archviz.render.graph import Box, Canvas, Group, label, node_id
-from archviz.render.view import SEVERITY_COLOR, SEVERITY_MARK, USE_CASE_STYLE, USE_CASE_TITLES, View
+from archviz.render.graph import node_id
+from archviz.render.scene import Cluster, Node, Picture
+from archviz.render.view import SEVERITY_COLOR, USE_CASE_STYLE, USE_CASE_TITLES, View
 
 NODE_BUDGET = 80
 TARGETS_BEFORE_AGGREGATION = 8
-INSIDE, OUTSIDE = "#F2F8FD", "#FDF3F3"
-NOT_FLOWING = ("pendingAcceptance", "pending", "rejected", "failed")
-
-
-@dataclass
-class Picture:
-    name: str  # file stem, e.g. "use-case-aws-service"
-    canvas: Canvas
-    collapsed: list[str] = field(default_factory=list)  # notes for the page under the diagram
-
-
-def stem(kind: str, ident: str) -> str:
-    """A file name stem from snapshot data: ids are untrusted, so only [A-Za-z0-9._-] survive
-    (a service id of ``../../x`` must not choose where a file is written)."""
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", str(ident)).lstrip(".") or "_"
-    return f"{kind}-{safe}" if kind else safe
-
-
-def diagram_file(name: str) -> str:
-    return f"{name}.svg"
+INSIDE, OUTSIDE, PLAIN = "#F2F8FD", "#FDF3F3", "#FFFFFF"
+HEALTHY = "#2E7D32"
 
 
 def fit(build, levels: int, *args) -> Picture:
     """The most detailed level of ``build`` whose picture stays within the node budget."""
     for level in range(levels):
         pic = build(*args, level=level)
-        if pic.canvas.nodes <= NODE_BUDGET:
+        if pic.nodes <= NODE_BUDGET:
             return pic
     return pic  # the most aggregated level is bounded by the number of regions and providers
 
 
-def _marked(view: View, resource_id: str, lines: list) -> tuple[str, dict]:
-    """Label and attributes for a node, with its findings (if any) shown on it."""
-    mark = view.marks.get(resource_id)
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def marked(view: View, resource_id: str | None, lines: list) -> tuple[list, dict]:
+    """Label lines and attributes for a node, with its findings (if any) shown on it."""
+    mark = view.marks.get(resource_id or "")
     if mark is None:
-        return label(*lines), {}
-    return label(*lines, mark.text), {"fontcolor": mark.color, "color": mark.color, "penwidth": "2.5"}
+        return lines, {}
+    return lines + [mark.text], {"fontcolor": mark.color, "color": mark.color, "penwidth": "2.5"}
 
 
-def _edge_attrs(case: str, state: str | None = None, text: str | None = None) -> dict:
+def edge_attrs(case: str, states: set | None = None) -> dict:
+    """An edge in its use case's style; dashed while nothing flows, dotted red when refused."""
     color, style = USE_CASE_STYLE[case]
     attrs = {"color": color, "style": style, "fontcolor": color}
-    if state in ("rejected", "failed"):
-        attrs.update(style="dotted", color=SEVERITY_COLOR["high"], fontcolor=SEVERITY_COLOR["high"])
-    elif state in NOT_FLOWING:
-        attrs.update(style="dashed")
-    if text:
-        attrs["label"] = label(text)
+    if states and not (states - set(vocab.NOT_FLOWING)):
+        if states & vocab.REJECTED:
+            attrs.update(style="dotted", color=SEVERITY_COLOR["high"], fontcolor=SEVERITY_COLOR["high"])
+        else:
+            attrs.update(style="dashed")
     return attrs
 
 
-def _connect(a, b, **attrs) -> None:
-    a >> Edge(**attrs) >> b
+def connect_counted(pic: Picture, nodes: dict, edges: Counter, states: dict, label=str) -> None:
+    """One edge per (source, target, use case), labelled with how many connections it stands for."""
+    for (src, dst, case), n in sorted(edges.items(), key=lambda kv: str(kv[0])):
+        pic.connect(nodes[src], nodes[dst], label(n), **edge_attrs(case, states[(src, dst, case)]))
 
 
-def _legend(cases: list[str], severities: bool = True) -> None:
-    """One node holding the whole legend (an HTML-like table: its text is archviz's own)."""
-    rows = [f'<TR><TD ALIGN="LEFT"><FONT COLOR="{USE_CASE_STYLE[c][0]}">&#9472;&#9472; {USE_CASE_TITLES[c]}'
-            f'{" (dashed)" if USE_CASE_STYLE[c][1] in ("dashed", "dotted") else ""}</FONT></TD></TR>' for c in cases]
-    rows.append('<TR><TD ALIGN="LEFT">- - - awaiting acceptance</TD></TR>')
-    rows.append(f'<TR><TD ALIGN="LEFT"><FONT COLOR="{SEVERITY_COLOR["high"]}">&#183;&#183;&#183; rejected or failed</FONT></TD></TR>')
-    if severities:
-        rows += [f'<TR><TD ALIGN="LEFT"><FONT COLOR="{SEVERITY_COLOR[s]}">[{SEVERITY_MARK[s]}] finding: {s}</FONT></TD></TR>'
-                 for s in ("critical", "high", "medium", "low", "info")]
-    table = '<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="2"><TR><TD ALIGN="LEFT"><B>Legend</B></TD></TR>' + "".join(rows) + "</TABLE>>"
-    Box(table, nodeid=node_id("legend"), shape="box", style="rounded,dashed", fillcolor="#FFFFFF")
+def count_label(n: int) -> str | None:
+    return str(n) if n > 1 else None
 
 
-def _external_node(view: View, c: dict, side: str = "provider"):
+def far_end(view: View, cluster: Cluster, c: dict, side: str = "provider") -> Node:
     """The node for the far end of a connection outside the organization (or AWS itself)."""
     case = c["use_case"]
     if side == "consumer":
         acct = c["consumer_account_id"]
-        return icons.node("external-consumer", label(view.account_name(acct), "outside the organization"),
-                          node_id("external", acct))
-    if case == "aws-service":
-        return icons.node("aws-service", label("AWS services"), node_id("aws"))
-    if case == "marketplace":
-        return icons.node("marketplace", label("AWS Marketplace"), node_id("marketplace"))
-    if case == "unresolved":
-        return icons.node("unresolved", label("provider not visible"), node_id("unresolved"))
+        return cluster.node("external-consumer", [view.account_name(acct), "outside the organization"],
+                            node_id("external", acct))
+    fixed = {"aws-service": ("aws-service", "AWS services", "aws"), "marketplace": ("marketplace", "AWS Marketplace",
+             "marketplace"), "unresolved": ("unresolved", "provider not visible", "unresolved")}
+    if case in fixed:
+        kind, text, key = fixed[case]
+        return cluster.node(kind, [text], node_id(key))
     acct = c["provider_account_id"]
-    return icons.node("third-party", label(view.account_name(acct), "third party"), node_id("third", acct))
+    return cluster.node("third-party", [view.account_name(acct), "third party"], node_id("third", acct))
+
+
+def service_key(c: dict) -> tuple:
+    return (c["provider_owner"] or "", c["provider_region"] or "", c["service_name"] or c["endpoint_id"])
 
 
 # --- overview ----------------------------------------------------------------------------------
@@ -110,123 +90,128 @@ def _external_node(view: View, c: dict, side: str = "provider"):
 OUTSIDE_BEFORE_AGGREGATION = 12
 ANCHORS_BEFORE_ACCOUNT_LEVEL = 40
 ACCOUNTS_BEFORE_AGGREGATION = 50
+OURS = vocab.PROVIDER_IS_OURS
+
+
+class _OverviewPlan:
+    """Which accounts and regions the overview draws, and where each connection's ends go."""
+
+    def __init__(self, view: View):
+        conns = view.connections
+        self.ext_consumers = sorted({c["consumer_account_id"] for c in view.by_case.get("external-consumer", [])})
+        self.third_parties = sorted({c["provider_account_id"] for c in view.by_case.get("third-party", [])})
+        self.inner: dict[str, set[str]] = defaultdict(set)  # account -> regions with something to draw
+        busy = Counter()
+        for c in conns:
+            if c["use_case"] != "external-consumer":
+                self.inner[c["consumer_account_id"]].add(c["consumer_region"])
+            if c["use_case"] in OURS:
+                self.inner[c["provider_account_id"]].add(c["provider_region"])
+            busy[c["consumer_account_id"]] += 1
+            busy[c["provider_account_id"]] += 1
+        for account_id in view.crawled_accounts:
+            self.inner[account_id].update(view.region_activity(account_id))
+        ranked = sorted(self.inner, key=lambda a: (-busy[a], a))
+        many = len(ranked) > ACCOUNTS_BEFORE_AGGREGATION
+        self.shown = sorted(ranked[:ACCOUNTS_BEFORE_AGGREGATION - 1]) if many else sorted(ranked)
+        self.rest = set(ranked) - set(self.shown)
+        self.by_region = sum(len(self.inner[a]) for a in self.shown) <= ANCHORS_BEFORE_ACCOUNT_LEVEL
+
+    def anchor(self, account_id: str, region: str) -> tuple:
+        if account_id in self.rest:
+            return ("rest",)
+        return ("acct", account_id, region if self.by_region else "")
+
+    def ends(self, c: dict) -> tuple[tuple, tuple]:
+        case = c["use_case"]
+        if case == "external-consumer":
+            many = len(self.ext_consumers) > OUTSIDE_BEFORE_AGGREGATION
+            src = ("outer", "consumers") if many else ("outer", f"consumer-{c['consumer_account_id']}")
+        else:
+            src = self.anchor(c["consumer_account_id"], c["consumer_region"])
+        if case in OURS:
+            dst = self.anchor(c["provider_account_id"], c["provider_region"])
+        elif case == "third-party":
+            many = len(self.third_parties) > OUTSIDE_BEFORE_AGGREGATION
+            dst = ("outer", "third-parties") if many else ("outer", f"third-{c['provider_account_id']}")
+        else:
+            dst = ("outer", case)
+        return src, dst
+
+
+def _anchor_node(view: View, cluster: Cluster, account_id: str, regions: list[str], region: str) -> Node:
+    """An account (or one of its regions) as one node: what it holds and its worst finding."""
+    lines = [plural(view.counts[(account_id, region, "endpoints")], "endpoint"),
+             plural(view.counts[(account_id, region, "services")], "endpoint service")]
+    if not region:
+        lines.insert(0, ", ".join(regions))
+    attrs = {}
+    worst = view.worst_finding(account_id, region)
+    if worst:
+        lines.append(f"{plural(view.counts[(account_id, region, 'findings')], 'finding')}, worst {worst}")
+        attrs = {"fontcolor": SEVERITY_COLOR[worst]}
+    return cluster.node("vpc", lines, node_id("acct", account_id, region), **attrs)
+
+
+def _overview_accounts(view: View, pic: Picture, plan: _OverviewPlan, nodes: dict) -> None:
+    for account_id in plan.shown:
+        note = None if account_id in view.crawled_accounts else "not crawled"
+        box = pic.root.cluster(f"acct-{account_id}", view.account_name(account_id), note,
+                               bgcolor=INSIDE if view.inside(account_id) else OUTSIDE)
+        regions = sorted(plan.inner[account_id])
+        if not plan.by_region:
+            nodes[("acct", account_id, "")] = _anchor_node(view, box, account_id, regions, "")
+            continue
+        for region in regions:
+            inner = box.cluster(f"acct-{account_id}-{region}", region, bgcolor=PLAIN)
+            nodes[("acct", account_id, region)] = _anchor_node(view, inner, account_id, [region], region)
+    if plan.rest:
+        nodes[("rest",)] = pic.root.node("account", [f"{len(plan.rest)} more accounts", "see the account pages"],
+                                         node_id("rest"))
+        pic.collapsed.append(f"The {len(plan.rest)} least connected accounts are drawn as one node.")
+    if not plan.by_region:
+        pic.collapsed.append("Regions are listed inside each account's node rather than drawn as clusters.")
+
+
+def _overview_outside(view: View, pic: Picture, plan: _OverviewPlan, ends: set, nodes: dict) -> None:
+    box = pic.root.cluster("outside", "Outside the organization", bgcolor=OUTSIDE)
+    first = {}
+    for c in view.connections:
+        for end in plan.ends(c):
+            first.setdefault(end, c)
+    for key in sorted(e for e in ends if e[0] == "outer"):
+        if key[1] == "consumers":
+            nodes[key] = box.node("external-consumer", [f"{len(plan.ext_consumers)} accounts", "consuming our services"],
+                                  node_id("external", "all"))
+        elif key[1] == "third-parties":
+            nodes[key] = box.node("third-party", [f"{len(plan.third_parties)} third-party providers"],
+                                  node_id("third", "all"))
+        else:
+            nodes[key] = far_end(view, box, first[key], "consumer" if key[1].startswith("consumer-") else "provider")
+    if len(plan.ext_consumers) > OUTSIDE_BEFORE_AGGREGATION or len(plan.third_parties) > OUTSIDE_BEFORE_AGGREGATION:
+        pic.collapsed.append("Accounts outside the organization are counted rather than drawn one by one.")
 
 
 def overview(view: View) -> Picture:
     """Accounts as clusters (regions nested), one edge per consumer and provider
     (account, region) per use case, labelled with the number of endpoints. Outside parties,
     regions and accounts are aggregated when there are too many to draw one by one."""
-    pic = Picture("overview", Canvas("PrivateLink overview"))
-    conns = view.connections
-    ext_consumers = sorted({c["consumer_account_id"] for c in conns if c["use_case"] == "external-consumer"})
-    third_parties = sorted({c["provider_account_id"] for c in conns if c["use_case"] == "third-party"})
-    many_consumers = len(ext_consumers) > OUTSIDE_BEFORE_AGGREGATION
-    many_third = len(third_parties) > OUTSIDE_BEFORE_AGGREGATION
-
-    inner: dict[str, set[str]] = defaultdict(set)  # account -> regions with something to draw
-    for c in conns:
-        if c["use_case"] != "external-consumer":
-            inner[c["consumer_account_id"]].add(c["consumer_region"])
-        if c["use_case"] in ("internal-cross-account", "internal-same-account", "external-consumer"):
-            inner[c["provider_account_id"]].add(c["provider_region"])
-    for account_id in view.crawled_accounts:
-        inner[account_id].update(view.region_activity(account_id))
-    busy = Counter()
-    for c in conns:
-        busy[c["consumer_account_id"]] += 1
-        busy[c["provider_account_id"]] += 1
-    shown = sorted(inner, key=lambda a: (-busy[a], a))[:ACCOUNTS_BEFORE_AGGREGATION - 1] \
-        if len(inner) > ACCOUNTS_BEFORE_AGGREGATION else sorted(inner)
-    rest = sorted(set(inner) - set(shown))
-    by_region = sum(len(inner[a]) for a in shown) <= ANCHORS_BEFORE_ACCOUNT_LEVEL
-
-    def anchor(account_id: str, region: str) -> tuple:
-        if account_id in rest:
-            return ("rest",)
-        return ("acct", account_id, region if by_region else "")
-
-    def consumer_end(c: dict) -> tuple:
-        if c["use_case"] == "external-consumer":
-            return ("outer", "consumers") if many_consumers else ("outer", f"consumer-{c['consumer_account_id']}")
-        return anchor(c["consumer_account_id"], c["consumer_region"])
-
-    def provider_end(c: dict) -> tuple:
-        case = c["use_case"]
-        if case in ("internal-cross-account", "internal-same-account", "external-consumer"):
-            return anchor(c["provider_account_id"], c["provider_region"])
-        if case == "third-party":
-            return ("outer", "third-parties") if many_third else ("outer", f"third-{c['provider_account_id']}")
-        return ("outer", case)
-
-    edges: Counter = Counter()
-    states: dict = defaultdict(set)
-    for c in conns:
-        key = (consumer_end(c), provider_end(c), c["use_case"])
+    pic = Picture("overview", "PrivateLink overview")
+    plan = _OverviewPlan(view)
+    edges, states = Counter(), defaultdict(set)
+    for c in view.connections:
+        key = (*plan.ends(c), c["use_case"])
         edges[key] += 1
         states[key].add(c["state"])
-
-    def anchor_node(account_id: str, regions: list[str], region_key: str):
-        here = lambda rec: rec["account_id"] == account_id and (not region_key or rec["region"] == region_key)  # noqa: E731
-        eps = sum(1 for e in view.doc["endpoints"] if here(e))
-        svcs = sum(1 for s in view.services if here(s))
-        findings = [f for f in view.findings if f["account_id"] == account_id and (not region_key or f["region"] == region_key)]
-        lines = [f"{eps} endpoints", f"{svcs} endpoint services"]
-        if not region_key:
-            lines.insert(0, ", ".join(regions))
-        attrs = {}
-        if findings:
-            worst = min((f["severity"] for f in findings), key=("critical", "high", "medium", "low", "info").index)
-            lines.append(f"{len(findings)} findings, worst {worst}")
-            attrs = {"fontcolor": SEVERITY_COLOR[worst]}
-        return icons.node("vpc", label(*lines), node_id("acct", account_id, region_key), **attrs)
-
-    with pic.canvas:
-        nodes = {}
-        for account_id in shown:
-            note = None if account_id in view.crawled_accounts else "not crawled"
-            with Group(view.account_name(account_id), f"acct-{account_id}", subtitle=note,
-                       bgcolor=INSIDE if view.inside(account_id) else OUTSIDE):
-                if not by_region:
-                    nodes[("acct", account_id, "")] = anchor_node(account_id, sorted(inner[account_id]), "")
-                    continue
-                for region in sorted(inner[account_id]):
-                    with Group(region, f"acct-{account_id}-{region}", bgcolor="#FFFFFF"):
-                        nodes[("acct", account_id, region)] = anchor_node(account_id, [region], region)
-        if rest:
-            nodes[("rest",)] = icons.node("account", label(f"{len(rest)} more accounts", "see the account pages"),
-                                          node_id("rest"))
-            pic.collapsed.append(f"The {len(rest)} least connected accounts are drawn as one node.")
-        if not by_region:
-            pic.collapsed.append("Regions are listed inside each account's node rather than drawn as clusters.")
-        with Group("Outside the organization", "outside", bgcolor=OUTSIDE):
-            outer_keys = sorted({end for (a, b, _) in edges for end in (a, b) if end[0] == "outer"})
-            for key in outer_keys:
-                name = key[1]
-                if name == "consumers":
-                    nodes[key] = icons.node("external-consumer", label(f"{len(ext_consumers)} accounts",
-                                            "consuming our services"), node_id("external", "all"))
-                elif name == "third-parties":
-                    nodes[key] = icons.node("third-party", label(f"{len(third_parties)} third-party providers"),
-                                            node_id("third", "all"))
-                else:
-                    c = next(c for c in conns if name in (f"consumer-{c['consumer_account_id']}",
-                                                          f"third-{c['provider_account_id']}", c["use_case"]))
-                    nodes[key] = _external_node(view, c, "consumer" if name.startswith("consumer-") else "provider")
-            if many_consumers or many_third:
-                pic.collapsed.append("Accounts outside the organization are counted rather than drawn one by one.")
-        for (src, dst, case), count in sorted(edges.items(), key=lambda kv: str(kv[0])):
-            flowing = states[(src, dst, case)] - set(NOT_FLOWING)
-            state = None if flowing else sorted(states[(src, dst, case)])[0]
-            _connect(nodes[src], nodes[dst], **_edge_attrs(case, state, f"{count} endpoint{'s' if count > 1 else ''}"))
-        _legend([c for c in USE_CASE_STYLE if view.by_case.get(c)])
+    nodes: dict = {}
+    _overview_accounts(view, pic, plan, nodes)
+    _overview_outside(view, pic, plan, {end for key in edges for end in key[:2]}, nodes)
+    connect_counted(pic, nodes, edges, states, lambda n: plural(n, "endpoint"))
+    pic.legend = [c for c in USE_CASE_STYLE if view.by_case.get(c)]
     return pic
 
 
 # --- one per use case ---------------------------------------------------------------------------
-
-def _service_key(c: dict) -> tuple:
-    return (c["provider_owner"] or "", c["provider_region"] or "", c["service_name"] or c["endpoint_id"])
-
 
 # (consumer grain, service grain), most detailed first.
 USE_CASE_LEVELS = (("endpoint", "service"), ("vpc", "service"), ("account", "service"), ("account", "provider"),
@@ -237,111 +222,129 @@ def use_case(view: View, case: str) -> Picture:
     return fit(_use_case, len(USE_CASE_LEVELS), view, case)
 
 
+def _consumer_grain(case: str, level: int) -> str:
+    grain = USE_CASE_LEVELS[level][0]
+    if case == "external-consumer" and grain != "region":
+        return "region" if grain == "account" else "account"  # outside consumers: the account is the finest grain
+    return grain
+
+
+def _consumer_key(c: dict, grain: str):
+    if grain == "region":
+        return c["consumer_region"]
+    if grain == "account":
+        return c["consumer_account_id"]
+    if grain == "vpc":
+        return (c["consumer_account_id"], c["consumer_region"], c["consumer_vpc_id"] or "")
+    return c["endpoint_id"]
+
+
+def _use_case_consumer_regions(pic: Picture, conns: list[dict], outside: bool) -> dict:
+    box = pic.root.cluster("consumers", "Outside the organization" if outside else "Consumers",
+                           bgcolor=OUTSIDE if outside else INSIDE)
+    nodes = {}
+    for region, here in sorted(_by(conns, lambda c: c["consumer_region"]).items()):
+        accounts = len({c["consumer_account_id"] for c in here})
+        nodes[region] = box.node("external-consumer" if outside else "endpoints:aggregate",
+                                 [plural(accounts, "account"), plural(len(here), "endpoint"), region],
+                                 node_id("consumers", region))
+    return nodes
+
+
+def _use_case_consumer_account(view: View, box: Cluster, acct: str, items: list[dict], grain: str) -> dict:
+    """One account's consumers: a counted node, or per region its VPCs or endpoints."""
+    link = view.link("account", acct)
+    if grain == "account":
+        return {acct: box.node("endpoints:aggregate", [plural(len(items), "endpoint")], node_id("agg", acct), **link)}
+    nodes = {}
+    for region, here in sorted(_by(items, lambda c: c["consumer_region"]).items()):
+        inner = box.cluster(f"acct-{acct}-{region}", region, bgcolor=PLAIN)
+        if grain == "vpc":
+            for (a, r, vpc), n in sorted(Counter(_consumer_key(c, "vpc") for c in here).items()):
+                nodes[(a, r, vpc)] = inner.node("endpoints:aggregate", [plural(n, "endpoint"), vpc],
+                                                node_id("agg", acct, region, vpc), **link)
+            continue
+        for c in here:
+            lines, attrs = marked(view, c["endpoint_id"], [view.endpoint_label(c), c["endpoint_type"], c["state"]])
+            nodes[c["endpoint_id"]] = inner.node(icons.endpoint_kind(c["endpoint_type"]), lines,
+                                                 node_id(c["endpoint_id"]), **attrs)
+    return nodes
+
+
+def _use_case_consumers(view: View, pic: Picture, case: str, conns: list[dict], grain: str) -> dict:
+    outside = case == "external-consumer"
+    if grain == "region":
+        nodes = _use_case_consumer_regions(pic, conns, outside)
+    elif outside:
+        box = pic.root.cluster("outside", "Outside the organization", bgcolor=OUTSIDE)
+        nodes = {acct: box.node("external-consumer", [view.account_name(acct)], node_id("external", acct))
+                 for acct in sorted({c["consumer_account_id"] for c in conns})}
+    else:
+        nodes = {}
+        for acct, items in sorted(_by(conns, lambda c: c["consumer_account_id"]).items()):
+            box = pic.root.cluster(f"acct-{acct}", view.account_name(acct), bgcolor=INSIDE)
+            nodes.update(_use_case_consumer_account(view, box, acct, items, grain))
+    if grain != "endpoint" and not (outside and grain == "account"):
+        pic.collapsed.append(f"{len(conns)} endpoints are drawn per {grain}; counted nodes link to the "
+                             f"account's diagram or page.")
+    return nodes
+
+
+def _service_kind(c: dict) -> str:
+    if c["use_case"] == "unresolved":
+        return "unresolved"
+    owner = c["provider_owner"]
+    if owner == vocab.AMAZON:
+        return icons.aws_service_kind(c["service_name"])
+    return "marketplace" if owner == vocab.MARKETPLACE else "endpoint-service"
+
+
+def _provider_title(view: View, owner: str, provider: str) -> str:
+    return {vocab.AMAZON: "AWS", vocab.MARKETPLACE: "AWS Marketplace"}.get(owner) or view.account_name(provider or None)
+
+
+def _use_case_services(view: View, pic: Picture, case: str, conns: list[dict], grain: str) -> dict:
+    """The services reached: one node each, per provider, or all in one node."""
+    services = {service_key(c): c for c in reversed(conns)}  # the first connection of each service
+    by_provider = _by(services, lambda k: (services[k]["provider_owner"] or "", services[k]["provider_account_id"] or ""))
+    bgcolor = INSIDE if case in OURS else OUTSIDE
+    if grain == "all":
+        box = pic.root.cluster("providers", "Providers", bgcolor=bgcolor)
+        pic.collapsed.append(f"{len(services)} services of {len(by_provider)} providers are drawn as one node "
+                             f"(see the table below).")
+        return {("all",): box.node("endpoint-service", [plural(len(services), "service"),
+                                                         plural(len(by_provider), "provider")], node_id("svcall"))}
+    nodes = {}
+    for (owner, provider), keys in sorted(by_provider.items()):
+        box = pic.root.cluster(f"provider-{owner}-{provider}", _provider_title(view, owner, provider), bgcolor=bgcolor)
+        if grain == "provider":
+            nodes[(owner, provider)] = box.node("endpoint-service", [plural(len(keys), "service")],
+                                                node_id("svcagg", owner, provider))
+            continue
+        for key in sorted(keys):
+            c = services[key]
+            lines, attrs = marked(view, c["service_id"], [view.service_label(c), c["provider_region"]])
+            nodes[key] = box.node(_service_kind(c), lines, node_id("svc", *key), **attrs)
+    if grain == "provider":
+        pic.collapsed.append(f"{len(services)} services are drawn per provider.")
+    return nodes
+
+
 def _use_case(view: View, case: str, level: int) -> Picture:
     conns = sorted(view.by_case[case], key=lambda c: (c["consumer_account_id"], c["consumer_region"], c["endpoint_id"]))
-    title = f"Use case: {USE_CASE_TITLES[case]}"
-    pic = Picture(stem("use-case", case), Canvas(title))
-    grain, service_grain = USE_CASE_LEVELS[level]
-    if case == "external-consumer" and grain in ("vpc", "account"):
-        grain = "account" if grain == "vpc" else "region"  # outside consumers: account is the finest grain
-    services = sorted({_service_key(c) for c in conns})
-
-    with pic.canvas:
-        consumer_nodes: dict = {}
-        outside = case == "external-consumer"
-        if grain == "region":
-            with Group("Outside the organization" if outside else "Consumers", "consumers",
-                       bgcolor=OUTSIDE if outside else INSIDE):
-                for region in sorted({c["consumer_region"] for c in conns}):
-                    here = [c for c in conns if c["consumer_region"] == region]
-                    consumer_nodes[region] = icons.node(
-                        "external-consumer" if outside else "endpoints:aggregate",
-                        label(f"{len({c['consumer_account_id'] for c in here})} accounts", f"{len(here)} endpoints", region),
-                        node_id("consumers", region))
-        elif outside:
-            with Group("Outside the organization", "outside", bgcolor=OUTSIDE):
-                for acct in sorted({c["consumer_account_id"] for c in conns}):
-                    consumer_nodes[acct] = icons.node("external-consumer", label(view.account_name(acct)),
-                                                      node_id("external", acct))
-        else:
-            per_account = defaultdict(list)
-            for c in conns:
-                per_account[c["consumer_account_id"]].append(c)
-            for acct, items in sorted(per_account.items()):
-                with Group(view.account_name(acct), f"acct-{acct}", bgcolor=INSIDE):
-                    if grain == "account":
-                        consumer_nodes[acct] = icons.node(
-                            "endpoints:aggregate", label(f"{len(items)} endpoints"), node_id("agg", acct),
-                            URL=diagram_file(stem("account", acct)), tooltip=label(f"see account {acct}"))
-                        continue
-                    for region in sorted({c["consumer_region"] for c in items}):
-                        with Group(region, f"acct-{acct}-{region}", bgcolor="#FFFFFF"):
-                            here = [c for c in items if c["consumer_region"] == region]
-                            if grain == "vpc":
-                                for vpc in sorted({c["consumer_vpc_id"] or "" for c in here}):
-                                    n = sum(1 for c in here if (c["consumer_vpc_id"] or "") == vpc)
-                                    consumer_nodes[(acct, region, vpc)] = icons.node(
-                                        "endpoints:aggregate", label(f"{n} endpoints", vpc),
-                                        node_id("agg", acct, region, vpc), URL=diagram_file(stem("account", acct)))
-                                continue
-                            for c in here:
-                                text, attrs = _marked(view, c["endpoint_id"], [view.endpoint_label(c), c["endpoint_type"], c["state"]])
-                                consumer_nodes[c["endpoint_id"]] = icons.node(
-                                    icons.endpoint_kind(c["endpoint_type"]), text, node_id(c["endpoint_id"]), **attrs)
-        if grain != "endpoint" and not (outside and grain == "account"):
-            pic.collapsed.append(f"{len(conns)} endpoints are drawn per {grain}; counted nodes link to the "
-                                 f"account's diagram or page.")
-
-        service_nodes: dict = {}
-        providers = sorted({(c["provider_owner"] or "", c["provider_account_id"] or "") for c in conns})
-        inside = case in ("internal-cross-account", "internal-same-account", "external-consumer")
-        if service_grain == "all":
-            with Group("Providers", "providers", bgcolor=INSIDE if inside else OUTSIDE):
-                service_nodes[("all",)] = icons.node(
-                    "endpoint-service", label(f"{len(services)} services", f"{len(providers)} providers"), node_id("svcall"))
-            pic.collapsed.append(f"{len(services)} services of {len(providers)} providers are drawn as one node "
-                                 f"(see the table below).")
-        for owner, provider in providers if service_grain != "all" else []:
-            title_ = {"amazon": "AWS", "aws-marketplace": "AWS Marketplace"}.get(owner) or view.account_name(provider or None)
-            with Group(title_, f"provider-{owner}-{provider}", bgcolor=INSIDE if inside else OUTSIDE):
-                mine = sorted({_service_key(c) for c in conns
-                               if (c["provider_owner"] or "", c["provider_account_id"] or "") == (owner, provider)})
-                if service_grain == "provider":
-                    service_nodes[(owner, provider)] = icons.node(
-                        "endpoint-service", label(f"{len(mine)} services"), node_id("svcagg", owner, provider))
-                    continue
-                for key in mine:
-                    c = next(c for c in conns if _service_key(c) == key)
-                    kind = icons.aws_service_kind(c["service_name"]) if owner == "amazon" else (
-                        "marketplace" if owner == "aws-marketplace" else "endpoint-service")
-                    if c["use_case"] == "unresolved":
-                        kind = "unresolved"
-                    text, attrs = _marked(view, c["service_id"] or "", [view.service_label(c), c["provider_region"]])
-                    service_nodes[key] = icons.node(kind, text, node_id("svc", *key), **attrs)
-        if service_grain == "provider":
-            pic.collapsed.append(f"{len(services)} services are drawn per provider.")
-
-        drawn: Counter = Counter()
-        edge_states: dict = defaultdict(set)
-        for c in conns:
-            if grain == "region":
-                src = c["consumer_region"]
-            elif grain == "account" or outside:
-                src = c["consumer_account_id"]
-            elif grain == "vpc":
-                src = (c["consumer_account_id"], c["consumer_region"], c["consumer_vpc_id"] or "")
-            else:
-                src = c["endpoint_id"]
-            dst = {"all": ("all",), "provider": (c["provider_owner"] or "", c["provider_account_id"] or "")}.get(
-                service_grain, _service_key(c))
-            drawn[(src, dst)] += 1
-            edge_states[(src, dst)].add(c["state"])
-        for (src, dst), count in sorted(drawn.items(), key=lambda kv: str(kv[0])):
-            flowing = edge_states[(src, dst)] - set(NOT_FLOWING)
-            state = None if flowing else sorted(edge_states[(src, dst)])[0]
-            _connect(consumer_nodes[src], service_nodes[dst],
-                     **_edge_attrs(case, state, f"{count}" if count > 1 else None))
-        _legend([case])
+    pic = Picture(view.names.diagram("use-case", case), f"Use case: {USE_CASE_TITLES[case]}")
+    grain, service_grain = _consumer_grain(case, level), USE_CASE_LEVELS[level][1]
+    nodes = _use_case_consumers(view, pic, case, conns, grain)
+    nodes.update(_use_case_services(view, pic, case, conns, service_grain))
+    edges, states = Counter(), defaultdict(set)
+    for c in conns:
+        dst = {"all": ("all",), "provider": (c["provider_owner"] or "", c["provider_account_id"] or "")}.get(
+            service_grain, service_key(c))
+        key = (_consumer_key(c, grain), dst, case)
+        edges[key] += 1
+        states[key].add(c["state"])
+    connect_counted(pic, nodes, edges, states, count_label)
+    pic.legend = [case]
     return pic
 
 
@@ -354,205 +357,237 @@ def service(view: View, svc: dict) -> Picture:
     return fit(_service, SERVICE_LEVELS, view, svc)
 
 
-def _targets(view: View, svc: dict, lb_node, lb: dict, level: int, pic: Picture) -> None:
+def short_arn(arn: str, default: str = "") -> str:
+    """The name part of an ELB ARN (``.../net/NAME/ID``), or the ARN itself if it has none."""
+    parts = str(arn).rsplit("/", 2)
+    return parts[-2] if len(parts) == 3 else (default or str(arn))
+
+
+def _target_group_targets(pic: Picture, box: Cluster, tg: dict, tg_node: Node, level: int) -> None:
+    targets = tg["targets"]
+    if level >= 2 or len(targets) > TARGETS_BEFORE_AGGREGATION:
+        counts = Counter(t["health"] or "unknown" for t in targets)
+        agg = box.node("target:aggregate", [plural(len(targets), "target"),
+                                            ", ".join(f"{n} {h}" for h, n in sorted(counts.items()))],
+                       node_id("targets", tg["arn"]))
+        pic.connect(tg_node, agg)
+        return
+    for t in targets:
+        good = t["health"] == "healthy"
+        kind = "target:instance" if (tg.get("target_type") == "instance" or t["id"].startswith("i-")) else "target:ip"
+        color = HEALTHY if good else SEVERITY_COLOR["high"]
+        node = box.node(kind, [t["id"], f"port {t['port']}", t["health"]], node_id("target", tg["arn"], t["id"], t["port"]),
+                        fontcolor=color)
+        pic.connect(tg_node, node, color=color)
+
+
+def _counted_targets(pic: Picture, box: Cluster, lb: dict, lb_node: Node) -> None:
+    targets = [t for tg in lb["target_groups"] for t in tg["targets"]]
+    healthy = sum(1 for t in targets if t["health"] == "healthy")
+    box.node("target:aggregate", [plural(len(lb["target_groups"]), "target group"),
+                                  f"{healthy}/{len(targets)} targets healthy"],
+             node_id("tgs", lb["arn"]), color=SEVERITY_COLOR["high"] if not healthy else HEALTHY)
+    pic.connect(lb_node, box.node("target:aggregate", [plural(len(lb["listeners"]), "listener")],
+                                  node_id("listeners", lb["arn"])))
+    pic.collapsed.append("Listeners and target groups are counted per load balancer.")
+
+
+def _targets(pic: Picture, box: Cluster, lb_node: Node, lb: dict, level: int) -> None:
     """Listeners, target groups and targets behind one load balancer, aggregated by level."""
     if level >= 3:
-        targets = [t for tg in lb["target_groups"] for t in tg["targets"]]
-        healthy = sum(1 for t in targets if t["health"] == "healthy")
-        icons.node("target:aggregate", label(f"{len(lb['target_groups'])} target groups",
-                                             f"{healthy}/{len(targets)} targets healthy"),
-                   node_id("tgs", lb["arn"]), color=SEVERITY_COLOR["high"] if not healthy else "#2E7D32")
-        _connect(lb_node, Box(label(f"{len(lb['listeners'])} listeners"), nodeid=node_id("listeners", lb["arn"])))
-        pic.collapsed.append("Listeners and target groups are counted per load balancer.")
-        return
+        return _counted_targets(pic, box, lb, lb_node)
     tg_nodes = {}
     for tg in lb["target_groups"]:
         healthy = sum(1 for t in tg["targets"] if t["health"] == "healthy")
-        tg_nodes[tg["arn"]] = Box(label(tg.get("name") or tg["arn"].rsplit("/", 2)[-2],
-                                        f"{tg.get('protocol') or ''}:{tg.get('port') or ''}",
-                                        f"{healthy}/{len(tg['targets'])} healthy"),
-                                  nodeid=node_id(tg["arn"]), color=SEVERITY_COLOR["high"] if not healthy else "#2E7D32")
-        targets = tg["targets"]
-        if level >= 2 or len(targets) > TARGETS_BEFORE_AGGREGATION:
-            counts = Counter(t["health"] or "unknown" for t in targets)
-            agg = icons.node("target:aggregate", label(f"{len(targets)} targets",
-                             ", ".join(f"{n} {h}" for h, n in sorted(counts.items()))), node_id("targets", tg["arn"]))
-            _connect(tg_nodes[tg["arn"]], agg)
-            continue
-        for t in targets:
-            good = t["health"] == "healthy"
-            kind = "target:instance" if (tg.get("target_type") == "instance" or t["id"].startswith("i-")) else "target:ip"
-            tnode = icons.node(kind, label(t["id"], f"port {t['port']}", t["health"]),
-                               node_id("target", tg["arn"], t["id"], t["port"]),
-                               fontcolor="#2E7D32" if good else SEVERITY_COLOR["high"])
-            _connect(tg_nodes[tg["arn"]], tnode, color="#2E7D32" if good else SEVERITY_COLOR["high"])
-    if lb["listeners"]:
-        for li in lb["listeners"]:
-            proto = f"{li['protocol']}:{li.get('port')}" if li.get("protocol") else "GENEVE (all traffic)"
-            ln = Box(label(f"listener {proto}"), nodeid=node_id(li["arn"]))
-            _connect(lb_node, ln)
-            for tg_arn in li["target_group_arns"]:
-                if tg_arn in tg_nodes:
-                    _connect(ln, tg_nodes[tg_arn])
-    else:
+        tg_nodes[tg["arn"]] = box.node("target-group", [tg.get("name") or short_arn(tg["arn"]),
+                                                        f"{tg.get('protocol') or ''}:{tg.get('port') or ''}",
+                                                        f"{healthy}/{len(tg['targets'])} healthy"],
+                                       node_id(tg["arn"]), color=SEVERITY_COLOR["high"] if not healthy else HEALTHY)
+        _target_group_targets(pic, box, tg, tg_nodes[tg["arn"]], level)
+    for li in lb["listeners"]:
+        proto = f"{li['protocol']}:{li.get('port')}" if li.get("protocol") else "GENEVE (all traffic)"
+        node = box.node("listener", [f"listener {proto}"], node_id(li["arn"]))
+        pic.connect(lb_node, node)
+        for tg_arn in li["target_group_arns"]:
+            if tg_arn in tg_nodes:
+                pic.connect(node, tg_nodes[tg_arn])
+    if not lb["listeners"]:
         for tg_node in tg_nodes.values():
-            _connect(lb_node, tg_node)
+            pic.connect(lb_node, tg_node)
+
+
+def _service_consumers(view: View, pic: Picture, svc: dict, groups: dict, per_account: bool) -> dict:
+    nodes = {}
+    for inside in (True, False):
+        keys = sorted(k for k in groups if k[0] == inside)
+        if not keys:
+            continue
+        side = pic.root.cluster(f"side-{inside}", "Inside the organization" if inside else "Outside the organization",
+                                bgcolor=INSIDE if inside else OUTSIDE)
+        for region in sorted({k[1] for k in keys}):
+            box = side.cluster(f"side-{inside}-{region}", region, bgcolor=PLAIN)
+            for k in (k for k in keys if k[1] == region):
+                items = groups[k]
+                detail = ", ".join(f"{n} {s}" for s, n in sorted(Counter(c["state"] for c in items).items()))
+                who = view.account_name(k[2]) if per_account else \
+                    plural(len({c["consumer_account_id"] for c in items}), "account")
+                nodes[k] = box.node("account" if inside else "external-consumer",
+                                    [who, f"{plural(len(items), 'endpoint')}: {detail}"],
+                                    node_id("consumer", svc["service_id"], *k))
+    return nodes
+
+
+def _service_provider(view: View, pic: Picture, svc: dict, level: int) -> Node:
+    box = pic.root.cluster(f"acct-{svc['account_id']}", view.account_name(svc["account_id"]), svc["region"],
+                           bgcolor=INSIDE)
+    lines, attrs = marked(view, svc["service_id"], [
+        svc["name"] or svc["service_id"], svc["service_id"],
+        "acceptance required" if svc["acceptance_required"] else "auto-accept",
+        plural(len(svc["allowed_principals"]), "allowed principal")])
+    service_node = box.node("endpoint-service", lines, node_id(svc["service_id"]), **attrs)
+    for arn in svc["load_balancer_arns"]:
+        lb = view.load_balancers.get(arn)
+        if lb is None:
+            pic.connect(service_node, box.node("load-balancer:unknown", ["load balancer not crawled", short_arn(arn)],
+                                               node_id(arn)))
+            continue
+        kind = "load-balancer:network" if lb["type"] == "network" else "load-balancer:gateway"
+        lb_node = box.node(kind, [lb["name"], f"{lb['type']} load balancer", lb["scheme"]], node_id(arn))
+        pic.connect(service_node, lb_node)
+        _targets(pic, box, lb_node, lb, level)
+    return service_node
 
 
 def _service(view: View, svc: dict, level: int) -> Picture:
-    title = f"Endpoint service: {svc['name'] or svc['service_id']}"
-    pic = Picture(stem("service", svc["service_id"]), Canvas(title))
-    conns = [c for c in view.connections if c["service_id"] == svc["service_id"]
-             and c["use_case"] not in ("aws-service", "marketplace", "unresolved")]
+    pic = Picture(view.names.diagram("service", svc["service_id"]), f"Endpoint service: {svc['name'] or svc['service_id']}")
+    conns = [c for c in view.by_service.get(svc["service_id"], []) if c["use_case"] in OURS]
     per_account = level == 0
 
     def key(c: dict) -> tuple:
         base = (view.inside(c["consumer_account_id"]), c["consumer_region"])
         return base + (c["consumer_account_id"],) if per_account else base
 
-    groups: dict = defaultdict(list)
+    groups = _by(conns, key)
+    nodes = _service_consumers(view, pic, svc, groups, per_account)
+    if not per_account:
+        pic.collapsed.append(f"{len({c['consumer_account_id'] for c in conns})} consumer accounts are drawn per region.")
+    nodes["service"] = _service_provider(view, pic, svc, level)
+    edges, states = Counter(), defaultdict(set)
     for c in conns:
-        groups[key(c)].append(c)
-    with pic.canvas:
-        consumer_nodes = {}
-        for inside in (True, False):
-            keys = sorted(k for k in groups if k[0] == inside)
-            if not keys:
-                continue
-            with Group("Inside the organization" if inside else "Outside the organization",
-                       f"side-{inside}", bgcolor=INSIDE if inside else OUTSIDE):
-                for region in sorted({k[1] for k in keys}):
-                    with Group(region, f"side-{inside}-{region}", bgcolor="#FFFFFF"):
-                        for k in (k for k in keys if k[1] == region):
-                            items = groups[k]
-                            states = Counter(c["state"] for c in items)
-                            detail = ", ".join(f"{n} {s}" for s, n in sorted(states.items()))
-                            who = view.account_name(k[2]) if per_account else \
-                                f"{len({c['consumer_account_id'] for c in items})} accounts"
-                            consumer_nodes[k] = icons.node(
-                                "account" if inside else "external-consumer",
-                                label(who, f"{len(items)} endpoint{'s' if len(items) > 1 else ''}: {detail}"),
-                                node_id("consumer", svc["service_id"], *k))
-        if not per_account:
-            pic.collapsed.append(f"{len({c['consumer_account_id'] for c in conns})} consumer accounts are drawn per region.")
-
-        with Group(view.account_name(svc["account_id"]), f"acct-{svc['account_id']}", subtitle=svc["region"], bgcolor=INSIDE):
-            text, attrs = _marked(view, svc["service_id"], [
-                svc["name"] or svc["service_id"], svc["service_id"],
-                "acceptance required" if svc["acceptance_required"] else "auto-accept",
-                f"{len(svc['allowed_principals'])} allowed principals"])
-            service_node = icons.node("endpoint-service", text, node_id(svc["service_id"]), **attrs)
-            for arn in svc["load_balancer_arns"]:
-                lb = view.load_balancers.get(arn)
-                if lb is None:
-                    _connect(service_node, Box(label("load balancer not crawled", arn.rsplit("/", 2)[-2]), nodeid=node_id(arn)))
-                    continue
-                kind = "load-balancer:network" if lb["type"] == "network" else "load-balancer:gateway"
-                lb_node = icons.node(kind, label(lb["name"], f"{lb['type']} load balancer", lb["scheme"]), node_id(arn))
-                _connect(service_node, lb_node)
-                _targets(view, svc, lb_node, lb, level, pic)
-        edges = Counter()
-        for c in conns:
-            edges[(key(c), c["use_case"], c["state"] if c["state"] in NOT_FLOWING else None)] += 1
-        for (k, case, state), n in sorted(edges.items(), key=lambda kv: str(kv[0])):
-            _connect(consumer_nodes[k], service_node, **_edge_attrs(case, state, f"{n}" if n > 1 else None))
-        _legend(sorted({c["use_case"] for c in conns}, key=list(USE_CASE_STYLE).index))
+        flowing = c["state"] not in vocab.NOT_FLOWING
+        edge = (key(c), "service", c["use_case"], None if flowing else c["state"])
+        edges[edge] += 1
+        states[edge].add(c["state"])
+    for (src, dst, case, state), n in sorted(edges.items(), key=lambda kv: str(kv[0])):
+        pic.connect(nodes[src], nodes[dst], count_label(n), **edge_attrs(case, {state} if state else None))
+    pic.legend = sorted({c["use_case"] for c in conns}, key=list(USE_CASE_STYLE).index)
     return pic
 
 
 # --- one per account -----------------------------------------------------------------------------
 
 ACCOUNT_LEVELS = 5  # 0: subnets; 1: endpoints; 2: per VPC; 3: services reached per use case; 4: per region
+ACCOUNT_NOTES = {1: "Subnets are not drawn.", 2: "Endpoints are drawn per VPC.",
+                 3: "Endpoints are drawn per VPC, and the services they reach per use case.",
+                 4: "Endpoints are drawn per region, and the services they reach per use case."}
 
 
 def account(view: View, account_id: str) -> Picture:
     return fit(_account, ACCOUNT_LEVELS, view, account_id)
 
 
-def _account(view: View, account_id: str, level: int) -> Picture:
-    title = f"Account {view.account_name(account_id)}"
-    pic = Picture(stem("account", account_id), Canvas(title))
-    eps = [e for e in view.doc["endpoints"] if e["account_id"] == account_id]
-    conns = {c["endpoint_id"]: c for c in view.connections}
-    vpcs = {v["vpc_id"]: v for v in view.doc["vpcs"] if v["account_id"] == account_id}
-    subnets = {s["subnet_id"]: s for s in view.doc["subnets"] if s["account_id"] == account_id}
+def _endpoint_group(e: dict, level: int) -> tuple:
+    """Which node stands for an endpoint at this level."""
+    if level >= 4:
+        return ("region", e["region"])
+    if level >= 2:
+        return ("vpc", e["region"], e["vpc_id"] or "")
+    return ("endpoint", e["endpoint_id"])
 
-    def group_of(e: dict) -> tuple:
-        """Which node stands for an endpoint at this level."""
-        if level >= 4:
-            return ("region", e["region"])
+
+def _vpc_endpoints(view: View, pic: Picture, box: Cluster, items: list[dict], level: int, nodes: dict) -> None:
+    """A VPC's endpoints, each joined to its subnets at level 0."""
+    subnet_nodes = {}
+    for sid in sorted({s for e in items for s in e["subnet_ids"]}) if level == 0 else []:
+        sub = view.subnets.get(sid) or {}
+        public = bool(sub.get("public"))
+        subnet_nodes[sid] = box.node(
+            "subnet:public" if public else "subnet:private",
+            [sub.get("name") or sid, sub.get("availability_zone") or "zone unknown", "public" if public else "private"],
+            node_id(sid), fontcolor=SEVERITY_COLOR["medium"] if public else "#2D3436")
+    for e in items:
+        lines, attrs = marked(view, e["endpoint_id"], [e.get("name") or e["endpoint_id"], e["type"], e["state"]])
+        node = nodes[("endpoint", e["endpoint_id"])] = box.node(icons.endpoint_kind(e["type"]), lines,
+                                                                node_id(e["endpoint_id"]), **attrs)
+        for sid in e["subnet_ids"]:
+            if sid in subnet_nodes:
+                pic.connect(subnet_nodes[sid], node, style="dotted", arrowhead="none", color="#90A4AE")
+
+
+def _account_region(view: View, pic: Picture, box: Cluster, account_id: str, region: str, eps: list[dict],
+                    level: int, nodes: dict) -> None:
+    if level >= 4 and eps:
+        nodes[("region", region)] = box.node(
+            "endpoints:aggregate", [plural(len(eps), "endpoint"), plural(len({e["vpc_id"] for e in eps}), "VPC")],
+            node_id("agg", account_id, region))
+    for vpc_id, items in sorted(_by(eps, lambda e: e["vpc_id"] or "").items()) if level < 4 else []:
+        vpc = view.vpcs.get((account_id, vpc_id), {})
+        inner = box.cluster(f"vpc-{account_id}-{vpc_id}", vpc.get("name") or vpc_id,
+                            f"{vpc_id} {vpc.get('cidr_block') or ''}", bgcolor="#F7F9FA")
         if level >= 2:
-            return ("vpc", e["region"], e["vpc_id"] or "")
-        return ("endpoint", e["endpoint_id"])
+            nodes[("vpc", region, vpc_id)] = inner.node("endpoints:aggregate", [plural(len(items), "endpoint")],
+                                                        node_id("agg", account_id, vpc_id))
+        else:
+            _vpc_endpoints(view, pic, inner, items, level, nodes)
+    for svc in view.services_of.get(account_id, []):
+        if svc["region"] == region:
+            lines, attrs = marked(view, svc["service_id"], [svc["name"] or svc["service_id"], "endpoint service we provide"])
+            box.node("endpoint-service", lines, node_id(svc["service_id"]), **attrs,
+                     **view.link("service", svc["service_id"]))
 
-    def far_key(c: dict) -> tuple:
-        return ("case", c["use_case"]) if level >= 3 else _service_key(c)
 
-    with pic.canvas:
-        nodes, far_nodes = {}, {}
-        with Group(view.account_name(account_id), f"acct-{account_id}", bgcolor=INSIDE):
-            for region in view.region_activity(account_id):
-                with Group(region, f"acct-{account_id}-{region}", bgcolor="#FFFFFF"):
-                    here = [e for e in eps if e["region"] == region]
-                    if level >= 4 and here:
-                        nodes[("region", region)] = icons.node(
-                            "endpoints:aggregate", label(f"{len(here)} endpoints",
-                                                         f"{len({e['vpc_id'] for e in here})} VPCs"),
-                            node_id("agg", account_id, region))
-                    for vpc_id in sorted({e["vpc_id"] or "" for e in here}) if level < 4 else []:
-                        items = [e for e in here if (e["vpc_id"] or "") == vpc_id]
-                        vpc = vpcs.get(vpc_id, {})
-                        with Group(vpc.get("name") or vpc_id, f"vpc-{account_id}-{vpc_id}",
-                                   subtitle=f"{vpc_id} {vpc.get('cidr_block') or ''}", bgcolor="#F7F9FA"):
-                            if level >= 2:
-                                nodes[("vpc", region, vpc_id)] = icons.node(
-                                    "endpoints:aggregate", label(f"{len(items)} endpoints"), node_id("agg", account_id, vpc_id))
-                                continue
-                            subnet_nodes = {}
-                            for sid in sorted({s for e in items for s in e["subnet_ids"]}) if level == 0 else []:
-                                sub = subnets.get(sid)
-                                public = bool(sub and sub["public"])
-                                subnet_nodes[sid] = icons.node(
-                                    "subnet:public" if public else "subnet:private",
-                                    label((sub or {}).get("name") or sid, (sub or {}).get("availability_zone") or "zone unknown",
-                                          "public" if public else "private"),
-                                    node_id(sid), fontcolor=SEVERITY_COLOR["medium"] if public else "#2D3436")
-                            for e in items:
-                                text, attrs = _marked(view, e["endpoint_id"], [e.get("name") or e["endpoint_id"], e["type"], e["state"]])
-                                node = icons.node(icons.endpoint_kind(e["type"]), text, node_id(e["endpoint_id"]), **attrs)
-                                nodes[("endpoint", e["endpoint_id"])] = node
-                                for sid in e["subnet_ids"]:
-                                    if sid in subnet_nodes:
-                                        _connect(subnet_nodes[sid], node, style="dotted", arrowhead="none", color="#90A4AE")
-                    for svc in [s for s in view.services if s["account_id"] == account_id and s["region"] == region]:
-                        text, attrs = _marked(view, svc["service_id"], [svc["name"] or svc["service_id"], "endpoint service we provide"])
-                        icons.node("endpoint-service", text, node_id(svc["service_id"]), **attrs,
-                                   URL=diagram_file(stem("service", svc["service_id"])))
-        if level >= 1:
-            pic.collapsed.append({1: "Subnets are not drawn.", 2: "Endpoints are drawn per VPC.",
-                                  3: "Endpoints are drawn per VPC, and the services they reach per use case.",
-                                  4: "Endpoints are drawn per region, and the services they reach per use case."}[level])
-        edges = Counter()
-        with Group("Services these endpoints reach", f"reach-{account_id}", bgcolor="#FFFFFF", style="dashed"):
-            for e in eps:
-                c = conns.get(e["endpoint_id"])
-                if c is None:
-                    continue
-                fk = far_key(c)
-                if fk not in far_nodes:
-                    if level >= 3:
-                        n = len({_service_key(x) for x in conns.values()
-                                 if x["consumer_account_id"] == account_id and x["use_case"] == c["use_case"]})
-                        far_nodes[fk] = icons.node("endpoint-service", label(USE_CASE_TITLES[c["use_case"]], f"{n} services"),
-                                                   node_id("far", account_id, *fk))
-                    else:
-                        kind = {"aws-service": icons.aws_service_kind(c["service_name"]), "marketplace": "marketplace",
-                                "unresolved": "unresolved"}.get(c["use_case"], "endpoint-service")
-                        far_nodes[fk] = icons.node(kind, label(view.service_label(c), view.provider_label(c), c["provider_region"]),
-                                                   node_id("far", account_id, *fk))
-                edges[(group_of(e), fk, c["use_case"], c["state"] if c["state"] in NOT_FLOWING else None)] += 1
-        for (src, fk, case, state), n in sorted(edges.items(), key=lambda kv: str(kv[0])):
-            _connect(nodes[src], far_nodes[fk], **_edge_attrs(case, state, f"{n}" if n > 1 else None))
-        _legend(sorted({c["use_case"] for c in conns.values() if c["consumer_account_id"] == account_id},
-                       key=list(USE_CASE_STYLE).index))
+def _account_reach(view: View, pic: Picture, account_id: str, level: int) -> tuple[dict, Counter, dict]:
+    """The services the account's endpoints reach (per use case from level 3), and the edges."""
+    box = pic.root.cluster(f"reach-{account_id}", "Services these endpoints reach", bgcolor=PLAIN, style="dashed")
+    mine = view.by_consumer.get(account_id, [])
+    per_case = Counter(c["use_case"] for c in {service_key(c) + (c["use_case"],): c for c in mine}.values())
+    far, edges, states = {}, Counter(), defaultdict(set)
+    for e in view.endpoints_of.get(account_id, []):
+        c = view.connection_of.get(e["endpoint_id"])
+        if c is None:
+            continue
+        key = ("case", c["use_case"]) if level >= 3 else service_key(c)
+        if key not in far and level >= 3:
+            far[key] = box.node("endpoint-service", [USE_CASE_TITLES[c["use_case"]], plural(per_case[c["use_case"]], "service")],
+                                node_id("far", account_id, *key))
+        elif key not in far:
+            far[key] = box.node(_service_kind(c), [view.service_label(c), view.provider_label(c), c["provider_region"]],
+                                node_id("far", account_id, *key))
+        edge = (_endpoint_group(e, level), key, c["use_case"])
+        edges[edge] += 1
+        states[edge].add(c["state"])
+    return far, edges, states
+
+
+def _account(view: View, account_id: str, level: int) -> Picture:
+    pic = Picture(view.names.diagram("account", account_id), f"Account {view.account_name(account_id)}")
+    by_region = _by(view.endpoints_of.get(account_id, []), lambda e: e["region"])
+    nodes: dict = {}
+    box = pic.root.cluster(f"acct-{account_id}", view.account_name(account_id), bgcolor=INSIDE)
+    for region in view.region_activity(account_id):
+        inner = box.cluster(f"acct-{account_id}-{region}", region, bgcolor=PLAIN)
+        _account_region(view, pic, inner, account_id, region, by_region.get(region, []), level, nodes)
+    if level >= 1:
+        pic.collapsed.append(ACCOUNT_NOTES[level])
+    far, edges, states = _account_reach(view, pic, account_id, level)
+    nodes.update(far)
+    connect_counted(pic, nodes, edges, states, count_label)
+    pic.legend = sorted({c["use_case"] for c in view.by_consumer.get(account_id, [])}, key=list(USE_CASE_STYLE).index)
     return pic
+
+
+def _by(items, key) -> dict:
+    out: dict = defaultdict(list)
+    for item in items:
+        out[key(item)].append(item)
+    return out

@@ -1,12 +1,16 @@
-"""What the pictures and the pages both need, derived once from an analyzed snapshot."""
+"""What the pictures and the pages both need, derived once from an analyzed snapshot.
+
+Every index is built in one pass, so no picture or page scans the whole estate per account,
+service or region: rendering stays linear in the size of the snapshot."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from archviz.model import CATALOG, SEVERITIES
+from archviz.model import CATALOG, vocab
 from archviz.model.estate import Estate
+from archviz.render.names import Names
 
 USE_CASE_TITLES = {
     "aws-service": "AWS services",
@@ -47,6 +51,13 @@ class Mark:
         return f"[{SEVERITY_MARK[self.severity]}] {self.count} finding{'s' if self.count > 1 else ''} ({self.severity})"
 
 
+def _group(records, key) -> dict:
+    out: dict = defaultdict(list)
+    for rec in records:
+        out[key(rec)].append(rec)
+    return out
+
+
 class View:
     def __init__(self, doc: dict):
         self.doc = doc
@@ -55,25 +66,50 @@ class View:
         self.estate = Estate(doc, frozenset((doc.get("analysis") or {}).get("trusted_accounts") or []))
         self.inside = self.estate.inside
         self.load_balancers = self.estate.load_balancers
+        self.services_by_id = self.estate.services_by_id
+        self.subnets = self.estate.subnets
         self.connections = doc.get("connections") or []
         self.findings = doc.get("findings") or []
-        self.by_case: dict[str, list[dict]] = defaultdict(list)
-        for c in self.connections:
-            self.by_case[c["use_case"]].append(c)
-        self.use_cases = [u for u in USE_CASE_TITLES if self.by_case.get(u)]
         self.services = sorted(doc["endpoint_services"], key=lambda s: (s["account_id"], s["region"], s["service_id"]))
-        self.services_by_id = self.estate.services_by_id
+        self.crawled_accounts = sorted(a for a, rec in self.accounts.items() if rec.get("crawled", True))
+        self._index()
+        self.linked: set[str] = {"service", "account"}  # kinds of diagram this render writes
+        self.names = Names({"use-case": self.use_cases, "service": [s["service_id"] for s in self.services],
+                            "account": self.crawled_accounts})
+
+    def _index(self) -> None:
+        doc = self.doc
+        self.by_case = _group(self.connections, lambda c: c["use_case"])
+        self.use_cases = [u for u in USE_CASE_TITLES if self.by_case.get(u)]
+        self.connection_of = {c["endpoint_id"]: c for c in self.connections}
+        self.by_service = _group(self.connections, lambda c: c["service_id"])
+        self.by_consumer = _group(self.connections, lambda c: c["consumer_account_id"])
+        self.endpoints_of = _group(doc["endpoints"], lambda e: e["account_id"])
+        self.services_of = _group(self.services, lambda s: s["account_id"])
+        self.vpcs = {(v["account_id"], v["vpc_id"]): v for v in doc["vpcs"]}
+        self.findings_by_resource = _group(self.findings, lambda f: f["resource_id"])
+        self.findings_of = _group(self.findings, lambda f: f["account_id"])
+        self.gaps_of = _group((c for c in doc["coverage"] if c["status"] != "ok"), lambda c: c["account_id"])
+        self.marks = {rid: Mark(vocab.worst(f["severity"] for f in fs), len(fs))
+                      for rid, fs in self.findings_by_resource.items()}
         self.rules = {r["rule_id"]: r for r in (doc.get("analysis") or {}).get("rules", [])} or {
             r.id: {"rule_id": r.id, "severity": r.severity, "title": r.title, "rationale": r.rationale,
                    "remediation": r.remediation} for r in CATALOG.values()}
-        by_resource: dict[str, list[dict]] = defaultdict(list)
-        for f in self.findings:
-            by_resource[f["resource_id"]].append(f)
-        rank = {s: i for i, s in enumerate(SEVERITIES)}
-        self.marks = {rid: Mark(min((f["severity"] for f in fs), key=rank.__getitem__), len(fs))
-                      for rid, fs in by_resource.items()}
-        self.findings_by_resource = dict(by_resource)
-        self.crawled_accounts = sorted(a for a, rec in self.accounts.items() if rec.get("crawled", True))
+        regions = defaultdict(set)
+        for rec in doc["endpoints"] + self.services:
+            regions[rec["account_id"]].add(rec["region"])
+        self._regions = {a: sorted(r) for a, r in regions.items()}
+        self.counts = Counter()  # (account, region, what) -> how many; region "" for the account
+        for what, records in (("endpoints", doc["endpoints"]), ("services", self.services), ("findings", self.findings)):
+            for rec in records:
+                self.counts[(rec["account_id"], rec["region"], what)] += 1
+                self.counts[(rec["account_id"], "", what)] += 1
+
+    def link(self, kind: str, ident: str) -> dict:
+        """Node attributes linking to the diagram of a service or account, if it was rendered."""
+        if kind not in self.linked or (kind, ident) not in self.names:
+            return {}
+        return {"URL": self.names.diagram(kind, ident) + ".svg", "tooltip": f"see the {kind} diagram"}
 
     def account_name(self, account_id: str | None) -> str:
         if account_id is None:
@@ -89,19 +125,22 @@ class View:
         service = self.services_by_id.get(c["service_id"] or "")
         if service and service.get("name"):
             return service["name"]
-        if c["provider_owner"] == "amazon" and c["service_name"]:
+        if c["provider_owner"] == vocab.AMAZON and c["service_name"]:
             return c["service_name"].rsplit(".", 1)[-1]
         return c["service_id"] or c["service_name"] or "unknown service"
 
     def provider_label(self, c: dict) -> str:
         owner = c["provider_owner"]
-        if owner == "amazon":
+        if owner == vocab.AMAZON:
             return "AWS"
-        if owner == "aws-marketplace":
+        if owner == vocab.MARKETPLACE:
             return "AWS Marketplace seller"
         return self.account_name(c["provider_account_id"])
 
     def region_activity(self, account_id: str) -> list[str]:
-        regions = {e["region"] for e in self.doc["endpoints"] if e["account_id"] == account_id}
-        regions |= {s["region"] for s in self.services if s["account_id"] == account_id}
-        return sorted(regions)
+        """The regions where an account has endpoints or provides services."""
+        return self._regions.get(account_id, [])
+
+    def worst_finding(self, account_id: str, region: str = "") -> str | None:
+        found = [f["severity"] for f in self.findings_of.get(account_id, []) if not region or f["region"] == region]
+        return vocab.worst(found) if found else None

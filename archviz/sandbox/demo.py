@@ -1,6 +1,6 @@
 """The demo organization: a believable PrivateLink estate seeded into the sandbox over HTTP.
 
-It shows every use case of the study note and every finding the model defines:
+It shows every PrivateLink use case archviz classifies and every finding the model defines:
 
 - AWS services: S3 and DynamoDB gateway endpoints, an API Gateway (execute-api) interface endpoint;
 - internal, cross-account: ``shared-services`` publishes the NLB-backed ``payments-api`` to
@@ -17,8 +17,9 @@ It shows every use case of the study note and every finding the model defines:
   single-AZ endpoint; an endpoint in a zone its service does not serve;
 - ``security-audit``: a member account whose role cannot be assumed.
 
-Seeding is deterministic (moto's random generator is seeded), so two demo runs create the
-same ids.
+Seeding is deterministic (moto's random generator is seeded, and the sandbox warms moto up
+before anything is seeded), so two demo runs create the same ids, in fresh processes or one
+after another in the same process (``tests/test_sandbox_layer.py`` checks it).
 """
 
 from __future__ import annotations

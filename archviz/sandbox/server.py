@@ -51,7 +51,21 @@ class Sandbox:
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, name="archviz-sandbox", daemon=True)
         self._thread.start()
+        self._warm_up()
         return self
+
+    def _warm_up(self) -> None:
+        """moto builds each service's app on the first request it gets, and that draws from its
+        random generator: ask each service once now, then forget it, so ids seeded later
+        (``demo.seed``) are the same on a fresh server and on one that has served before."""
+        import boto3
+
+        kw = dict(endpoint_url=self.endpoint_url, aws_access_key_id=SANDBOX_ACCESS_KEY,
+                  aws_secret_access_key=SANDBOX_SECRET_KEY, region_name=DEFAULT_REGION)
+        boto3.client("ec2", **kw).describe_regions()
+        boto3.client("elbv2", **kw).describe_load_balancers()
+        boto3.client("sts", **kw).get_caller_identity()
+        self.reset()
 
     @property
     def credentials(self) -> tuple[str, str]:

@@ -1,0 +1,65 @@
+"""A diagram as plain data: clusters, nodes, edges, a legend and notes.
+
+The picture builders (:mod:`archviz.render.pictures`) describe a scene; :func:`graph.draw`
+turns it into Graphviz. Because a scene is only data, the node budget is checked before
+anything is drawn, and another output (Mermaid, say) can draw the same scene."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Node:
+    id: str  # a stable DOT id (graph.node_id)
+    kind: str  # a key of icons.ICONS
+    lines: tuple  # the label: untrusted text, one item per line
+    attrs: dict = field(default_factory=dict)  # Graphviz attributes archviz chose (colours, links)
+
+
+@dataclass
+class Cluster:
+    key: str  # names the cluster in DOT; never the (untrusted) title
+    title: tuple = ()
+    bgcolor: str | None = None
+    style: str | None = None
+    nodes: list[Node] = field(default_factory=list)
+    clusters: list["Cluster"] = field(default_factory=list)
+
+    def node(self, kind: str, lines, nid: str, **attrs) -> Node:
+        node = Node(nid, kind, tuple(lines), attrs)
+        self.nodes.append(node)
+        return node
+
+    def cluster(self, key: str, *title, bgcolor: str | None = None, style: str | None = None) -> "Cluster":
+        child = Cluster(key, tuple(title), bgcolor, style)
+        self.clusters.append(child)
+        return child
+
+    def count(self) -> int:
+        return len(self.nodes) + sum(c.count() for c in self.clusters)
+
+
+@dataclass
+class Edge:
+    src: str
+    dst: str
+    attrs: dict
+    text: str | None = None  # the label (archviz's own text: counts)
+
+
+@dataclass
+class Picture:
+    name: str  # file stem, e.g. "use-case-aws-service"
+    title: str
+    root: Cluster = field(default_factory=lambda: Cluster("root"))
+    edges: list[Edge] = field(default_factory=list)
+    legend: list[str] | None = None  # the use cases the legend explains
+    collapsed: list[str] = field(default_factory=list)  # notes for the page under the diagram
+
+    @property
+    def nodes(self) -> int:
+        return self.root.count() + (1 if self.legend is not None else 0)
+
+    def connect(self, src: Node, dst: Node, text: str | None = None, **attrs) -> None:
+        self.edges.append(Edge(src.id, dst.id, attrs, text))
