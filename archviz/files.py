@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import stat
 import tempfile
 import threading
@@ -16,6 +17,7 @@ from archviz.errors import ArchvizError
 
 TEMP_MARK = ".archviz-"  # in the name of every temporary file archviz writes
 LOCK_FILE = ".archviz.lock"
+LOCK_SUFFIX = ".archviz.lock"
 
 _umask_lock = threading.Lock()
 
@@ -29,22 +31,20 @@ def default_mode() -> int:
     return 0o666 & ~mask
 
 
-def write_atomic(path: Path, data: bytes | Iterable[bytes]) -> None:
+def write_atomic(path: Path, data: bytes | Iterable[bytes], mode: int | None = None) -> None:
     """Write ``data`` to ``path`` so that a reader sees the old file or the new one, never half.
 
-    The file gets the mode ``open()`` would give it (``mkstemp`` alone creates 0600), and a file
-    that is replaced keeps its mode. The temporary is named ``.NAME.archviz-*.tmp``, so a later
-    run can recognise one that a killed run left behind."""
+    The file gets ``mode``, else the mode of the file it replaces, else the mode ``open()`` would
+    give it (``mkstemp`` alone creates 0600). The temporary is named ``.NAME.archviz-*.tmp``, so a
+    later run can recognise one that a killed run left behind."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
-    except FileNotFoundError:
-        mode = default_mode()
+    if mode is None:
+        mode = existing_mode(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TEMP_MARK}", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), mode)
+            os.fchmod(f.fileno(), default_mode() if mode is None else mode)
             for piece in [data] if isinstance(data, bytes) else data:
                 f.write(piece)
             f.flush()
@@ -58,16 +58,35 @@ def write_atomic(path: Path, data: bytes | Iterable[bytes]) -> None:
         raise
 
 
-def is_temporary(name: str) -> bool:
-    return name.startswith(".") and TEMP_MARK in name and name.endswith(".tmp")
+def existing_mode(path: Path) -> int | None:
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return None
 
 
-def remove_temporaries(folder: Path) -> list[Path]:
-    """Delete the temporaries killed archviz runs left in ``folder`` (call it holding the lock)."""
+# Temporaries of a target NAME: ``.NAME.archviz-XXXX.tmp``, and ``.NAME.XXXXXXXX.tmp`` as archviz
+# 0.1.0 named them (mkstemp's eight random characters).
+_TEMPORARY = re.compile(r"^\.(?P<target>.+?)(?:\.archviz-[A-Za-z0-9_]+|\.[a-z0-9_]{8})\.tmp$")
+
+
+def temporary_target(name: str) -> str | None:
+    """The file a temporary of archviz's naming was going to become, or None."""
+    match = _TEMPORARY.match(name)
+    return match.group("target") if match else None
+
+
+def remove_temporaries(folder: Path, owned, recursive: bool = True) -> list[Path]:
+    """Delete the temporaries killed archviz runs left in ``folder`` for the files ``owned(rel)``
+    says the caller manages (the caller holds the lock that covers those files)."""
     removed = []
-    for root, _dirs, names in os.walk(folder):
+    for root, dirs, names in os.walk(folder):
+        if not recursive:
+            dirs.clear()
         for name in names:
-            if is_temporary(name):
+            target = temporary_target(name)
+            rel = os.path.relpath(os.path.join(root, target), folder) if target else None
+            if rel and owned(rel):
                 path = Path(root) / name
                 path.unlink(missing_ok=True)
                 removed.append(path)
@@ -75,24 +94,22 @@ def remove_temporaries(folder: Path) -> list[Path]:
 
 
 @contextmanager
-def folder_lock(folder: Path) -> Iterator[None]:
-    """Hold ``folder``'s archviz lock or say at once that another run holds it.
+def lock(path: Path, what: str) -> Iterator[None]:
+    """Hold the archviz lock file ``path`` or say at once that another run holds it.
 
-    The lock is an ``flock`` on ``.archviz.lock``, released by the kernel if the process dies,
-    so a killed run never leaves it held; the file is removed on release. Because a file can be
-    removed between another run's ``open`` and its ``flock``, the lock counts only if the path
-    still names the file that was locked."""
-    folder = Path(folder)
-    path = folder / LOCK_FILE
+    The lock is an ``flock``, released by the kernel if the process dies, so a killed run never
+    leaves it held; the file is removed on release. Because a file can be removed between another
+    run's ``open`` and its ``flock``, the lock counts only if the path still names the locked file."""
+    path = Path(path)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         while True:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, default_mode())
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, default_mode())
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 os.close(fd)
-                raise ArchvizError(f"another archviz run is writing to {folder} (it holds {path}); "
+                raise ArchvizError(f"another archviz run is writing to {what} (it holds {path}); "
                                    f"wait for it to finish, or write elsewhere") from None
             try:
                 if os.stat(path).st_ino == os.fstat(fd).st_ino:
@@ -101,9 +118,20 @@ def folder_lock(folder: Path) -> Iterator[None]:
                 pass
             os.close(fd)  # removed by the run that held it: take the new one
     except OSError as exc:
-        raise ArchvizError(f"cannot write {folder}: {exc.strerror or exc}")
+        raise ArchvizError(f"cannot write {what}: {exc.strerror or exc}")
     try:
         yield
     finally:
         path.unlink(missing_ok=True)
         os.close(fd)
+
+
+def folder_lock(folder: Path):
+    """The lock of an output folder that archviz writes as a whole (a render)."""
+    return lock(Path(folder) / LOCK_FILE, str(folder))
+
+
+def file_lock(path: Path):
+    """The lock of one file archviz replaces (a snapshot), beside it: ``.NAME.archviz.lock``."""
+    path = Path(path)
+    return lock(path.parent / f".{path.name}{LOCK_SUFFIX}", str(path))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import stat
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -19,7 +20,7 @@ import jsonschema
 
 from archviz import __version__
 from archviz.errors import ArchvizError, SnapshotError
-from archviz.files import folder_lock, write_atomic
+from archviz.files import file_lock, remove_temporaries, write_atomic
 
 SCHEMA_VERSION = 1
 SNAPSHOT_FILE = "snapshot.json"
@@ -101,7 +102,8 @@ def write(doc: dict, path: Path) -> Path:
     """Write a snapshot file atomically, streamed, under its folder's lock; one-line errors."""
     path = Path(path)
     try:
-        with folder_lock(path.parent):
+        with file_lock(path):  # two runs writing one snapshot: the second is told, not interleaved
+            remove_temporaries(path.parent, lambda rel: rel == path.name, recursive=False)
             write_atomic(path, chunks(doc))
     except OSError as exc:
         raise ArchvizError(f"cannot write {path}: {exc.strerror or exc}")
@@ -163,6 +165,28 @@ def _depth_error(doc: Any, limit: int = MAX_DEPTH) -> str | None:
     return "/".join(path) or "(top level)"
 
 
+# JSON may spell half of a UTF-16 pair alone (``"\\ud800"``): Python keeps it, UTF-8 cannot
+# encode it, so every later write would fail. Only text holding such an escape is searched.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _has_lone_surrogate(doc: Any) -> bool:
+    stack = [doc]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False
+
+
 def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
 
@@ -198,6 +222,8 @@ def read_json(path: Path, what: str = "file", max_bytes: int | None = None,
         raise error(f"{path}: not an archviz {what} (JSON nested too deeply)")
     except ValueError as exc:
         raise error(f"{path}: not JSON ({exc})")
+    if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(doc):
+        raise error(f"{path}: not an archviz {what} (a string holds an unpaired UTF-16 surrogate, which is not text)")
     where = _depth_error(doc)
     if where is not None:
         raise error(f"{path}: not an archviz {what} (nested deeper than {MAX_DEPTH} levels at {where})")

@@ -27,3 +27,10 @@ def test_render_retypes_no_model_vocabulary():
     retyped = re.compile(r'"(pendingAcceptance|aws-marketplace|amazon)"|\("critical", "high"|SEVERITIES\.index')
     for path in RENDER.glob("*.py"):
         assert not retyped.search(path.read_text()), path.name
+
+
+def test_every_severity_has_a_colour_and_a_mark():
+    from archviz.model import vocab
+    from archviz.render.view import SEVERITY_COLOR, SEVERITY_MARK
+
+    assert set(SEVERITY_COLOR) == set(SEVERITY_MARK) == set(vocab.SEVERITIES)

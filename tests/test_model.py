@@ -298,6 +298,15 @@ def test_a_policy_of_any_shape_is_judged_without_crashing(statement):
     assert len(found) == (1 if isinstance(statement, list) and FULL["Statement"][0] in statement else 0)
 
 
+def test_an_endpoint_without_a_service_name_is_analyzed():
+    """Schema-valid: a Resource endpoint has no service name; evidence keeps an empty part."""
+    bare = endpoint("vpce-1")
+    bare["service_name"] = None
+    d = doc(endpoints=[bare], service_details=[dict(detail(), service_name="")])
+    [c] = analyze(d)["connections"]
+    assert c["endpoint_id"] == "vpce-1" and c["evidence"][0] == "endpoints/vpce-1"
+
+
 def test_one_subnet_in_an_unknown_zone_is_single_az():
     [f] = findings_of(doc(endpoints=[endpoint("vpce-1", subnets=["subnet-x"])], subnets=[]), "endpoint-single-az")
     assert f["message"].endswith("in one subnet only")

@@ -118,7 +118,10 @@ def test_two_concurrent_renders_leave_a_folder_consistent_with_its_manifest(demo
     procs = [subprocess.Popen([sys.executable, "-m", "archviz", "render", str(src), "--out", str(site)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
              for src in (source_a, source_b)]
-    results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
+    results = []
+    for p in procs:
+        _out, err = p.communicate(timeout=300)
+        results.append((p.returncode, err))
     assert any(code == 0 for code, _ in results), results
     for code, err in results:
         assert code == 0 or "another archviz run is writing to" in err, err
@@ -152,7 +155,6 @@ def test_a_render_killed_while_committing_is_finished_by_the_next(demo_doc, tmp_
 def test_a_render_killed_while_writing_leaves_the_previous_render(demo_doc, tmp_path, monkeypatch):
     render(copy.deepcopy(demo_doc), tmp_path)
     before = {f: (tmp_path / f).read_bytes() for f in files_under(tmp_path)}
-    from archviz.render import pages
 
     def dies(*_a, **_k):
         raise KeyboardInterrupt
@@ -161,7 +163,6 @@ def test_a_render_killed_while_writing_leaves_the_previous_render(demo_doc, tmp_
     with pytest.raises(KeyboardInterrupt):
         render(copy.deepcopy(demo_doc), tmp_path)
     assert {f: (tmp_path / f).read_bytes() for f in files_under(tmp_path)} == before
-    assert pages.render_page  # the real one is untouched
 
 
 def test_stale_temporaries_of_killed_runs_are_removed(demo_doc, tmp_path):
@@ -185,7 +186,8 @@ def test_a_deeply_nested_manifest_does_not_break_later_renders(demo_doc, tmp_pat
 BIDI = "hb-\u202egnp.exe"
 INVISIBLE = ["\u202e", "\u202d", "\u2066", "\u2067", "\u2068", "\u2069", "\u200b", "\u200c", "\u200d", "\u200e",
              "\u200f", "\ufeff", "\u2060", "\u061c"]
-URLS = ["https://evil.example/login", "www.evil.example", "mail admin@evil.example now"]
+URLS = ["https://evil.example/login", "www.evil.example", "mail admin@evil.example now", "_https://evil.example/x",
+        "1https://evil.example/y", "a|_www.evil.example"]
 
 
 def test_invisible_characters_are_shown_and_urls_are_not_links(demo_doc, tmp_path):
@@ -202,8 +204,101 @@ def test_invisible_characters_are_shown_and_urls_are_not_links(demo_doc, tmp_pat
         assert not any(ch in body for ch in INVISIBLE), rel
         shown += body
     assert "hb-&lt;U+202E&gt;gnp.exe" in shown  # markdown (and SVG text) show the override visibly
+    pages = "".join((tmp_path / rel).read_text() for rel in site.files if rel.endswith(".md"))
+    for start in ("https://evil.example/", "www.evil.example", "admin@evil.example"):
+        spots = [m.start() for m in re.finditer(re.escape(start), pages)]
+        assert spots and all(pages[i - 1] == "`" for i in spots), start  # always a code span: never linked
+    assert "`https://evil.example/x`" in pages and "1`https://evil.example/y`" in pages
     index = (tmp_path / "index.md").read_text()
-    for url in ("https://evil.example/login", "www.evil.example", "admin@evil.example"):
-        assert f"`{url}`" in index  # a code span: no renderer auto-links it
-        assert re.search(rf"(?<!`){re.escape(url)}", index) is None
     assert not any(t.startswith(("http", "www")) for t in LINK.findall(index))
+
+
+def test_replaced_pages_keep_their_mode(demo_doc, tmp_path):
+    render(copy.deepcopy(demo_doc), tmp_path)
+    os.chmod(tmp_path / "index.md", 0o640)
+    os.chmod(tmp_path / output.MANIFEST, 0o600)
+    render(copy.deepcopy(demo_doc), tmp_path)
+    assert stat.S_IMODE(os.stat(tmp_path / "index.md").st_mode) == 0o640
+    assert stat.S_IMODE(os.stat(tmp_path / output.MANIFEST).st_mode) == 0o600
+
+
+def _doctored_staging(folder: Path, files: dict) -> None:
+    staging = folder / output.STAGING
+    staging.mkdir(parents=True, exist_ok=True)
+    (staging / output.MANIFEST).write_text(json.dumps({"files": files}))
+    (staging / output.COMPLETE).write_text("")
+
+
+def test_a_doctored_staging_folder_moves_nothing_outside(demo_doc, tmp_path):
+    out = tmp_path / "site"
+    out.mkdir()
+    victim, elsewhere = tmp_path / "victim.txt", tmp_path / "elsewhere"
+    victim.write_text("keep me")
+    elsewhere.mkdir()
+    (elsewhere / "x.svg").write_text("not archviz's")
+    (out / "victim.txt").write_text("attacker's")
+    _doctored_staging(out, {"../victim.txt": "x", "diagrams/x.svg": "y", "victim.txt": "z"})
+    os.symlink(elsewhere, out / output.STAGING / "diagrams")  # a staged "file" that is really elsewhere
+    render(copy.deepcopy(demo_doc), out, only=("overview",))
+    assert victim.read_text() == "keep me" and (elsewhere / "x.svg").read_text() == "not archviz's"
+    assert (out / "victim.txt").read_text() == "attacker's"  # not an output: never moved or removed
+    assert not (out / "diagrams" / "x.svg").exists()
+
+
+def test_a_run_killed_after_its_manifest_moved_loses_nothing(demo_doc, tmp_path):
+    """Killed between moving the manifest in and removing staging: the commit was done."""
+    site = render(copy.deepcopy(demo_doc), tmp_path)
+    (tmp_path / output.STAGING).mkdir()
+    (tmp_path / output.STAGING / output.COMPLETE).write_text("")
+    with output.Output(tmp_path):
+        pass
+    assert files_under(tmp_path) == set(site.files) | {output.MANIFEST}
+    assert_consistent(tmp_path)
+
+
+def test_a_stray_file_named_like_staging_does_not_wedge_the_folder(demo_doc, tmp_path):
+    (tmp_path / output.STAGING).write_text("")
+    render(copy.deepcopy(demo_doc), tmp_path, only=("overview",))
+    assert_consistent(tmp_path)
+
+
+def test_a_doctored_manifest_cannot_remove_the_lock_or_non_outputs(demo_doc, tmp_path):
+    empty = hashlib.sha256(b"").hexdigest()
+    (tmp_path / "notes.txt").write_text("")
+    (tmp_path / "accounts").mkdir()
+    (tmp_path / "accounts" / ".keep").write_text("")
+    (tmp_path / output.MANIFEST).write_text(json.dumps({"files": {
+        ".archviz.lock": empty, "notes.txt": empty, "accounts/.keep": empty, "snapshot.json": empty}}))
+    (tmp_path / "snapshot.json").write_text("")
+    render(copy.deepcopy(demo_doc), tmp_path, only=("overview",))
+    assert (tmp_path / "notes.txt").exists() and (tmp_path / "accounts" / ".keep").exists()
+    assert (tmp_path / "snapshot.json").exists()
+
+
+def test_ids_shaped_like_hashed_names_and_very_long_ids_still_get_their_own_files(demo_doc, tmp_path):
+    from archviz.render.names import MAX_STEM
+
+    doc = copy.deepcopy(demo_doc)
+    a, b, c = doc["endpoint_services"][:3]
+    renames = {a["service_id"]: "vpce-svc:x", b["service_id"]: "vpce-svc_x-dcab001b", c["service_id"]: "v" * 300}
+    for rec in doc["endpoint_services"] + doc["endpoint_connections"]:
+        rec["service_id"] = renames.get(rec["service_id"], rec["service_id"])
+    site = render(model.apply(doc), tmp_path)
+    services = [f for f in site.files if f.startswith("services/")]
+    assert len(services) == len(set(services)) == len(doc["endpoint_services"])
+    assert all(len(Path(f).name) < MAX_STEM + 40 for f in site.files)
+
+
+def test_a_rejected_endpoint_keeps_its_own_edge_on_the_account_diagram(demo_doc):
+    from archviz.render import pictures
+    from archviz.render.view import View
+
+    doc = copy.deepcopy(demo_doc)
+    original = next(e for e in doc["endpoints"] if e["name"] == "app-prod-payments")
+    twin = dict(original, endpoint_id="vpce-0twin0000000000", state="rejected", name="twin")
+    doc["endpoints"].append(twin)
+    view = View(model.apply(doc))
+    pic = pictures._account(view, original["account_id"], level=2)  # endpoints drawn per VPC
+    styles = [e.attrs["style"] for e in pic.edges if e.dst == next(
+        n.id for c in pic.root.clusters for n in c.nodes if "payments-api" in n.lines)]
+    assert "dotted" in styles and "solid" in styles

@@ -38,11 +38,13 @@ def _odd(doc: dict, what: str) -> dict:
         next(lb for lb in doc["load_balancers"] if lb["listeners"])["listeners"][0] = {}
     elif what == "connection-without-endpoint-id":
         doc["endpoint_connections"][0]["endpoint_id"] = None
+    elif what == "connection-without-owner":
+        doc["endpoint_connections"][0]["endpoint_owner"] = None
     return doc
 
 
 @pytest.mark.parametrize("what", ["target-group-arn", "rule-severity", "listener-without-arn",
-                                  "connection-without-endpoint-id"])
+                                  "connection-without-endpoint-id", "connection-without-owner"])
 @pytest.mark.parametrize("command", ["validate", "analyze", "render"])
 def test_schema_rejects_what_the_code_relies_on(demo_doc, tmp_path, what, command):
     path = tmp_path / "snapshot.json"
@@ -146,3 +148,19 @@ def test_new_files_get_the_umask_mode(demo_doc, tmp_path, umask_022):
     os.umask(0o077)
     snap.save(demo_doc, tmp_path / "b")
     assert _mode(tmp_path / "b" / "snapshot.json") == 0o600
+
+
+@pytest.mark.parametrize("command", ["validate", "analyze", "render"])
+def test_an_unpaired_surrogate_is_one_line(demo_doc, tmp_path, command):
+    """Valid JSON, but not text: UTF-8 cannot encode it, so nothing could be written from it."""
+    path = tmp_path / "snapshot.json"
+    _write_raw(path, json.dumps(demo_doc).replace('"name": "app-prod"', '"name": "app\\ud800prod"', 1))
+    args = [command, str(path)] + (["--out", str(tmp_path / "site")] if command == "render" else [])
+    result = invoke(args)
+    assert result.returncode == 3 and "unpaired UTF-16 surrogate" in result.stderr, result.stderr
+
+
+def test_a_surrogate_pair_is_text(demo_doc, tmp_path):
+    path = tmp_path / "snapshot.json"
+    _write_raw(path, json.dumps(demo_doc).replace('"name": "app-prod"', '"name": "app\\ud83d\\ude00"', 1))
+    assert any(a["name"] == "app\U0001F600" for a in snap.load(path)["accounts"])

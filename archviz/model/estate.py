@@ -77,7 +77,7 @@ class Estate:
                 yield from tg["targets"]
 
 
-def ref(kind: str, *parts: str) -> str:
-    """A pointer into the snapshot, used as evidence: ``endpoints/vpce-123``. Made for every
-    connection and finding, so kept to one join of strings (ids are strings)."""
-    return "/".join((kind, *parts))
+def ref(kind: str, *parts) -> str:
+    """A pointer into the snapshot, used as evidence: ``endpoints/vpce-123`` (a missing part,
+    such as an endpoint's absent service name, is empty)."""
+    return "/".join((kind, *("" if p is None else str(p) for p in parts)))

@@ -15,6 +15,7 @@ from archviz import model
 from archviz.errors import InputError
 from archviz.render import contexts, pictures
 from archviz.render.draw import draw
+from archviz.render.names import PAGE_FOLDERS
 from archviz.render.graph import render as render_picture
 from archviz.render.output import MANIFEST, Output, Site
 from archviz.render.pages import render_page
@@ -23,7 +24,7 @@ from archviz import snapshot
 
 GROUPS = ("overview", "use-cases", "services", "accounts")
 FORMATS = ("svg", "png")
-KIND_OF_GROUP = {"use-cases": "use-case", "services": "service", "accounts": "account"}
+KIND_OF_GROUP = {folder: kind for kind, folder in PAGE_FOLDERS.items()}  # the groups are named after the folders
 
 __all__ = ["render", "Site", "GROUPS", "FORMATS", "MANIFEST"]
 
@@ -55,10 +56,15 @@ def _picture(view: View, kind: str, ident: str) -> pictures.Picture:
 def _draw_all(view: View, subjects: list[tuple[str, str]], formats: tuple[str, ...], out: Output) -> dict:
     """Every diagram, drawn by ``dot`` in parallel (one subprocess per diagram and format)."""
     pics = {subject: _picture(view, *subject) for subject in subjects}
-    jobs = [(pic, fmt) for pic in pics.values() for fmt in formats]
+
+    def job(pic):
+        canvas = draw(pic)
+        return [render_picture(canvas, fmt) for fmt in formats]
+
     with cf.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        for (pic, fmt), data in zip(jobs, pool.map(lambda job: render_picture(draw(job[0]), job[1]), jobs)):
-            out.write(f"diagrams/{pic.name}.{fmt}", data)
+        for pic, images in zip(pics.values(), pool.map(job, pics.values())):
+            for fmt, data in zip(formats, images):
+                out.write(f"diagrams/{pic.name}.{fmt}", data)
             out.site.nodes[pic.name] = pic.nodes
     return pics
 
@@ -86,7 +92,7 @@ def render(doc: dict, out_dir: Path, formats: tuple[str, ...] = ("svg",), only: 
     with Output(Path(out_dir)) as out:
         pics = _draw_all(view, subjects, formats, out)
         links = contexts.Links(
-            view, {s: view.names.page(*s) for s in subjects if s[0] != "overview"},
+            {s: view.names.page(*s) for s in subjects if s[0] != "overview"},
             {s: f"diagrams/{pic.name}.{formats[0]}" for s, pic in pics.items()},
             {s: pic.collapsed for s, pic in pics.items()})
         for rel, template, context in _pages(view, subjects, links):

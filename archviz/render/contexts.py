@@ -15,9 +15,8 @@ TOP_FINDINGS = 10
 class Links:
     """Where each page and diagram of this render is (only what was rendered is linked)."""
 
-    def __init__(self, view: View, pages: dict[tuple[str, str], str], diagrams: dict[tuple, str],
-                 notes: dict[tuple, list[str]]):
-        self.view, self.pages, self.diagrams, self.notes = view, pages, diagrams, notes
+    def __init__(self, pages: dict[tuple[str, str], str], diagrams: dict[tuple, str], notes: dict[tuple, list[str]]):
+        self.pages, self.diagrams, self.notes = pages, diagrams, notes
 
     def page(self, kind: str, ident: str | None) -> str | None:
         return self.pages.get((kind, ident or ""))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from diagrams import Edge
 
+from archviz.model import vocab
 from archviz.render import icons
 from archviz.render.graph import Box, Canvas, Group, label, node_id
 from archviz.render.scene import Cluster, Picture
@@ -41,10 +42,10 @@ def _legend(cases: list[str]) -> None:
     """One node holding the whole legend (an HTML-like table: its text is archviz's own)."""
     rows = [f'<TR><TD ALIGN="LEFT"><FONT COLOR="{USE_CASE_STYLE[c][0]}">&#9472;&#9472; {USE_CASE_TITLES[c]}'
             f'{" (dashed)" if USE_CASE_STYLE[c][1] in ("dashed", "dotted") else ""}</FONT></TD></TR>' for c in cases]
-    rows.append('<TR><TD ALIGN="LEFT">- - - no traffic: awaiting acceptance, pending, deleting or expired</TD></TR>')
+    rows.append('<TR><TD ALIGN="LEFT">- - - no traffic: awaiting acceptance, pending, deleting, deleted or expired</TD></TR>')
     rows.append(f'<TR><TD ALIGN="LEFT"><FONT COLOR="{SEVERITY_COLOR["high"]}">&#183;&#183;&#183; rejected or failed</FONT></TD></TR>')
     rows += [f'<TR><TD ALIGN="LEFT"><FONT COLOR="{SEVERITY_COLOR[s]}">[{SEVERITY_MARK[s]}] finding: {s}</FONT></TD></TR>'
-             for s in SEVERITY_COLOR]
+             for s in vocab.SEVERITIES]
     table = ('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="2"><TR><TD ALIGN="LEFT"><B>Legend</B></TD></TR>'
              + "".join(rows) + "</TABLE>>")
     Box(table, nodeid=node_id("legend"), shape="box", style="rounded,dashed", fillcolor="#FFFFFF")

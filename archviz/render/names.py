@@ -17,28 +17,44 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 PAGE_FOLDERS = {"use-case": "use-cases", "service": "services", "account": "accounts"}
 
 
+MAX_STEM = 100  # file systems allow 255 bytes a name; leave room for prefixes and suffixes
+
+
 def sanitized(ident: str) -> str:
-    return _UNSAFE.sub("_", ident).lstrip(".") or "_"
+    return _UNSAFE.sub("_", ident).lstrip(".")[:MAX_STEM] or "_"
 
 
-def _suffixed(ident: str) -> str:
-    return f"{sanitized(ident)}-{hashlib.sha256(ident.encode('utf-8')).hexdigest()[:8]}"
+def _suffixed(ident: str, length: int) -> str:
+    return f"{sanitized(ident)}-{hashlib.sha256(ident.encode('utf-8')).hexdigest()[:length]}"
+
+
+def _clashes(stems: dict[str, str]) -> set[str]:
+    """The ids whose stem another id also has (case-insensitively)."""
+    holders = defaultdict(list)
+    for ident, stem in stems.items():
+        holders[stem.lower()].append(ident)
+    return {ident for group in holders.values() if len(group) > 1 for ident in group}
+
+
+def unique_stems(idents: Iterable[str]) -> dict[str, str]:
+    """A stem per id: the id itself where it is a safe name, else a hash is added; where stems
+    still meet (an id can look like another's hashed stem), the hash grows until none do."""
+    stems = {i: i if sanitized(i) == i else _suffixed(i, 8) for i in set(idents)}
+    length = 8
+    while clash := _clashes(stems):
+        length = min(length * 2, 64)
+        stems.update({i: _suffixed(i, length) for i in clash})
+        if length == 64 and _clashes(stems):
+            raise ValueError("ids whose SHA-256 collide")  # not expected in this universe
+    return stems
 
 
 class Names:
     """Stems per kind of page (``use-case``, ``service``, ``account``) for a set of ids."""
 
     def __init__(self, ids: dict[str, Iterable[str]]):
-        self._stems: dict[tuple[str, str], str] = {}
-        for kind, idents in ids.items():
-            idents = sorted(set(idents))
-            folded = defaultdict(list)
-            for ident in idents:
-                folded[sanitized(ident).lower()].append(ident)
-            for ident in idents:
-                plain = sanitized(ident)
-                clash = plain != ident or len(folded[plain.lower()]) > 1
-                self._stems[(kind, ident)] = _suffixed(ident) if clash else plain
+        self._stems = {(kind, ident): stem for kind, idents in ids.items()
+                       for ident, stem in unique_stems(idents).items()}
 
     def __contains__(self, key: tuple[str, str]) -> bool:
         return key in self._stems

@@ -13,13 +13,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from archviz.errors import ArchvizError
-from archviz.files import folder_lock, remove_temporaries, write_atomic
+from archviz.files import existing_mode, folder_lock, remove_temporaries, write_atomic
 
 MANIFEST = "archviz-manifest.json"
 STAGING = ".archviz-staging"
@@ -55,6 +56,21 @@ def read_manifest(path: Path) -> dict[str, str]:
     return {k: v for k, v in files.items() if isinstance(k, str) and isinstance(v, str)}
 
 
+# The files a render manages: its pages and diagrams, and nothing else (a doctored manifest
+# can name anything; only these are ever moved or removed).
+_OUTPUT_PATH = re.compile(r"^(index\.md|findings\.md|(diagrams|use-cases|services|accounts)/[A-Za-z0-9_-][A-Za-z0-9._-]*)$")
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """``path`` is in ``root`` once every link on the way is followed."""
+    return path.resolve().is_relative_to(root.resolve())
+
+
+def is_output(rel: str) -> bool:
+    """A page or diagram path: one of the render's folders, a name that starts with no dot."""
+    return bool(_OUTPUT_PATH.match(rel))
+
+
 class Output:
     """``with Output(folder) as out: out.write(rel, data) ... out.commit(manifest_extra)``."""
 
@@ -67,15 +83,24 @@ class Output:
     def __enter__(self) -> "Output":
         self._stack.enter_context(folder_lock(self.folder))
         try:
-            if (self.staging / COMPLETE).is_file():
-                _Commit(self.folder, self.staging, Site()).run()  # a killed run's commit, finished
-            shutil.rmtree(self.staging, ignore_errors=True)
-            remove_temporaries(self.folder)
-            self.staging.mkdir()
+            self._recover()
         except BaseException:
             self._stack.close()
             raise
         return self
+
+    def _recover(self) -> None:
+        """Finish a killed run's commit, drop a killed run's staging and temporaries."""
+        try:
+            if self.staging.is_symlink() or (self.staging.exists() and not self.staging.is_dir()):
+                self.staging.unlink()
+            elif (self.staging / COMPLETE).is_file():
+                _Commit(self.folder, self.staging, Site()).run()
+            shutil.rmtree(self.staging, ignore_errors=True)
+            remove_temporaries(self.folder, lambda rel: is_output(rel) or rel == MANIFEST)
+            self.staging.mkdir()
+        except OSError as exc:
+            raise ArchvizError(f"cannot prepare {self.folder}: {exc.strerror or exc}")
 
     def __exit__(self, *exc) -> None:
         try:
@@ -85,15 +110,14 @@ class Output:
             self._stack.close()
 
     def write(self, rel: str, data: bytes) -> None:
-        target = self.folder / rel
-        if not target.resolve().is_relative_to(self.folder.resolve()):  # a second guard behind Names
-            raise ArchvizError(f"refusing to write outside {self.folder}: {rel}")
-        if rel in self.site.hashes or rel == MANIFEST:
+        if not is_output(rel):  # a second guard behind Names
+            raise ArchvizError(f"refusing to write {rel!r} into {self.folder}")
+        if rel in self.site.hashes:
             raise ArchvizError(f"archviz bug: {rel} would be written twice in one render (please report this)")
-        try:
-            write_atomic(self.staging / rel, data)
+        try:  # a page or diagram that is replaced keeps its mode
+            write_atomic(self.staging / rel, data, mode=existing_mode(self.folder / rel))
         except OSError as exc:
-            raise ArchvizError(f"cannot write {target}: {exc.strerror or exc}")
+            raise ArchvizError(f"cannot write {self.folder / rel}: {exc.strerror or exc}")
         self.site.files.append(rel)
         self.site.hashes[rel] = sha256(data)
 
@@ -102,7 +126,8 @@ class Output:
         self.site.files.sort()
         manifest = dict(extra, files=dict(sorted(self.site.hashes.items())))
         try:
-            write_atomic(self.staging / MANIFEST, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+            write_atomic(self.staging / MANIFEST, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode(),
+                         mode=existing_mode(self.folder / MANIFEST))
             write_atomic(self.staging / COMPLETE, b"")
             _Commit(self.folder, self.staging, self.site).run()
         except OSError as exc:
@@ -111,32 +136,35 @@ class Output:
 
 
 class _Commit:
-    """Moves a complete staging folder into place. Every step can run again after a kill."""
+    """Moves a complete staging folder into place. Every step can run again after a kill: files
+    still in staging move, stale files go, the manifest moves last, then ``.complete`` goes; a
+    staging folder marked complete but without a manifest was already committed."""
 
     def __init__(self, folder: Path, staging: Path, site: Site):
         self.folder, self.staging, self.site = folder, staging, site
 
     def run(self) -> None:
-        new = read_manifest(self.staging / MANIFEST)
-        for rel in sorted(new):
-            source = self.staging / rel
-            if source.is_file():
-                (self.folder / rel).parent.mkdir(parents=True, exist_ok=True)
-                os.replace(source, self.folder / rel)
-        self._remove_stale(read_manifest(self.folder / MANIFEST), new)
         if (self.staging / MANIFEST).is_file():
+            new = read_manifest(self.staging / MANIFEST)
+            for rel in sorted(r for r in new if is_output(r)):
+                source, target = self.staging / rel, self.folder / rel
+                if source.is_file() and _inside(source, self.staging):
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    if not _inside(target.parent, self.folder):
+                        raise ArchvizError(f"refusing to write through a link: {target.parent} leads outside {self.folder}")
+                    os.replace(source, target)
+            self._remove_stale(read_manifest(self.folder / MANIFEST), new)
             os.replace(self.staging / MANIFEST, self.folder / MANIFEST)
+        (self.staging / COMPLETE).unlink(missing_ok=True)
         shutil.rmtree(self.staging, ignore_errors=True)
 
     def _remove_stale(self, previous: dict[str, str], new: dict[str, str]) -> None:
-        """Delete what the previous render wrote and this one did not, unless edited since."""
-        root = self.folder.resolve()
+        """Delete what the previous render wrote and this one did not, unless edited since. Only
+        pages and diagrams are ever removed, whatever a (possibly doctored) manifest lists."""
         for rel, digest in sorted(previous.items()):
             target = self.folder / rel
-            if rel in new or not target.is_file():
+            if rel in new or not is_output(rel) or not target.is_file() or not _inside(target, self.folder):
                 continue
-            if not target.resolve().is_relative_to(root) or rel.startswith(STAGING):
-                continue  # a manifest never makes archviz touch anything outside the output folder
             if sha256(target.read_bytes()) == digest:
                 target.unlink()
                 self.site.removed.append(rel)

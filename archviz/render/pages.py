@@ -21,8 +21,9 @@ _SPECIAL = re.compile(r"([\\`*_\[\]|~])")  # inline syntax: links, emphasis, cod
 _ORDERED = re.compile(r"^(\d+)([.)])(?=\s|$)")
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9._/\-]+$")
 # What auto-linking renderers (GitHub, GitLab, pymdownx.magiclink, linkify) turn into a link:
-# a scheme, a www. host, an e-mail address. Shown as a code span, which no renderer links.
-_URL_LIKE = re.compile(r"(?i)(?:\b[a-z][a-z0-9+.-]*:/+|\bwww\.)[^\s<>`|\\]*"
+# a scheme, a www. host, an e-mail address, wherever it starts (GitHub links ``_https://x`` and
+# ``1https://x`` too). Shown as a code span, which no renderer links.
+_URL_LIKE = re.compile(r"(?i)(?:[a-z][a-z0-9+.-]*:/+|www\.)[^\s<>`|\\]*"
                        r"|[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 
 

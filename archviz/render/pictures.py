@@ -61,6 +61,17 @@ def connect_counted(pic: Picture, nodes: dict, edges: Counter, states: dict, lab
         pic.connect(nodes[src], nodes[dst], label(n), **edge_attrs(case, states[(src, dst, case)]))
 
 
+def connect_split(pic: Picture, nodes: dict, edges: Counter) -> None:
+    """One edge per (source, target, use case, not-flowing state or None): a rejected or pending
+    connection keeps its own dotted or dashed edge beside the working ones."""
+    for (src, dst, case, state), n in sorted(edges.items(), key=lambda kv: str(kv[0])):
+        pic.connect(nodes[src], nodes[dst], count_label(n), **edge_attrs(case, {state} if state else None))
+
+
+def split_state(c: dict) -> str | None:
+    return c["state"] if c["state"] in vocab.NOT_FLOWING else None
+
+
 def count_label(n: int) -> str | None:
     return str(n) if n > 1 else None
 
@@ -384,11 +395,12 @@ def _target_group_targets(pic: Picture, box: Cluster, tg: dict, tg_node: Node, l
 def _counted_targets(pic: Picture, box: Cluster, lb: dict, lb_node: Node) -> None:
     targets = [t for tg in lb["target_groups"] for t in tg["targets"]]
     healthy = sum(1 for t in targets if t["health"] == "healthy")
-    box.node("target:aggregate", [plural(len(lb["target_groups"]), "target group"),
-                                  f"{healthy}/{len(targets)} targets healthy"],
-             node_id("tgs", lb["arn"]), color=SEVERITY_COLOR["high"] if not healthy else HEALTHY)
-    pic.connect(lb_node, box.node("target:aggregate", [plural(len(lb["listeners"]), "listener")],
-                                  node_id("listeners", lb["arn"])))
+    groups = box.node("target:aggregate", [plural(len(lb["target_groups"]), "target group"),
+                                           f"{healthy}/{len(targets)} targets healthy"],
+                      node_id("tgs", lb["arn"]), color=SEVERITY_COLOR["high"] if not healthy else HEALTHY)
+    listeners = box.node("target:aggregate", [plural(len(lb["listeners"]), "listener")], node_id("listeners", lb["arn"]))
+    pic.connect(lb_node, listeners)
+    pic.connect(listeners, groups)
     pic.collapsed.append("Listeners and target groups are counted per load balancer.")
 
 
@@ -472,14 +484,7 @@ def _service(view: View, svc: dict, level: int) -> Picture:
     if not per_account:
         pic.collapsed.append(f"{len({c['consumer_account_id'] for c in conns})} consumer accounts are drawn per region.")
     nodes["service"] = _service_provider(view, pic, svc, level)
-    edges, states = Counter(), defaultdict(set)
-    for c in conns:
-        flowing = c["state"] not in vocab.NOT_FLOWING
-        edge = (key(c), "service", c["use_case"], None if flowing else c["state"])
-        edges[edge] += 1
-        states[edge].add(c["state"])
-    for (src, dst, case, state), n in sorted(edges.items(), key=lambda kv: str(kv[0])):
-        pic.connect(nodes[src], nodes[dst], count_label(n), **edge_attrs(case, {state} if state else None))
+    connect_split(pic, nodes, Counter((key(c), "service", c["use_case"], split_state(c)) for c in conns))
     pic.legend = sorted({c["use_case"] for c in conns}, key=list(USE_CASE_STYLE).index)
     return pic
 
@@ -546,12 +551,12 @@ def _account_region(view: View, pic: Picture, box: Cluster, account_id: str, reg
                      **view.link("service", svc["service_id"]))
 
 
-def _account_reach(view: View, pic: Picture, account_id: str, level: int) -> tuple[dict, Counter, dict]:
+def _account_reach(view: View, pic: Picture, account_id: str, level: int) -> tuple[dict, Counter]:
     """The services the account's endpoints reach (per use case from level 3), and the edges."""
     box = pic.root.cluster(f"reach-{account_id}", "Services these endpoints reach", bgcolor=PLAIN, style="dashed")
     mine = view.by_consumer.get(account_id, [])
     per_case = Counter(c["use_case"] for c in {service_key(c) + (c["use_case"],): c for c in mine}.values())
-    far, edges, states = {}, Counter(), defaultdict(set)
+    far, edges = {}, Counter()
     for e in view.endpoints_of.get(account_id, []):
         c = view.connection_of.get(e["endpoint_id"])
         if c is None:
@@ -563,10 +568,8 @@ def _account_reach(view: View, pic: Picture, account_id: str, level: int) -> tup
         elif key not in far:
             far[key] = box.node(_service_kind(c), [view.service_label(c), view.provider_label(c), c["provider_region"]],
                                 node_id("far", account_id, *key))
-        edge = (_endpoint_group(e, level), key, c["use_case"])
-        edges[edge] += 1
-        states[edge].add(c["state"])
-    return far, edges, states
+        edges[(_endpoint_group(e, level), key, c["use_case"], split_state(c))] += 1
+    return far, edges
 
 
 def _account(view: View, account_id: str, level: int) -> Picture:
@@ -579,9 +582,9 @@ def _account(view: View, account_id: str, level: int) -> Picture:
         _account_region(view, pic, inner, account_id, region, by_region.get(region, []), level, nodes)
     if level >= 1:
         pic.collapsed.append(ACCOUNT_NOTES[level])
-    far, edges, states = _account_reach(view, pic, account_id, level)
+    far, edges = _account_reach(view, pic, account_id, level)
     nodes.update(far)
-    connect_counted(pic, nodes, edges, states, count_label)
+    connect_split(pic, nodes, edges)
     pic.legend = sorted({c["use_case"] for c in view.by_consumer.get(account_id, [])}, key=list(USE_CASE_STYLE).index)
     return pic
 
