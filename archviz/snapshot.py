@@ -99,7 +99,7 @@ def sha256(doc: dict) -> str:
 
 
 def write(doc: dict, path: Path) -> Path:
-    """Write a snapshot file atomically, streamed, under its folder's lock; one-line errors."""
+    """Write a snapshot file atomically and streamed, under a lock beside it; one-line errors."""
     path = Path(path)
     try:
         with file_lock(path):  # two runs writing one snapshot: the second is told, not interleaved
