@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import selectors
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import boto3
@@ -117,6 +119,24 @@ def run_cli(args: list[str], env: dict[str, str] | None = None, cwd: str | None 
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "archviz", *args], env=full_env, cwd=cwd,
                           capture_output=True, text=True, timeout=300)
+
+
+def read_until(proc: subprocess.Popen, marker: str, timeout: float = 60) -> str:
+    """What a child process printed on stdout up to ``marker``, or TimeoutError: a test never
+    waits on a child forever."""
+    deadline = time.monotonic() + timeout
+    text = ""
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        while marker not in text:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not sel.select(remaining):
+                raise TimeoutError(f"no {marker!r} from {proc.args} within {timeout} s; got {text!r}")
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            if not chunk:
+                raise EOFError(f"{proc.args} closed stdout before {marker!r}; got {text!r}")
+            text += chunk.decode("utf-8", "replace")
+    return text
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from archviz import snapshot as snap
 from archviz.sandbox import demo
-from tests.conftest import run_cli
+from tests.conftest import invoke, read_until, run_cli
 
 
 def by(records, key):
@@ -177,7 +177,7 @@ def test_analyze_recomputes_from_a_snapshot_with_trusted_accounts(demo_crawl, tm
     source.write_bytes(snap.dumps(doc))
     config = tmp_path / "archviz.toml"
     config.write_text(f'trusted_accounts = ["{demo.PARTNER}"]\n')
-    result = run_cli(["analyze", str(source), "--config", str(config), "--out", str(tmp_path / "trusted.json")])
+    result = invoke(["analyze", str(source), "--config", str(config), "--out", str(tmp_path / "trusted.json")])
     assert result.returncode == 0, result.stderr
     trusted = snap.load(tmp_path / "trusted.json")
     assert trusted["analysis"]["trusted_accounts"] == [demo.PARTNER]
@@ -186,11 +186,11 @@ def test_analyze_recomputes_from_a_snapshot_with_trusted_accounts(demo_crawl, tm
     assert not {f["rule_id"] for f in trusted["findings"]} & gone
     assert trusted["connections"] == doc["connections"]
     # In place, without --out: the same result as the crawl's own analysis.
-    again = run_cli(["analyze", str(source)])
+    again = invoke(["analyze", str(source)])
     assert again.returncode == 0 and snap.load(source)["findings"] == doc["findings"]
     bad = tmp_path / "bad.toml"
     bad.write_text("trusted_accounts = [12]\n")
-    wrong = run_cli(["analyze", str(source), "--config", str(bad)])
+    wrong = invoke(["analyze", str(source), "--config", str(bad)])
     assert (wrong.returncode, wrong.stderr.strip()) == (
         2, f"archviz: error: {bad}: trusted_accounts must be a list of 12-digit account ids as strings")
 
@@ -205,16 +205,11 @@ def test_sandbox_command_serves_the_demo_until_interrupted(demo_crawl, tmp_path)
     proc = subprocess.Popen([sys.executable, "-m", "archviz", "sandbox"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
-        exports = {}
-        for line in proc.stdout:
-            if line.startswith("export "):
-                key, value = line[len("export "):].strip().split("=", 1)
-                exports[key] = value
-            if line.startswith("# then:"):
-                break
+        exports = dict(line[len("export "):].strip().split("=", 1)
+                       for line in read_until(proc, "# then:").splitlines() if line.startswith("export "))
         assert exports["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
-        result = run_cli(["discover", "--org", "--role-name", demo.ROLE_NAME, "--regions", "us-east-1",
-                          "--out", str(tmp_path)], env=exports)
+        result = invoke(["discover", "--org", "--role-name", demo.ROLE_NAME, "--regions", "us-east-1",
+                        "--out", str(tmp_path)], env=exports)
         assert result.returncode == 0, result.stderr
         manifest = demo_crawl[0]
         ours = {sid for label, sid in manifest.services.items()
