@@ -212,7 +212,11 @@ def test_a_large_estate_stays_under_the_node_budget(tmp_path):
     cross = (tmp_path / "use-cases/internal-cross-account.md").read_text()
     assert "drawn per" in cross  # the page says what was collapsed
     assert "drawn per" in (tmp_path / "services/vpce-svc-0big.md").read_text()
-    assert "50 targets" in svg_text(tmp_path / "diagrams/service-vpce-svc-0big.svg")
+    service_text = svg_text(tmp_path / "diagrams/service-vpce-svc-0big.svg")
+    assert "50 targets" in service_text
+    assert " : " not in f" {service_text} " and "40/50 healthy" in service_text  # no lone ':' for an unknown port
+    overview = svg_text(tmp_path / "diagrams/overview.svg")
+    assert "0 endpoint services" not in overview and "1 endpoint service" in overview
 
 
 def test_cli_render_formats_and_only(demo_doc, tmp_path):

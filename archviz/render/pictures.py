@@ -152,8 +152,12 @@ class _OverviewPlan:
 
 def _anchor_node(view: View, cluster: Cluster, account_id: str, regions: list[str], region: str) -> Node:
     """An account (or one of its regions) as one node: what it holds and its worst finding."""
-    lines = [plural(view.counts[(account_id, region, "endpoints")], "endpoint"),
-             plural(view.counts[(account_id, region, "services")], "endpoint service")]
+    endpoints, services = view.counts[(account_id, region, "endpoints")], view.counts[(account_id, region, "services")]
+    lines = []  # what the account holds there; "0 endpoint services" on every consumer is noise
+    if endpoints or not services:
+        lines.append(plural(endpoints, "endpoint"))
+    if services:
+        lines.append(plural(services, "endpoint service"))
     if not region:
         lines.insert(0, ", ".join(regions))
     attrs = {}
@@ -404,6 +408,11 @@ def _counted_targets(pic: Picture, box: Cluster, lb: dict, lb_node: Node) -> Non
     pic.collapsed.append("Listeners and target groups are counted per load balancer.")
 
 
+def _protocol_port(tg: dict) -> str | None:
+    """``TCP:443``, or whichever half is known, or nothing (no lone ``:`` on the picture)."""
+    return ":".join(str(v) for v in (tg.get("protocol"), tg.get("port")) if v not in (None, "")) or None
+
+
 def _targets(pic: Picture, box: Cluster, lb_node: Node, lb: dict, level: int) -> None:
     """Listeners, target groups and targets behind one load balancer, aggregated by level."""
     if level >= 3:
@@ -412,7 +421,7 @@ def _targets(pic: Picture, box: Cluster, lb_node: Node, lb: dict, level: int) ->
     for tg in lb["target_groups"]:
         healthy = sum(1 for t in tg["targets"] if t["health"] == "healthy")
         tg_nodes[tg["arn"]] = box.node("target-group", [tg.get("name") or short_arn(tg["arn"]),
-                                                        f"{tg.get('protocol') or ''}:{tg.get('port') or ''}",
+                                                        _protocol_port(tg),
                                                         f"{healthy}/{len(tg['targets'])} healthy"],
                                        node_id(tg["arn"]), color=SEVERITY_COLOR["high"] if not healthy else HEALTHY)
         _target_group_targets(pic, box, tg, tg_nodes[tg["arn"]], level)
