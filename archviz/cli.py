@@ -114,20 +114,26 @@ def _list(choices):
 
 
 RENDER_OPTIONS = [
-    click.option("--format", "formats", default="svg", show_default=True, metavar="svg,png",
-                 callback=_list(("svg", "png")), help="Diagram formats (pages use the first)."),
+    click.option("--diagram-format", "--format", "formats", default="svg", show_default=True,
+                 metavar="svg,png,mermaid", callback=_list(("svg", "png", "mermaid")),
+                 help="Diagram formats: svg and png are drawn by Graphviz (pages show the first); "
+                      "mermaid puts each diagram in its page as a ```mermaid block (no Graphviz needed)."),
     click.option("--only", default="overview,use-cases,services,accounts", show_default=True,
                  metavar="GROUPS", callback=_list(("overview", "use-cases", "services", "accounts")),
                  help="Which diagrams and pages to render (index.md and findings.md always are)."),
 ]
 
 
-def run_render(doc: dict, out: Path, formats, only) -> None:
+def run_render(doc: dict, out: Path, formats, only, title=None, nav_prefix=None) -> None:
     from archviz.render import render
 
-    site = render(doc, out, formats=formats, only=only)
+    site = render(doc, out, formats=formats, only=only, title=title, nav_prefix=nav_prefix)
     pages = sum(1 for f in site.files if f.endswith(".md"))
-    click.echo(f"render: {pages} pages and {len(site.files) - pages} diagrams in {out}/ (start at {out / 'index.md'})", err=True)
+    diagrams = sum(1 for f in site.files if f.startswith("diagrams/"))
+    click.echo(f"render: {pages} pages and {diagrams} diagram files in {out}/ (start at {out / 'index.md'})", err=True)
+    if nav_prefix is not None:
+        click.echo(f"render: docs-site section; add the entries of {out / 'nav.yml'} to the nav of mkdocs.yml "
+                   f"(pages under {nav_prefix or 'the docs folder'})", err=True)
     if site.removed:
         click.echo(f"render: removed {len(site.removed)} files of the previous render that no longer apply", err=True)
     if site.kept:
@@ -226,13 +232,26 @@ def snapshot(out, formats, only, **opts):
 @cli.command()
 @click.argument("snapshot_path", metavar="SNAPSHOT", type=click.Path(path_type=Path))
 @with_options(RENDER_OPTIONS)
-@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the pages and the diagrams.")
-def render(snapshot_path, out, formats, only):
+@click.option("--site", type=click.Path(file_okay=False, path_type=Path),
+              help="Like --out, for a folder inside a docs site (docs/privatelink): also writes "
+                   "nav.yml (for mkdocs.yml) and .nav.yml (for mkdocs-awesome-nav).")
+@click.option("--site-title", metavar="TEXT", help="Title of the section and of its first page.")
+def render(snapshot_path, out, site, site_title, formats, only):
     """Render diagrams and markdown pages from a snapshot (offline, no credentials)."""
     from archviz import snapshot as snap
+    from archviz.render.nav import prefix_for
 
-    run_render(snap.load(snapshot_path), out, formats, only)
+    if (out is None) == (site is None):
+        raise click.UsageError("pass one of --out DIR and --site DIR")
+    if site_title is not None and site is None:
+        raise click.UsageError("--site-title goes with --site")
+    doc = snap.load(snapshot_path)
+    if site is not None:
+        run_render(doc, site, formats, only, title=site_title, nav_prefix=prefix_for(site))
+    else:
+        run_render(doc, out, formats, only)
 
 
 @cli.command()

@@ -13,8 +13,9 @@ from pathlib import Path
 
 from archviz import model
 from archviz.errors import InputError
-from archviz.render import contexts, pictures
+from archviz.render import contexts, nav, pictures
 from archviz.render.draw import draw
+from archviz.render.mermaid import mermaid
 from archviz.render.names import PAGE_FOLDERS
 from archviz.render.graph import render as render_picture
 from archviz.render.output import MANIFEST, Output, Site
@@ -23,10 +24,12 @@ from archviz.render.view import View
 from archviz import snapshot
 
 GROUPS = ("overview", "use-cases", "services", "accounts")
-FORMATS = ("svg", "png")
+FORMATS = ("svg", "png", "mermaid")
+IMAGES = ("svg", "png")  # drawn by Graphviz; "mermaid" is text the viewer draws
+DEFAULT_TITLE = "PrivateLink architecture"
 KIND_OF_GROUP = {folder: kind for kind, folder in PAGE_FOLDERS.items()}  # the groups are named after the folders
 
-__all__ = ["render", "Site", "GROUPS", "FORMATS", "MANIFEST"]
+__all__ = ["render", "build", "Site", "GROUPS", "FORMATS", "MANIFEST"]
 
 
 def _check(formats: tuple[str, ...], only: tuple[str, ...]) -> None:
@@ -53,25 +56,31 @@ def _picture(view: View, kind: str, ident: str) -> pictures.Picture:
     return pictures.account(view, ident)
 
 
-def _draw_all(view: View, subjects: list[tuple[str, str]], formats: tuple[str, ...], out: Output) -> dict:
-    """Every diagram, drawn by ``dot`` in parallel (one subprocess per diagram and format)."""
+def _draw_all(view: View, subjects: list[tuple[str, str]], formats: tuple[str, ...], emit, nodes: dict) -> dict:
+    """Every diagram: images drawn by ``dot`` in parallel (one subprocess per diagram and
+    format), Mermaid text beside them. Graphviz is not needed for Mermaid alone."""
     pics = {subject: _picture(view, *subject) for subject in subjects}
+    images = [f for f in formats if f in IMAGES]
 
     def job(pic):
+        if not images:
+            return []
         canvas = draw(pic)
-        return [render_picture(canvas, fmt) for fmt in formats]
+        return [render_picture(canvas, fmt) for fmt in images]
 
     with cf.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        for pic, images in zip(pics.values(), pool.map(job, pics.values())):
-            for fmt, data in zip(formats, images):
-                out.write(f"diagrams/{pic.name}.{fmt}", data)
-            out.site.nodes[pic.name] = pic.nodes
+        for pic, drawn in zip(pics.values(), pool.map(job, pics.values())):
+            for fmt, data in zip(images, drawn):
+                emit(f"diagrams/{pic.name}.{fmt}", data)
+            if "mermaid" in formats:
+                emit(f"diagrams/{pic.name}.mmd", mermaid(pic).encode("utf-8"))
+            nodes[pic.name] = pic.nodes
     return pics
 
 
-def _pages(view: View, subjects: list[tuple[str, str]], links: contexts.Links):
+def _pages(view: View, subjects: list[tuple[str, str]], links: contexts.Links, title: str | None):
     """(file, template, context) for every page."""
-    yield "index.md", "index.md.j2", contexts.index(view, links)
+    yield "index.md", "index.md.j2", dict(contexts.index(view, links), title=title or DEFAULT_TITLE)
     yield "findings.md", "findings.md.j2", contexts.findings(view, links)
     build = {"use-case": ("use_case.md.j2", lambda u: contexts.use_case(view, links, u)),
              "service": ("service.md.j2", lambda sid: contexts.service(view, links, view.services_by_id[sid])),
@@ -82,19 +91,37 @@ def _pages(view: View, subjects: list[tuple[str, str]], links: contexts.Links):
             yield view.names.page(kind, ident), template, context(ident)
 
 
-def render(doc: dict, out_dir: Path, formats: tuple[str, ...] = ("svg",), only: tuple[str, ...] = GROUPS) -> Site:
+def build(doc: dict, emit, formats: tuple[str, ...] = ("svg",), only: tuple[str, ...] = GROUPS,
+          title: str | None = None, nav_prefix: str | None = None) -> dict[str, int]:
+    """Every page and diagram of a render, handed to ``emit(rel, data)``; returns the node count
+    of each diagram. ``title`` heads the index page; ``nav_prefix`` (a docs-site section, see
+    :mod:`archviz.render.nav`) adds the navigation fragments."""
     _check(formats, only)
     if "connections" not in doc:  # a snapshot written before the model existed
         model.apply(doc)
     view = View(doc)
     view.linked = {KIND_OF_GROUP[g] for g in ("services", "accounts") if g in only}
     subjects = ([("overview", "")] if "overview" in only else []) + _subjects(view, only)
+    nodes: dict[str, int] = {}
+    pics = _draw_all(view, subjects, formats, emit, nodes)
+    image = next((f for f in formats if f in IMAGES), None)
+    links = contexts.Links(
+        {s: view.names.page(*s) for s in subjects if s[0] != "overview"},
+        {s: f"diagrams/{pic.name}.{image}" for s, pic in pics.items()} if image else {},
+        {s: pic.collapsed for s, pic in pics.items()},
+        {s: mermaid(pic) for s, pic in pics.items()} if "mermaid" in formats else {})
+    for rel, template, context in _pages(view, subjects, links, title):
+        emit(rel, render_page(template, rel, **context).encode("utf-8"))
+    if nav_prefix is not None:
+        for rel, data in nav.fragments(view, subjects, title or DEFAULT_TITLE, nav_prefix).items():
+            emit(rel, data.encode("utf-8"))
+    return nodes
+
+
+def render(doc: dict, out_dir: Path, formats: tuple[str, ...] = ("svg",), only: tuple[str, ...] = GROUPS,
+           title: str | None = None, nav_prefix: str | None = None) -> Site:
+    """Render into a folder, staged and committed under its lock (:class:`output.Output`)."""
+    _check(formats, only)
     with Output(Path(out_dir)) as out:
-        pics = _draw_all(view, subjects, formats, out)
-        links = contexts.Links(
-            {s: view.names.page(*s) for s in subjects if s[0] != "overview"},
-            {s: f"diagrams/{pic.name}.{formats[0]}" for s, pic in pics.items()},
-            {s: pic.collapsed for s, pic in pics.items()})
-        for rel, template, context in _pages(view, subjects, links):
-            out.write(rel, render_page(template, rel, **context).encode("utf-8"))
+        out.site.nodes = build(doc, out.write, formats, only, title, nav_prefix)
         return out.commit({"tool": doc["tool"], "snapshot_sha256": snapshot.sha256(doc)})

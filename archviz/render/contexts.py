@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+from markupsafe import Markup
+
 from archviz.model import vocab
 from archviz.render.view import USE_CASE_TITLES, View
 
@@ -15,14 +17,19 @@ TOP_FINDINGS = 10
 class Links:
     """Where each page and diagram of this render is (only what was rendered is linked)."""
 
-    def __init__(self, pages: dict[tuple[str, str], str], diagrams: dict[tuple, str], notes: dict[tuple, list[str]]):
-        self.pages, self.diagrams, self.notes = pages, diagrams, notes
+    def __init__(self, pages: dict[tuple[str, str], str], diagrams: dict[tuple, str], notes: dict[tuple, list[str]],
+                 mermaid: dict[tuple, str] | None = None):
+        self.pages, self.diagrams, self.notes, self.mermaid = pages, diagrams, notes, mermaid or {}
 
     def page(self, kind: str, ident: str | None) -> str | None:
         return self.pages.get((kind, ident or ""))
 
     def figure(self, kind: str, ident: str = "") -> dict:
-        return {"diagram": self.diagrams.get((kind, ident)), "notes": self.notes.get((kind, ident), [])}
+        """A page's diagram: the image's path, the Mermaid block (its text is escaped by
+        :mod:`archviz.render.mermaid` and holds no backtick), the notes under it."""
+        text = self.mermaid.get((kind, ident))
+        return {"diagram": self.diagrams.get((kind, ident)), "notes": self.notes.get((kind, ident), []),
+                "mermaid": Markup(f"```mermaid\n{text}```") if text else None}
 
 
 def severity_summary(findings: list[dict]) -> str:
@@ -41,10 +48,9 @@ def index(view: View, links: Links) -> dict:
     accounts = [{"label": view.account_name(a["account_id"]), "account_id": a["account_id"],
                  "in_organization": a["in_organization"], "crawled": a.get("crawled", True),
                  "page": links.page("account", a["account_id"])} for a in doc["accounts"]]
-    overview = links.figure("overview")
     return {
         "doc": doc, "accounts": accounts, "gaps": [c for c in doc["coverage"] if c["status"] != "ok"],
-        "overview": overview["diagram"], "overview_notes": overview["notes"],
+        **links.figure("overview"),
         "use_cases": [{"title": USE_CASE_TITLES[u], "count": len(view.by_case[u]), "page": links.page("use-case", u)}
                       for u in view.use_cases],
         "top_findings": view.findings[:TOP_FINDINGS], "severity_summary": severity_summary(view.findings),

@@ -58,7 +58,7 @@ def read_manifest(path: Path) -> dict[str, str]:
 
 # The files a render manages: its pages and diagrams, and nothing else (a doctored manifest
 # can name anything; only these are ever moved or removed).
-_OUTPUT_PATH = re.compile(r"^(index\.md|findings\.md|(diagrams|use-cases|services|accounts)/[A-Za-z0-9_-][A-Za-z0-9._-]*)$")
+_OUTPUT_PATH = re.compile(r"^(index\.md|findings\.md|nav\.yml|\.nav\.yml|(diagrams|use-cases|services|accounts)/[A-Za-z0-9_-][A-Za-z0-9._-]*)$")
 
 
 def _inside(path: Path, root: Path) -> bool:

@@ -1,0 +1,152 @@
+"""The ``archviz`` MkDocs plugin: a docs site's PrivateLink section, rendered at build time from a
+snapshot committed to the site's repository, so the pages can never drift from the snapshot.
+
+    plugins:
+      - archviz:
+          snapshot: network/snapshot.json   # relative to mkdocs.yml
+          path: privatelink                 # the section's folder in the site
+          title: PrivateLink architecture   # optional
+          diagram_format: [svg]             # svg, png, mermaid (mermaid needs no Graphviz)
+
+The pages are generated files (nothing is written into ``docs/``). In the navigation, the
+section replaces the entry that points at ``PATH/index.md`` (or, with no ``nav`` in mkdocs.yml,
+the folder MkDocs found), ordered as ``archviz render --site`` orders it. ``mkdocs serve``
+watches the snapshot and rebuilds when it changes. A missing or invalid snapshot fails the
+build with one line (a :class:`PluginError`)."""
+
+from __future__ import annotations
+
+import posixpath
+from pathlib import Path
+
+from mkdocs.config import config_options as c
+from mkdocs.config.base import Config
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import BasePlugin
+from mkdocs.structure.files import File, Files
+from mkdocs.structure.nav import Navigation, Section
+from mkdocs.structure.pages import Page
+
+from archviz.errors import ArchvizError
+
+DEFAULT_TITLE = "PrivateLink architecture"
+
+
+class ArchvizConfig(Config):
+    snapshot = c.Type(str)
+    path = c.Type(str, default="privatelink")
+    title = c.Optional(c.Type(str))
+    diagram_format = c.ListOfItems(c.Choice(("svg", "png", "mermaid")), default=["svg"])
+
+
+class ArchvizPlugin(BasePlugin[ArchvizConfig]):
+    def on_config(self, config):
+        self.snapshot = Path(config.config_file_path or ".").parent / self.config.snapshot
+        path = posixpath.normpath(self.config.path.strip("/"))
+        if path in (".", "") or path.startswith("..") or "\\" in path:
+            raise PluginError(f"archviz: 'path' must be a folder inside the docs folder, not {self.config.path!r}")
+        self.path, self.title = path, self.config.title or DEFAULT_TITLE
+        self.files, self.order = self._render()
+        if config.nav is not None:
+            _expand(config.nav, f"{path}/index.md", self._entries())
+        return config
+
+    def _render(self) -> tuple[dict[str, bytes], list]:
+        from archviz import snapshot
+        from archviz.render import build, nav
+        from archviz.render.view import View
+
+        try:
+            doc = snapshot.load(self.snapshot)
+            out: dict[str, bytes] = {}
+            build(doc, out.__setitem__, tuple(dict.fromkeys(self.config.diagram_format)), title=self.config.title)
+        except ArchvizError as exc:
+            raise PluginError(f"archviz: {exc}") from None
+        view = View(doc)
+        subjects = [(k, i) for k, idents in (("use-case", view.use_cases),
+                                             ("service", [s["service_id"] for s in view.services]),
+                                             ("account", view.crawled_accounts)) for i in idents]
+        return out, nav.sections(view, subjects)
+
+    def _entries(self, title: str | None = None) -> list:
+        """The section as mkdocs.yml ``nav`` entries."""
+        entries = []
+        for heading, pages in self.order:
+            uris = [f"{self.path}/{p}" for p in pages]
+            entries += uris if heading is None else [{heading: uris}]
+        return entries
+
+    def on_files(self, files: Files, config) -> Files:
+        for rel, data in sorted(self.files.items()):
+            uri = f"{self.path}/{rel}"
+            if files.get_file_from_path(uri) is not None:
+                raise PluginError(f"archviz: {uri} is in the docs folder already; the plugin writes that "
+                                  f"section itself (remove the folder or choose another 'path')")
+            files.append(File.generated(config, uri, content=data))
+        return files
+
+    def on_nav(self, nav: Navigation, config, files: Files) -> Navigation:
+        """With no ``nav`` in mkdocs.yml, MkDocs lists the folder alphabetically: put it in order."""
+        if config.nav is not None:
+            return nav
+        section = Section(self.title, [])
+        for heading, pages in self.order:
+            items = [files.get_file_from_path(f"{self.path}/{p}").page for p in pages]
+            section.children += items if heading is None else [Section(heading, items)]
+        if _replace(nav.items, self.path, section):
+            nav.pages = _pages(nav.items)
+            _relink(nav.items, None)
+            for before, page, after in zip([None, *nav.pages], nav.pages, [*nav.pages[1:], None]):
+                page.previous_page, page.next_page = before, after
+        return nav
+
+    def on_serve(self, server, config, builder):
+        server.watch(str(self.snapshot))
+        return server
+
+
+def _expand(entries: list, index: str, section: list) -> bool:
+    """Replace the nav entry that points at the section's index page by the whole section."""
+    for i, entry in enumerate(entries):
+        if entry == index:
+            entries[i] = {DEFAULT_TITLE: section}
+            return True
+        if isinstance(entry, dict) and len(entry) == 1:
+            (title, value), = entry.items()
+            if value == index:
+                entries[i] = {title: section}
+                return True
+            if isinstance(value, list) and _expand(value, index, section):
+                return True
+    return False
+
+
+def _replace(items: list, path: str, section: Section) -> bool:
+    """Put ``section`` where MkDocs's own nav holds the folder."""
+    for i, item in enumerate(items):
+        if isinstance(item, Section):
+            pages = _pages(item.children)
+            if any(p.file.src_uri == f"{path}/index.md" for p in pages) and \
+                    all(p.file.src_uri.startswith(path + "/") for p in pages):
+                items[i] = section
+                return True
+            if _replace(item.children, path, section):
+                return True
+    return False
+
+
+def _pages(items: list) -> list[Page]:
+    out = []
+    for item in items:
+        if isinstance(item, Page):
+            out.append(item)
+        elif isinstance(item, Section):
+            out += _pages(item.children)
+    return out
+
+
+def _relink(items: list, parent) -> None:
+    for item in items:
+        item.parent = parent
+        if isinstance(item, Section):
+            _relink(item.children, item)

@@ -1,0 +1,112 @@
+"""A scene as a Mermaid flowchart, for viewers that draw Mermaid themselves (GitHub, GitLab,
+Material for MkDocs) and for builders without Graphviz.
+
+It draws the same :class:`~archviz.render.scene.Picture` as :mod:`draw`: same nodes, clusters,
+counts, finding marks and legend meaning, so the node budget and the aggregation hold as
+they do for the SVG. Kinds that the SVG shows by icon get a caption and a shape instead.
+
+Untrusted text (Name tags, account names) is first made visible (:func:`text.visible`) and
+shortened like a Graphviz label, then every character outside ``[A-Za-z0-9 .,_-]`` becomes a
+Mermaid entity code (``#60;``). Mermaid turns those back into HTML entities after parsing, so
+quotes, brackets, ``-->``, ``%%``, backticks, ``<script>`` or line breaks are shown as text and
+can neither end a label, change the graph, nor inject markup. Ids are archviz's own
+(:func:`graph.node_id`); the only markup in a label is archviz's own ``<br>`` and ``<i>``."""
+
+from __future__ import annotations
+
+import re
+
+from archviz.model import vocab
+from archviz.render.graph import MAX_LABEL, node_id
+from archviz.render.scene import Cluster, Picture
+from archviz.render.text import shorten, visible
+from archviz.render.view import SEVERITY_COLOR, SEVERITY_MARK, USE_CASE_STYLE, USE_CASE_TITLES
+
+_PLAIN = re.compile(r"[^A-Za-z0-9 .,_-]")
+# What each kind is called where the SVG shows an icon, and the shape that sets it apart.
+CAPTION = {
+    "endpoint": ("VPC endpoint", '(["{}"])'), "endpoints": ("VPC endpoints", '(["{}"])'),
+    "vpc": ("VPC", '["{}"]'), "subnet": ("Subnet", '["{}"]'),
+    "endpoint-service": ("Endpoint service", '{{{{"{}"}}}}'),
+    "load-balancer": ("Load balancer", '[/"{}"/]'), "listener": ("Listener", '["{}"]'),
+    "target-group": ("Target group", '["{}"]'), "target": ("Target", '["{}"]'),
+    "aws-service": ("AWS service", '(["{}"])'), "marketplace": ("AWS Marketplace", '(["{}"])'),
+    "third-party": ("Third party", '["{}"]'), "external-consumer": ("External consumer", '["{}"]'),
+    "account": ("Account", '["{}"]'), "unresolved": ("Unresolved", '["{}"]'),
+}
+EDGE = {"solid": "-->", "bold": "==>", "dashed": "-.->", "dotted": "-.->"}
+DASHES = {"dashed": "stroke-dasharray:8 4", "dotted": "stroke-dasharray:2 3"}
+
+
+def escape(value, limit: int = MAX_LABEL) -> str:
+    """Untrusted text as inert Mermaid label text: one line, shortened, entity-coded."""
+    return _PLAIN.sub(lambda m: f"#{ord(m.group(0))};", shorten(visible(value), limit))
+
+
+def _label(lines, caption: str | None = None) -> str:
+    parts = ([f"<i>{escape(caption)}</i>"] if caption else []) + [escape(x) for x in lines if x not in (None, "")]
+    return "<br>".join(parts)
+
+
+def _style(attrs: dict) -> str | None:
+    """A node's finding mark (colour, heavier border) as a Mermaid style."""
+    color = attrs.get("color") or attrs.get("fontcolor")
+    if not color:
+        return None
+    width = "3px" if attrs.get("penwidth") else "1px"
+    return f"stroke:{color},stroke-width:{width},color:{color}"
+
+
+class _Writer:
+    def __init__(self):
+        self.lines: list[str] = []
+        self.styles: list[str] = []
+
+    def cluster(self, cluster: Cluster, depth: int) -> None:
+        pad = "    " * depth
+        for n in cluster.nodes:
+            family = n.kind.split(":")[0]
+            caption, shape = CAPTION.get(family, (None, '["{}"]'))
+            self.lines.append(pad + n.id + shape.format(_label(n.lines, caption)))
+            if style := _style(n.attrs):
+                self.styles.append(f"style {n.id} {style}")
+        for c in cluster.clusters:
+            cid = "c_" + node_id(c.key)
+            self.lines.append(f'{pad}subgraph {cid}["{_label(c.title) or " "}"]')
+            self.cluster(c, depth + 1)
+            self.lines.append(pad + "end")
+            fill = c.bgcolor or "#FFFFFF"
+            dashes = ",stroke-dasharray:6 4" if c.style == "dashed" else ""
+            self.styles.append(f"style {cid} fill:{fill},stroke:#9E9E9E{dashes}")
+
+    def legend(self, cases: list[str]) -> None:
+        self.lines.append('    subgraph legend["Legend"]')
+        for i, case in enumerate(cases):
+            color, style = USE_CASE_STYLE[case]
+            dashed = " (dashed)" if style in ("dashed", "dotted") else ""
+            self.lines.append(f'        legend_{i}["{escape("── " + USE_CASE_TITLES[case] + dashed, 100)}"]')
+            self.styles.append(f"style legend_{i} fill:#FFFFFF,stroke:{color},color:{color}")
+        marks = ["- - - no traffic: awaiting acceptance, pending, deleting, deleted or expired",
+                 "··· rejected or failed"] + [f"[{SEVERITY_MARK[s]}] finding: {s}" for s in vocab.SEVERITIES]
+        self.lines.append(f'        legend_marks["{"<br>".join(escape(m, 100) for m in marks)}"]')
+        self.styles.append(f"style legend_marks fill:#FFFFFF,stroke:{SEVERITY_COLOR['high']},stroke-dasharray:4 4")
+        self.lines.append("    end")
+
+
+def mermaid(pic: Picture) -> str:
+    """The picture as the text of a Mermaid flowchart (left to right, like the SVG)."""
+    w = _Writer()
+    w.lines.append("flowchart LR")
+    w.cluster(pic.root, 1)
+    if pic.legend is not None:
+        w.legend(pic.legend)
+    links = []
+    for i, e in enumerate(pic.edges):
+        style = e.attrs.get("style", "solid")
+        text = f'|"{escape(e.text)}"|' if e.text else ""
+        w.lines.append(f"    {e.src} {EDGE.get(style, '-->')}{text} {e.dst}")
+        color = e.attrs.get("color", "#424242")
+        extra = "," + DASHES[style] if style in DASHES else ""
+        width = "3px" if style == "bold" else "2px"
+        links.append(f"linkStyle {i} stroke:{color},stroke-width:{width},color:{color}{extra}")
+    return "\n".join(w.lines + ["    " + s for s in w.styles + links]) + "\n"

@@ -1,0 +1,82 @@
+"""The navigation of a docs-site section (``archviz render --site``).
+
+The pages are listed in reading order: the overview, the use cases, the endpoint services and
+the accounts (each by name), then the findings. Two fragments are written beside the pages:
+
+- ``nav.yml``: entries to paste under ``nav:`` in ``mkdocs.yml``, with paths relative to the
+  site's ``docs/`` folder (``nav_prefix``, e.g. ``privatelink/``);
+- ``.nav.yml``: the same section for the mkdocs-awesome-nav plugin, which reads it from the
+  folder itself (paths relative to the folder).
+
+Entries name files only: MkDocs titles each page with its first heading. The one title from
+outside archviz (``--site-title``) and every path are written as YAML double-quoted scalars."""
+
+from __future__ import annotations
+
+import re
+
+from archviz.render.view import USE_CASE_TITLES, View
+
+# What YAML allows unescaped in a double-quoted scalar (its printable set, minus '"' and '\').
+_UNSAFE = re.compile(r'[^\t\x20-\x21\x23-\x5b\x5d-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]')
+
+
+def quoted(value: str) -> str:
+    """``value`` as a YAML double-quoted scalar that any YAML parser reads back unchanged."""
+    def escape(m: re.Match) -> str:
+        ch = m.group(0)
+        return {'"': '\\"', "\\": "\\\\"}.get(ch) or (f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}")
+    return '"' + _UNSAFE.sub(escape, value) + '"'
+
+
+def sections(view: View, subjects: list[tuple[str, str]]) -> list[tuple[str | None, list[str]]]:
+    """(section title or None, page paths), in reading order."""
+    def title(kind: str, ident: str) -> tuple:
+        if kind == "service":
+            s = view.services_by_id[ident]
+            return ((s["name"] or s["service_id"]).casefold(), ident)
+        return ((view.accounts[ident].get("name") or ident).casefold(), ident)
+
+    order = [(None, ["index.md"])]
+    for kind, heading in (("use-case", "Use cases"), ("service", "Endpoint services"), ("account", "Accounts")):
+        idents = [i for k, i in subjects if k == kind]
+        if kind != "use-case":
+            idents.sort(key=lambda i: title(kind, i))
+        else:
+            idents.sort(key=list(USE_CASE_TITLES).index)
+        if idents:
+            order.append((heading, [view.names.page(kind, i) for i in idents]))
+    order.append((None, ["findings.md"]))
+    return order
+
+
+def _entries(order, prefix: str, indent: str) -> list[str]:
+    lines = []
+    for heading, pages in order:
+        if heading is None:
+            lines += [f"{indent}- {quoted(prefix + p)}" for p in pages]
+        else:
+            lines.append(f"{indent}- {quoted(heading)}:")
+            lines += [f"{indent}    - {quoted(prefix + p)}" for p in pages]
+    return lines
+
+
+def fragments(view: View, subjects: list[tuple[str, str]], title: str, prefix: str) -> dict[str, str]:
+    """``nav.yml`` and ``.nav.yml`` for a section titled ``title`` at ``prefix`` in docs/."""
+    order = sections(view, subjects)
+    mkdocs = ["# Paste under `nav:` in mkdocs.yml (paths are relative to the docs folder).",
+              f"- {quoted(title)}:", *_entries(order, prefix, "    ")]
+    awesome = ["# Read by the mkdocs-awesome-nav plugin: this folder's section.",
+               f"title: {quoted(title)}", "nav:", *_entries(order, "", "  ")]
+    return {"nav.yml": "\n".join(mkdocs) + "\n", ".nav.yml": "\n".join(awesome) + "\n"}
+
+
+def prefix_for(folder) -> str:
+    """Where a section folder sits in its docs folder: the path below the nearest ancestor named
+    ``docs`` (MkDocs's default docs_dir), else the folder's own name: ``privatelink/``."""
+    parts = folder.resolve().parts
+    for i in range(len(parts) - 1, -1, -1):
+        if parts[i] == "docs":
+            rest = parts[i + 1:]
+            return "/".join(rest) + "/" if rest else ""
+    return parts[-1] + "/"
