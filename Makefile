@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test demo graphviz clean
+.PHONY: install test demo graphviz site-tools clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,13 +23,31 @@ graphviz:
 	    exit 1; \
 	  fi; }
 
+# The docs-site tests open the built sites in Debian's Chromium (driven by Playwright, no browser
+# download) and check Mermaid with Mermaid's own parser under Node (tests/node, from npm).
+# Installed when we may; else those tests are skipped and say why (.ci/run requires them).
+site-tools:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium (apt-get)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "note: no 'chromium': the browser tests will be skipped (install Debian's 'chromium' package to run them)"; \
+	  fi; }
+	@if command -v npm >/dev/null 2>&1; then \
+	  [ tests/node/node_modules/.package-lock.json -nt tests/node/package-lock.json ] || \
+	    { echo "installing tests/node (npm ci)"; cd tests/node && npm ci --no-audit --no-fund --loglevel=error >/dev/null; }; \
+	else \
+	  echo "note: no 'npm': the Mermaid parser tests will be skipped (install Node.js 20.19 or newer to run them)"; \
+	fi
+
 install: $(STAMP) graphviz
 
-test: install
+test: install site-tools
 	$(BIN)/python -m pytest -q
 
 demo: install
 	$(BIN)/archviz demo
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info output/demo
+	rm -rf $(VENV) build dist *.egg-info output/demo tests/node/node_modules

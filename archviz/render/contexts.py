@@ -38,6 +38,12 @@ def severity_summary(findings: list[dict]) -> str:
     return f"{len(findings)} findings: " + ", ".join(parts) if findings else "No findings"
 
 
+def finding_rows(view: View, findings: list[dict]) -> list[dict]:
+    """Findings with their resource and account named (the ids stay in brackets)."""
+    return [dict(f, resource=view.resource_label(f["resource_id"]), account=view.account_name(f["account_id"]))
+            for f in findings]
+
+
 def _service_row(view: View, links: Links, s: dict) -> dict:
     return {"label": s["name"] or s["service_id"], "service_id": s["service_id"], "region": s["region"],
             "account": view.account_name(s["account_id"]), "page": links.page("service", s["service_id"])}
@@ -49,11 +55,11 @@ def index(view: View, links: Links) -> dict:
                  "in_organization": a["in_organization"], "crawled": a.get("crawled", True),
                  "page": links.page("account", a["account_id"])} for a in doc["accounts"]]
     return {
-        "doc": doc, "accounts": accounts, "gaps": [c for c in doc["coverage"] if c["status"] != "ok"],
+        "doc": doc, "accounts": accounts, "gaps": [dict(c, account=view.account_name(c["account_id"])) for c in doc["coverage"] if c["status"] != "ok"],
         **links.figure("overview"),
         "use_cases": [{"title": USE_CASE_TITLES[u], "count": len(view.by_case[u]), "page": links.page("use-case", u)}
                       for u in view.use_cases],
-        "top_findings": view.findings[:TOP_FINDINGS], "severity_summary": severity_summary(view.findings),
+        "top_findings": finding_rows(view, view.findings[:TOP_FINDINGS]), "severity_summary": severity_summary(view.findings),
         "services": [_service_row(view, links, s) for s in view.services],
     }
 
@@ -65,7 +71,7 @@ def findings(view: View, links: Links) -> dict:
     groups = []
     for sev in vocab.SEVERITIES:
         rules = [dict(view.rules.get(rule_id) or {"rule_id": rule_id, "title": rule_id, "rationale": "",
-                                                   "remediation": ""}, findings=fs)
+                                                   "remediation": ""}, findings=finding_rows(view, fs))
                  for rule_id, fs in sorted(by_rule.items()) if fs[0]["severity"] == sev]
         if rules:
             groups.append({"severity": sev, "rules": rules})
@@ -102,15 +108,15 @@ def _targets(view: View, s: dict) -> list[dict]:
 
 
 def service(view: View, links: Links, s: dict) -> dict:
-    consumers = [{"consumer": view.account_name(c["consumer_account_id"]), "endpoint": c["endpoint_id"],
-                  "region": c["consumer_region"], "state": c["state"], "use_case": c["use_case"]}
+    consumers = [{"consumer": view.account_name(c["consumer_account_id"]), "endpoint": view.resource_label(c["endpoint_id"]),
+                  "region": c["consumer_region"], "state": c["state"], "use_case": USE_CASE_TITLES[c["use_case"]]}
                  for c in view.by_service.get(s["service_id"], [])]
     return {
         "s": s, "provider": view.account_name(s["account_id"]), "provider_page": links.page("account", s["account_id"]),
         "supported": ", ".join(f"{r['region']} ({r.get('state')})" for r in s["supported_regions"]) or "its own region",
         "principals": ", ".join(p["principal"] or "" for p in s["allowed_principals"]) or "none",
         "consumers": consumers, "targets": _targets(view, s),
-        "findings": view.findings_by_resource.get(s["service_id"], []), **links.figure("service", s["service_id"]),
+        "findings": finding_rows(view, view.findings_by_resource.get(s["service_id"], [])), **links.figure("service", s["service_id"]),
     }
 
 
@@ -118,10 +124,10 @@ def account(view: View, links: Links, account_id: str) -> dict:
     endpoints = []
     for e in view.endpoints_of.get(account_id, []):
         c = view.connection_of.get(e["endpoint_id"])
-        endpoints.append({"endpoint_id": e["endpoint_id"], "name": e.get("name"), "type": e["type"], "vpc": e["vpc_id"],
-                          "region": e["region"], "state": e["state"],
+        endpoints.append({"endpoint": view.resource_label(e["endpoint_id"]), "type": e["type"],
+                          "vpc": view.resource_label(e["vpc_id"]), "region": e["region"], "state": e["state"],
                           "service": view.service_label(c) if c else e["service_name"],
-                          "use_case": c["use_case"] if c else None})
+                          "use_case": USE_CASE_TITLES[c["use_case"]] if c else None})
     member = view.accounts[account_id]["in_organization"]
     return {
         "name": view.account_name(account_id),
@@ -130,5 +136,5 @@ def account(view: View, links: Links, account_id: str) -> dict:
         "gaps": view.gaps_of.get(account_id, []),
         "endpoints": endpoints,
         "services": [_service_row(view, links, s) for s in view.services_of.get(account_id, [])],
-        "findings": view.findings_of.get(account_id, []), **links.figure("account", account_id),
+        "findings": finding_rows(view, view.findings_of.get(account_id, [])), **links.figure("account", account_id),
     }

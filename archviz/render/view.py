@@ -90,6 +90,9 @@ class View:
         self.findings_by_resource = _group(self.findings, lambda f: f["resource_id"])
         self.findings_of = _group(self.findings, lambda f: f["account_id"])
         self.gaps_of = _group((c for c in doc["coverage"] if c["status"] != "ok"), lambda c: c["account_id"])
+        self._resource_names = {rec[key]: rec.get("name") for key, records in (
+            ("endpoint_id", doc["endpoints"]), ("service_id", self.services), ("vpc_id", doc["vpcs"]),
+            ("arn", doc["load_balancers"])) for rec in records if rec.get("name")}
         self.marks = {rid: Mark(vocab.worst(f["severity"] for f in fs), len(fs))
                       for rid, fs in self.findings_by_resource.items()}
         self.rules = {r["rule_id"]: r for r in (doc.get("analysis") or {}).get("rules", [])} or {
@@ -110,6 +113,13 @@ class View:
         if kind not in self.linked or (kind, ident) not in self.names:
             return {}
         return {"URL": self.names.diagram(kind, ident) + ".svg", "tooltip": f"see the {kind} diagram"}
+
+    def resource_label(self, resource_id: str | None) -> str:
+        """A finding's resource as people know it: ``name (id)`` where it has a name."""
+        if resource_id in self.accounts:
+            return self.account_name(resource_id)
+        name = self._resource_names.get(resource_id or "")
+        return f"{name} ({resource_id})" if name else (resource_id or "")
 
     def account_name(self, account_id: str | None) -> str:
         if account_id is None:

@@ -223,6 +223,15 @@ class _Seeder:
         return ep["VpcEndpointId"]
 
 
+# Anyone who may tag a resource chooses its Name: three of the demo's are hostile, so every
+# output shows them as text (no markup, no change to a diagram's graph).
+HOSTILE = {
+    "aws:dynamodb-data": "analytics-ddb<img src=x onerror=alert(1)>",
+    "orders:batch": 'batch-orders"] --> pwned %% `x` |y|',
+    "analytics-vpc": "analytics-vpc<script>alert(2)</script>",
+}
+
+
 def seed(endpoint_url: str, access_key: str, secret_key: str) -> Manifest:
     """Create the demo organization in a freshly reset sandbox."""
     from moto.moto_api._internal import mock_random
@@ -289,7 +298,7 @@ def seed(endpoint_url: str, access_key: str, secret_key: str) -> Manifest:
     batch, (batch_a, batch_b), _ = s.vpc(app, HOME, "10.2.0.0/16", "app-batch-vpc",
                                          [("a", "10.2.1.0/24", False), ("b", "10.2.2.0/24", False)])
     batch_sg = s.security_group(app, HOME, batch, "app-batch-endpoints", "10.2.0.0/16")
-    s.endpoint(app, "orders:batch", HOME, batch, "orders", "app-batch-orders", subnets=[batch_a, batch_b],
+    s.endpoint(app, "orders:batch", HOME, batch, "orders", HOSTILE["orders:batch"], subnets=[batch_a, batch_b],
                groups=[batch_sg])
     STATE.agreements[app.account_id] = [_agreement(app.account_id, SELLER, "agmt-7xq2contosoti01",
                                                    "prod-contosothreatintel", "SaaSProduct")]
@@ -306,11 +315,11 @@ def seed(endpoint_url: str, access_key: str, secret_key: str) -> Manifest:
                kind="Gateway", route_tables=[eu_rt])
 
     # data-analytics: a single-AZ request to payments-api, still pending; DynamoDB via gateway.
-    dvpc, (data_a,), data_rt = s.vpc(data, HOME, "10.4.0.0/16", "analytics-vpc", [("a", "10.4.1.0/24", False)])
+    dvpc, (data_a,), data_rt = s.vpc(data, HOME, "10.4.0.0/16", HOSTILE["analytics-vpc"], [("a", "10.4.1.0/24", False)])
     data_sg = s.security_group(data, HOME, dvpc, "analytics-endpoints", "10.4.0.0/16")
     s.endpoint(data, "payments:data", HOME, dvpc, "payments", "analytics-payments", subnets=[data_a],
                groups=[data_sg])
-    s.endpoint(data, "aws:dynamodb-data", HOME, dvpc, "com.amazonaws.us-east-1.dynamodb", "analytics-dynamodb",
+    s.endpoint(data, "aws:dynamodb-data", HOME, dvpc, "com.amazonaws.us-east-1.dynamodb", HOSTILE["aws:dynamodb-data"],
                kind="Gateway", route_tables=[data_rt])
     s.endpoint(data, "legacy:data", HOME, dvpc, "legacy", "analytics-legacy-reports", subnets=[data_a],
                groups=[data_sg])
