@@ -86,9 +86,13 @@ def test_wheel_builds_cleanly_installs_and_renders_the_demo(demo_crawl, tmp_path
         dist_info = next(n.split("/")[0] for n in names if n.split("/")[0].endswith(".dist-info"))
         assert zf.read(f"{dist_info}/licenses/LICENSE") == (ROOT / "LICENSE").read_bytes()
         metadata = zf.read(f"{dist_info}/METADATA").decode()
+        entry_points = zf.read(f"{dist_info}/entry_points.txt").decode()
+    # MkDocs finds the plugin by this entry point (`plugins: [archviz: ...]`).
+    assert "[mkdocs.plugins]\narchviz = archviz.mkdocs_plugin:ArchvizPlugin" in entry_points
     assert "License-Expression: Apache-2.0" in metadata.splitlines()
     assert "archviz/schema/snapshot-1.schema.json" in names
-    assert {"archviz/templates/index.md.j2", "archviz/templates/findings.md.j2"} <= names
+    assert {"archviz/templates/index.md.j2", "archviz/templates/findings.md.j2", "archviz/templates/figure.md.j2",
+            "archviz/mkdocs_plugin.py"} <= names
     missing = _shipped(src) - names
     assert not missing, f"files of the source package left out of the wheel: {sorted(missing)}"
 

@@ -24,7 +24,7 @@ from archviz.render.mermaid import escape, mermaid
 from archviz.render.view import View
 from archviz.render import pictures
 from archviz.sandbox.demo import HOSTILE
-from tests.conftest import run_cli
+from tests.conftest import invoke, run_cli
 from tests.site_tools import (CHROMIUM_ARGS, MERMAID_JS, broken_links, chromium, mermaid_parse, mkdocs_build, need,
                               serve, warnings)
 from tests.test_render import HOSTILE as MORE_HOSTILE, synthetic
@@ -150,6 +150,20 @@ def test_the_awesome_nav_fragment_lists_the_same_pages(site_a):
     assert fragment["nav"] == strip(section)
 
 
+def test_site_folder_needs_no_nav_with_awesome_nav(demo_doc, tmp_path):
+    """With the mkdocs-awesome-nav plugin, the folder's own .nav.yml orders the section."""
+    root = site_with_nav(tmp_path, demo_doc, title="Private connectivity")
+    (root / "mkdocs.yml").write_text("site_name: Northwind\nplugins:\n  - awesome-nav\n")
+    proc = mkdocs_build(root)
+    assert proc.returncode == 0 and not warnings(proc), proc.stderr
+    home = (root / "site" / "index.html").read_text()
+    names = re.findall(r'class="(?:nav-link|dropdown-item)[^"]*"[^>]*>([^<]+)<', home)
+    start = names.index("Private connectivity")
+    assert names[start + 1] == "Private connectivity" and "Findings" in names[start:], names  # section, then its index
+    heads = [names.index(h) for h in ("Use cases", "Endpoint services", "Accounts", "Findings")]
+    assert heads == sorted(heads) and heads[0] > start, names
+
+
 def test_plugin_builds_strictly_with_material_and_orders_the_section(site_b, demo_doc):
     root, proc = site_b
     assert proc.returncode == 0 and not warnings(proc), proc.stderr
@@ -205,6 +219,14 @@ def test_plugin_refuses_a_path_outside_the_docs_folder(tmp_path, demo_doc):
                                        "      snapshot: network/snapshot.json\n      path: ../elsewhere\n")
     proc = mkdocs_build(root)
     assert proc.returncode != 0 and "archviz: 'path' must be a folder inside the docs folder" in proc.stderr
+
+
+def test_plugin_refuses_to_shadow_a_file_of_the_docs_folder(tmp_path, demo_doc):
+    root = project(tmp_path, demo_doc, "site_name: x\nplugins:\n  - archviz:\n      snapshot: network/snapshot.json\n")
+    (root / "docs" / "privatelink").mkdir()
+    (root / "docs" / "privatelink" / "findings.md").write_text("# Hand-written\n")
+    proc = mkdocs_build(root)
+    assert proc.returncode != 0 and "archviz: privatelink/findings.md is in the docs folder already" in proc.stderr
 
 
 @pytest.mark.parametrize("estate", ["hostile", "large", "empty"])
@@ -273,6 +295,19 @@ def fetch_until(url: str, ready, timeout: float = 60) -> str:
             pass
         time.sleep(0.3)
     raise AssertionError(f"{url} not ready within {timeout} s; last body: {body[:300]!r}")
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "pass one of --out DIR and --site DIR"),
+    (["--out", "a", "--site", "b"], "pass one of --out DIR and --site DIR"),
+    (["--out", "a", "--site-title", "T"], "--site-title goes with --site"),
+    (["--site", "a", "--diagram-format", "svg,gif"], "choose from svg, png, mermaid"),
+])
+def test_render_site_usage_errors(args, message, tmp_path):
+    source = tmp_path / "snapshot.json"
+    source.write_text("{}")
+    result = invoke(["render", str(source), *args])
+    assert result.returncode == 2 and message in result.stderr, result.stderr
 
 
 # --- Mermaid -----------------------------------------------------------------------------------
@@ -366,6 +401,7 @@ CHECK = """() => {
       return svg ? (svg.getAttribute('aria-roledescription') || 'svg') + (svg.textContent.includes('Syntax error') ? ' error' : '') : null;
     }),
     injected: all('[onerror], img[src="x"]').length + all('script').filter(s => s.textContent.includes('alert(')).length,
+    overflow: [...document.images].filter(i => i.getBoundingClientRect().right > document.documentElement.clientWidth + 1).length,
     text: document.body.innerText + ' ' + all('.mermaid svg, svg').map(s => s.textContent).join(' '),
   };
 }"""
@@ -419,5 +455,6 @@ def _browse(page, site: Path, variant: str) -> dict[str, str]:
             if variant == "b" and not rel.endswith("findings"):
                 assert found["mermaid"] and all(m == "flowchart-v2" for m in found["mermaid"]), (rel, found["mermaid"])
             assert found["injected"] == 0, rel
+            assert found["overflow"] == 0, rel  # every diagram fits the content column
             texts[rel] = found["text"]
     return texts
