@@ -376,6 +376,7 @@ def _page_of(stem: str, files: dict) -> str:
     return f"{folder}/{rest}.md"
 
 
+@pytest.mark.node
 def test_every_demo_diagram_parses_with_mermaids_own_parser(demo_doc):
     diagrams = {f"{kind}/{pic.name}": mermaid(pic) for kind, doc in (("demo", demo_doc), ("hostile", hostile(demo_doc)))
                 for pic in all_pictures(doc)}
@@ -407,6 +408,7 @@ CHECK = """() => {
 }"""
 
 
+@pytest.mark.browser
 def test_sites_in_a_real_browser(site_a, site_b):
     path = chromium()
     need(MERMAID_JS.is_file(), "tests/node/node_modules (npm ci) holds Mermaid's JavaScript")
