@@ -241,12 +241,15 @@ def snapshot(out, formats, only, **opts):
 def render(snapshot_path, out, site, site_title, formats, only):
     """Render diagrams and markdown pages from a snapshot (offline, no credentials)."""
     from archviz import snapshot as snap
-    from archviz.render.nav import prefix_for
+    from archviz.render.nav import is_docs_folder, prefix_for
 
     if (out is None) == (site is None):
         raise click.UsageError("pass one of --out DIR and --site DIR")
     if site_title is not None and site is None:
         raise click.UsageError("--site-title goes with --site")
+    if site is not None and is_docs_folder(site):
+        raise click.UsageError(f"--site {site} is a docs folder itself: give a folder inside it "
+                               f"(for example {site / 'privatelink'}), so the site's own pages stay its own")
     doc = snap.load(snapshot_path)
     if site is not None:
         run_render(doc, site, formats, only, title=site_title, nav_prefix=prefix_for(site))

@@ -10,12 +10,14 @@ snapshot committed to the site's repository, so the pages can never drift from t
 
 The pages are generated files (nothing is written into ``docs/``). In the navigation, the
 section replaces the entry that points at ``PATH/index.md`` (or, with no ``nav`` in mkdocs.yml,
-the folder MkDocs found), ordered as ``archviz render --site`` orders it. ``mkdocs serve``
+the folder MkDocs found), ordered as ``archviz render --site`` orders it; a nav that lists the
+section's pages itself is left as it is. ``mkdocs serve``
 watches the snapshot and rebuilds when it changes. A missing or invalid snapshot fails the
 build with one line (a :class:`PluginError`)."""
 
 from __future__ import annotations
 
+import logging
 import posixpath
 from pathlib import Path
 
@@ -28,6 +30,8 @@ from mkdocs.structure.nav import Navigation, Section
 from mkdocs.structure.pages import Page
 
 from archviz.errors import ArchvizError
+
+log = logging.getLogger("mkdocs.plugins.archviz")
 
 DEFAULT_TITLE = "PrivateLink architecture"
 
@@ -47,8 +51,10 @@ class ArchvizPlugin(BasePlugin[ArchvizConfig]):
             raise PluginError(f"archviz: 'path' must be a folder inside the docs folder, not {self.config.path!r}")
         self.path, self.title = path, self.config.title or DEFAULT_TITLE
         self.files, self.order = self._render()
-        if config.nav is not None:
-            _expand(config.nav, f"{path}/index.md", self._entries())
+        if config.nav is not None and not _lists_section(config.nav, path):
+            if not _expand(config.nav, f"{path}/index.md", self._entries(), self.title):
+                log.info(f"archviz: no nav entry points at {path}/index.md: the section's pages are built "
+                         f"and linked from each other, but not listed in the nav")
         return config
 
     def _render(self) -> tuple[dict[str, bytes], list]:
@@ -68,7 +74,7 @@ class ArchvizPlugin(BasePlugin[ArchvizConfig]):
                                              ("account", view.crawled_accounts)) for i in idents]
         return out, nav.sections(view, subjects)
 
-    def _entries(self, title: str | None = None) -> list:
+    def _entries(self) -> list:
         """The section as mkdocs.yml ``nav`` entries."""
         entries = []
         for heading, pages in self.order:
@@ -105,29 +111,42 @@ class ArchvizPlugin(BasePlugin[ArchvizConfig]):
         return server
 
 
-def _expand(entries: list, index: str, section: list) -> bool:
-    """Replace the nav entry that points at the section's index page by the whole section."""
+def _strings(entries) -> list[str]:
+    if isinstance(entries, str):
+        return [entries]
+    if isinstance(entries, dict):
+        return [s for value in entries.values() for s in _strings(value)]
+    return [s for entry in entries or [] for s in _strings(entry)] if isinstance(entries, list) else []
+
+
+def _lists_section(nav: list, path: str) -> bool:
+    """The nav lists the section's pages itself (pasted from ``archviz render --site``'s nav.yml)."""
+    return any(s.startswith(path + "/") and s != f"{path}/index.md" for s in _strings(nav))
+
+
+def _expand(entries: list, index: str, section: list, title: str) -> bool:
+    """Replace the nav entry that points at the section's index page by the whole section (under
+    the entry's own title, else the plugin's)."""
     for i, entry in enumerate(entries):
         if entry == index:
-            entries[i] = {DEFAULT_TITLE: section}
+            entries[i] = {title: section}
             return True
         if isinstance(entry, dict) and len(entry) == 1:
-            (title, value), = entry.items()
+            (key, value), = entry.items()
             if value == index:
-                entries[i] = {title: section}
+                entries[i] = {key: section}
                 return True
-            if isinstance(value, list) and _expand(value, index, section):
+            if isinstance(value, list) and _expand(value, index, section, title):
                 return True
     return False
 
 
 def _replace(items: list, path: str, section: Section) -> bool:
-    """Put ``section`` where MkDocs's own nav holds the folder."""
+    """Put ``section`` where MkDocs's own nav holds the folder: the section whose own index page
+    (a direct child) is PATH/index.md."""
     for i, item in enumerate(items):
         if isinstance(item, Section):
-            pages = _pages(item.children)
-            if any(p.file.src_uri == f"{path}/index.md" for p in pages) and \
-                    all(p.file.src_uri.startswith(path + "/") for p in pages):
+            if any(isinstance(c, Page) and c.file.src_uri == f"{path}/index.md" for c in item.children):
                 items[i] = section
                 return True
             if _replace(item.children, path, section):

@@ -55,9 +55,9 @@ def mermaid_parse(diagrams: dict[str, str]) -> dict[str, dict]:
     return {r["name"]: r for r in results}
 
 
-def mkdocs_build(project: Path) -> subprocess.CompletedProcess:
+def mkdocs_build(project: Path, **env_overrides: str) -> subprocess.CompletedProcess:
     """``mkdocs build --strict`` in ``project``, in a subprocess, as a docs builder runs it."""
-    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
+    env = dict(os.environ, NO_MKDOCS_2_WARNING="1", **env_overrides)
     return subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict"], cwd=project, env=env,
                           capture_output=True, text=True, timeout=300)
 

@@ -49,7 +49,7 @@ def hostile(doc: dict) -> dict:
     """The estate with every name hostile (the demo has three; here all of them are)."""
     doc = copy.deepcopy(doc)
     for i, rec in enumerate(doc["endpoints"] + doc["endpoint_services"] + doc["accounts"] + doc["vpcs"]):
-        rec["name"] = MORE_HOSTILE[i % len(MORE_HOSTILE)] + " %% `]` --> x"
+        rec["name"] = (rec.get("name") or "") + MORE_HOSTILE[i % len(MORE_HOSTILE)] + " %% `]` --> x"
     model.apply(doc)
     return doc
 
@@ -187,7 +187,8 @@ def test_plugin_builds_strictly_with_material_and_orders_the_section(site_b, dem
 def test_plugin_without_nav_puts_the_section_in_order_and_needs_no_graphviz(demo_doc, tmp_path):
     root = project(tmp_path, demo_doc, "site_name: Northwind\nplugins:\n  - archviz:\n"
                                        "      snapshot: network/snapshot.json\n      diagram_format: [mermaid]\n")
-    proc = mkdocs_build(root)
+    (tmp_path / "bin").mkdir()
+    proc = mkdocs_build(root, PATH=str(tmp_path / "bin"))  # no `dot` anywhere
     assert proc.returncode == 0 and not warnings(proc), proc.stderr
     site = root / "site"
     assert not list(site.rglob("*.svg")) or all("privatelink" not in p.parts for p in site.rglob("*.svg"))
@@ -200,7 +201,7 @@ def test_plugin_without_nav_puts_the_section_in_order_and_needs_no_graphviz(demo
 @pytest.mark.parametrize("content, message", [
     (None, "network/snapshot.json: no such file"),
     ("{not json", "snapshot.json: not JSON"),
-    ('{"schema_version": 1}', "snapshot.json"),
+    ('{"schema_version": 1}', "snapshot.json: invalid snapshot at (top level)"),
 ])
 def test_plugin_fails_the_build_with_one_line_on_a_missing_or_invalid_snapshot(tmp_path, content, message):
     root = project(tmp_path, {}, "site_name: x\nplugins:\n  - archviz:\n      snapshot: network/snapshot.json\n")
@@ -221,6 +222,76 @@ def test_plugin_refuses_a_path_outside_the_docs_folder(tmp_path, demo_doc):
     assert proc.returncode != 0 and "archviz: 'path' must be a folder inside the docs folder" in proc.stderr
 
 
+def nav_titles(page: Path) -> list[str]:
+    """The titles of the default theme's navigation, in order."""
+    return re.findall(r'class="(?:nav-link|dropdown-item)[^"]*"[^>]*>([^<]+)<', page.read_text())
+
+
+@pytest.mark.parametrize("variant", ["plain-entry", "nested-path", "no-directory-urls", "pasted-nav"])
+def test_plugin_nav_variants(variant, demo_doc, tmp_path):
+    plugin = "plugins:\n  - archviz:\n      snapshot: network/snapshot.json\n      title: Our estate\n"
+    config = {
+        "plain-entry": "nav:\n  - index.md\n  - privatelink/index.md\n" + plugin,
+        "nested-path": plugin + "      path: arch/privatelink\n",
+        "no-directory-urls": "use_directory_urls: false\nnav:\n  - index.md\n  - Net: privatelink/index.md\n" + plugin,
+        "pasted-nav": "nav:\n  - index.md\n",
+    }[variant]
+    root = project(tmp_path, demo_doc, "site_name: x\n" + config)
+    if variant == "nested-path":
+        (root / "docs" / "index.md").write_text("# Home\n\nSee [PrivateLink](arch/privatelink/index.md).\n")
+    if variant == "pasted-nav":  # moving from `render --site` to the plugin: its nav.yml is kept
+        scratch = site_with_nav(tmp_path / "scratch", demo_doc)
+        pasted = (scratch / "mkdocs.yml").read_text().split("nav:\n", 1)[1]
+        (root / "mkdocs.yml").write_text("site_name: x\nnav:\n" + pasted + plugin)
+    proc = mkdocs_build(root)
+    assert proc.returncode == 0 and not warnings(proc), proc.stderr
+    assert broken_links(root / "site") == []
+    home = root / "site" / ("index.html")
+    titles = nav_titles(home)
+    pages = len(expected_pages(demo_doc)) - len([f for f in expected_pages(demo_doc) if not f.endswith(".md")])
+    if variant == "nested-path":
+        assert titles.index("Arch") < titles.index("Our estate") < titles.index("Use cases"), titles
+    elif variant == "plain-entry":
+        assert titles[1] == "Our estate" and "Findings" in titles, titles
+    elif variant == "no-directory-urls":
+        assert titles[1] == "Net" and (root / "site" / "privatelink" / "accounts").is_dir()
+        assert list((root / "site" / "privatelink" / "accounts").glob("*.html"))
+    else:  # not nested in itself: each page once
+        assert titles.count("Findings") == 1 and titles.count("Use cases") == 1, titles
+    assert sum(t.startswith("Account ") for t in titles) == 4 and len(titles) >= pages
+
+
+def test_site_refuses_the_docs_folder_itself_and_files_that_are_not_its_own(demo_doc, tmp_path):
+    root = project(tmp_path, demo_doc, "site_name: x\n")
+    result = run_cli(["render", "network/snapshot.json", "--site", "docs"], cwd=str(root))
+    assert result.returncode == 2 and "is a docs folder itself" in result.stderr
+    assert (root / "docs" / "index.md").read_text().startswith("# Network documentation")
+    (root / "docs" / "mine").mkdir()
+    (root / "docs" / "mine" / "index.md").write_text("# Mine\n")
+    result = run_cli(["render", "network/snapshot.json", "--site", "docs/mine"], cwd=str(root))
+    assert result.returncode == 1 and "refusing to replace" in result.stderr and "index.md" in result.stderr
+    assert (root / "docs" / "mine" / "index.md").read_text() == "# Mine\n"
+    assert result.stderr.count("\n") == 1
+
+
+def test_site_nav_prefix_follows_the_docs_folder(demo_doc, tmp_path):
+    """Below the folder kept beside mkdocs.yml (whatever its name, through a symlink), else below
+    a folder named docs, else the folder's own name."""
+    root = project(tmp_path, demo_doc, "site_name: x\ndocs_dir: content\n")
+    (root / "docs").rename(root / "content")
+    (root / "docs").symlink_to("content")
+    result = run_cli(["render", "network/snapshot.json", "--site", "docs/arch/privatelink"], cwd=str(root))
+    assert result.returncode == 0, result.stderr
+    (root / "content" / "index.md").write_text("# Home\n")
+    nav = (root / "content/arch/privatelink/nav.yml").read_text()
+    assert '- "arch/privatelink/index.md"' in nav
+    entries = nav.split("\n", 1)[1]
+    (root / "mkdocs.yml").write_text("site_name: x\ndocs_dir: content\nnav:\n  - index.md\n"
+                                     + "".join(f"  {line}\n" for line in entries.splitlines()))
+    proc = mkdocs_build(root)
+    assert proc.returncode == 0 and not warnings(proc), proc.stderr
+
+
 def test_plugin_refuses_to_shadow_a_file_of_the_docs_folder(tmp_path, demo_doc):
     root = project(tmp_path, demo_doc, "site_name: x\nplugins:\n  - archviz:\n      snapshot: network/snapshot.json\n")
     (root / "docs" / "privatelink").mkdir()
@@ -234,13 +305,15 @@ def test_any_estate_builds_strictly_with_only_a_nav_entry(estate, demo_doc, tmp_
     doc = {"hostile": lambda: hostile(demo_doc), "large": lambda: synthetic(accounts=6, per_region=12,
                                                                              consumers_of_shared=20, targets=10),
            "empty": lambda: _empty(demo_doc)}[estate]()
-    root = site_with_nav(tmp_path, doc, nav="entry")
+    root = site_with_nav(tmp_path, doc, "--diagram-format", "svg,mermaid", nav="entry")
     proc = mkdocs_build(root)
     assert proc.returncode == 0 and not warnings(proc), proc.stderr
     assert broken_links(root / "site") == []
-    for page in (root / "site" / "privatelink").rglob("*.html"):
-        text = page.read_text()
-        assert "<script>alert" not in text and "<img src=x" not in text and "<b>bold" not in text, page
+    if estate == "hostile":  # the names are on the pages, as text
+        text = "".join(p.read_text() for p in (root / "site" / "privatelink").rglob("*.html"))
+        assert "<script>alert" not in text and "<img src=x" not in text and "<b>bold" not in text
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "&lt;img src=x onerror=alert(1)&gt;" in text
+        assert "&lt;b&gt;bold&lt;/b&gt;" in text
 
 
 def _empty(doc: dict) -> dict:
@@ -356,6 +429,20 @@ def test_mermaid_escape_cannot_end_a_label_or_add_markup():
         out = escape(s, 100)
         assert re.fullmatch(r"(?:[A-Za-z0-9 .,_-]|#\d+;)*", out), out
         assert _ENTITY.sub(lambda m: chr(int(m.group(1))), out) == s.replace("\n", " ")
+
+
+def test_renders_are_the_same_bytes_in_fresh_processes(demo_doc, tmp_path):
+    """Same snapshot, same bytes, whatever the process's hash seed (sets, dicts)."""
+    source = tmp_path / "snapshot.json"
+    source.write_text(json.dumps(demo_doc))
+    outs = []
+    for seed in ("1", "2"):
+        out = tmp_path / f"docs-{seed}" / "privatelink"
+        result = run_cli(["render", str(source), "--site", str(out), "--diagram-format", "svg,mermaid"],
+                         env={"PYTHONHASHSEED": seed})
+        assert result.returncode == 0, result.stderr
+        outs.append({p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()})
+    assert outs[0] == outs[1] and any(name.endswith(".mmd") for name in outs[0])
 
 
 def test_mermaid_pages_are_deterministic_and_carry_the_block(demo_doc):

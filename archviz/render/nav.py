@@ -14,11 +14,13 @@ outside archviz (``--site-title``) and every path are written as YAML double-quo
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from archviz.render.view import USE_CASE_TITLES, View
 
-# What YAML allows unescaped in a double-quoted scalar (its printable set, minus '"' and '\').
-_UNSAFE = re.compile(r'[^\t\x20-\x21\x23-\x5b\x5d-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]')
+# What YAML allows unescaped in a double-quoted scalar (its printable set, minus '"', '\' and
+# U+0085, which a YAML reader folds like a line break).
+_UNSAFE = re.compile(r'[^\t\x20-\x21\x23-\x5b\x5d-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]')
 
 
 def quoted(value: str) -> str:
@@ -71,12 +73,24 @@ def fragments(view: View, subjects: list[tuple[str, str]], title: str, prefix: s
     return {"nav.yml": "\n".join(mkdocs) + "\n", ".nav.yml": "\n".join(awesome) + "\n"}
 
 
-def prefix_for(folder) -> str:
-    """Where a section folder sits in its docs folder: the path below the nearest ancestor named
-    ``docs`` (MkDocs's default docs_dir), else the folder's own name: ``privatelink/``."""
-    parts = folder.resolve().parts
-    for i in range(len(parts) - 1, -1, -1):
-        if parts[i] == "docs":
-            rest = parts[i + 1:]
-            return "/".join(rest) + "/" if rest else ""
-    return parts[-1] + "/"
+def docs_folder(folder: Path) -> Path | None:
+    """The docs folder a section folder sits in: the nearest ancestor kept beside a
+    ``mkdocs.yml`` (whatever its name), else the nearest one named ``docs`` (MkDocs's default
+    docs_dir); None if neither. Links are not resolved: a docs folder may be a symlink."""
+    ancestors = folder.absolute().parents
+    for parent in ancestors:
+        if (parent.parent / "mkdocs.yml").is_file() or (parent.parent / "mkdocs.yaml").is_file():
+            return parent
+    return next((p for p in ancestors if p.name == "docs"), None)
+
+
+def is_docs_folder(folder: Path) -> bool:
+    folder = folder.absolute()
+    return (folder.parent / "mkdocs.yml").is_file() or (folder.parent / "mkdocs.yaml").is_file() or folder.name == "docs"
+
+
+def prefix_for(folder: Path) -> str:
+    """Where the section's pages are, relative to the docs folder: ``privatelink/``."""
+    folder = folder.absolute()
+    docs = docs_folder(folder)
+    return (folder.relative_to(docs).as_posix() if docs else folder.name) + "/"

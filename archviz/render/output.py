@@ -78,6 +78,7 @@ class Output:
         self.folder = Path(folder)
         self.staging = self.folder / STAGING
         self.site = Site()
+        self.adopted = False
         self._stack = ExitStack()
 
     def __enter__(self) -> "Output":
@@ -99,6 +100,7 @@ class Output:
             shutil.rmtree(self.staging, ignore_errors=True)
             remove_temporaries(self.folder, lambda rel: is_output(rel) or rel == MANIFEST)
             self.staging.mkdir()
+            self.adopted = (self.folder / MANIFEST).exists()  # an earlier render's folder (its manifest may be odd)
         except OSError as exc:
             raise ArchvizError(f"cannot prepare {self.folder}: {exc.strerror or exc}")
 
@@ -114,6 +116,9 @@ class Output:
             raise ArchvizError(f"refusing to write {rel!r} into {self.folder}")
         if rel in self.site.hashes:
             raise ArchvizError(f"archviz bug: {rel} would be written twice in one render (please report this)")
+        if not self.adopted and (self.folder / rel).exists():  # a file of yours: never replaced
+            raise ArchvizError(f"refusing to replace {self.folder / rel}: {self.folder} holds no {MANIFEST}, so it is "
+                               f"not an earlier render's; move the file away or choose another folder")
         try:  # a page or diagram that is replaced keeps its mode
             write_atomic(self.staging / rel, data, mode=existing_mode(self.folder / rel))
         except OSError as exc:
