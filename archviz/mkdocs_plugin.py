@@ -30,10 +30,9 @@ from mkdocs.structure.nav import Navigation, Section
 from mkdocs.structure.pages import Page
 
 from archviz.errors import ArchvizError
+from archviz.render import DEFAULT_TITLE
 
 log = logging.getLogger("mkdocs.plugins.archviz")
-
-DEFAULT_TITLE = "PrivateLink architecture"
 
 
 class ArchvizConfig(Config):
