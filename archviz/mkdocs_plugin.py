@@ -58,20 +58,15 @@ class ArchvizPlugin(BasePlugin[ArchvizConfig]):
 
     def _render(self) -> tuple[dict[str, bytes], list]:
         from archviz import snapshot
-        from archviz.render import build, nav
-        from archviz.render.view import View
+        from archviz.render import build
 
         try:
-            doc = snapshot.load(self.snapshot)
             out: dict[str, bytes] = {}
-            build(doc, out.__setitem__, tuple(dict.fromkeys(self.config.diagram_format)), title=self.config.title)
+            built = build(snapshot.load(self.snapshot), out.__setitem__,
+                          tuple(dict.fromkeys(self.config.diagram_format)), title=self.config.title)
         except ArchvizError as exc:
             raise PluginError(f"archviz: {exc}") from None
-        view = View(doc)
-        subjects = [(k, i) for k, idents in (("use-case", view.use_cases),
-                                             ("service", [s["service_id"] for s in view.services]),
-                                             ("account", view.crawled_accounts)) for i in idents]
-        return out, nav.sections(view, subjects)
+        return out, built.order
 
     def _entries(self) -> list:
         """The section as mkdocs.yml ``nav`` entries."""

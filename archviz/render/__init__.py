@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from archviz import model
@@ -29,7 +30,7 @@ IMAGES = ("svg", "png")  # drawn by Graphviz; "mermaid" is text the viewer draws
 DEFAULT_TITLE = "PrivateLink architecture"
 KIND_OF_GROUP = {folder: kind for kind, folder in PAGE_FOLDERS.items()}  # the groups are named after the folders
 
-__all__ = ["render", "build", "Site", "GROUPS", "FORMATS", "MANIFEST"]
+__all__ = ["render", "build", "Built", "Site", "GROUPS", "FORMATS", "MANIFEST"]
 
 
 def _check(formats: tuple[str, ...], only: tuple[str, ...]) -> None:
@@ -56,7 +57,8 @@ def _picture(view: View, kind: str, ident: str) -> pictures.Picture:
     return pictures.account(view, ident)
 
 
-def _draw_all(view: View, subjects: list[tuple[str, str]], formats: tuple[str, ...], emit, nodes: dict) -> dict:
+def _draw_all(view: View, subjects: list[tuple[str, str]], formats: tuple[str, ...], emit,
+              built: "Built") -> dict:
     """Every diagram: images drawn by ``dot`` in parallel (one subprocess per diagram and
     format), Mermaid text beside them. Graphviz is not needed for Mermaid alone."""
     pics = {subject: _picture(view, *subject) for subject in subjects}
@@ -69,12 +71,13 @@ def _draw_all(view: View, subjects: list[tuple[str, str]], formats: tuple[str, .
         return [render_picture(canvas, fmt) for fmt in images]
 
     with cf.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        for pic, drawn in zip(pics.values(), pool.map(job, pics.values())):
+        for (subject, pic), drawn in zip(pics.items(), pool.map(job, pics.values())):
             for fmt, data in zip(images, drawn):
                 emit(f"diagrams/{pic.name}.{fmt}", data)
             if "mermaid" in formats:
-                emit(f"diagrams/{pic.name}.mmd", mermaid(pic).encode("utf-8"))
-            nodes[pic.name] = pic.nodes
+                built.mermaid[subject] = mermaid(pic)
+                emit(f"diagrams/{pic.name}.mmd", built.mermaid[subject].encode("utf-8"))
+            built.nodes[pic.name] = pic.nodes
     return pics
 
 
@@ -91,31 +94,41 @@ def _pages(view: View, subjects: list[tuple[str, str]], links: contexts.Links, t
             yield view.names.page(kind, ident), template, context(ident)
 
 
+@dataclass
+class Built:
+    """What :func:`build` made besides the files: node counts per diagram, the Mermaid text per
+    subject, and the pages in reading order (:func:`nav.sections`)."""
+
+    nodes: dict[str, int] = field(default_factory=dict)
+    mermaid: dict[tuple[str, str], str] = field(default_factory=dict)
+    order: list = field(default_factory=list)
+
+
 def build(doc: dict, emit, formats: tuple[str, ...] = ("svg",), only: tuple[str, ...] = GROUPS,
-          title: str | None = None, nav_prefix: str | None = None) -> dict[str, int]:
-    """Every page and diagram of a render, handed to ``emit(rel, data)``; returns the node count
-    of each diagram. ``title`` heads the index page; ``nav_prefix`` (a docs-site section, see
-    :mod:`archviz.render.nav`) adds the navigation fragments."""
+          title: str | None = None, nav_prefix: str | None = None) -> Built:
+    """Every page and diagram of a render, handed to ``emit(rel, data)``. ``title`` heads the
+    index page; ``nav_prefix`` (a docs-site section, see :mod:`archviz.render.nav`) adds the
+    navigation fragments."""
     _check(formats, only)
     if "connections" not in doc:  # a snapshot written before the model existed
         model.apply(doc)
     view = View(doc)
     view.linked = {KIND_OF_GROUP[g] for g in ("services", "accounts") if g in only}
     subjects = ([("overview", "")] if "overview" in only else []) + _subjects(view, only)
-    nodes: dict[str, int] = {}
-    pics = _draw_all(view, subjects, formats, emit, nodes)
+    built = Built()
+    pics = _draw_all(view, subjects, formats, emit, built)
     image = next((f for f in formats if f in IMAGES), None)
     links = contexts.Links(
         {s: view.names.page(*s) for s in subjects if s[0] != "overview"},
         {s: f"diagrams/{pic.name}.{image}" for s, pic in pics.items()} if image else {},
-        {s: pic.collapsed for s, pic in pics.items()},
-        {s: mermaid(pic) for s, pic in pics.items()} if "mermaid" in formats else {})
+        {s: pic.collapsed for s, pic in pics.items()}, built.mermaid)
     for rel, template, context in _pages(view, subjects, links, title):
         emit(rel, render_page(template, rel, **context).encode("utf-8"))
+    built.order = nav.sections(view, subjects)
     if nav_prefix is not None:
-        for rel, data in nav.fragments(view, subjects, title or DEFAULT_TITLE, nav_prefix).items():
+        for rel, data in nav.fragments(built.order, title or DEFAULT_TITLE, nav_prefix).items():
             emit(rel, data.encode("utf-8"))
-    return nodes
+    return built
 
 
 def render(doc: dict, out_dir: Path, formats: tuple[str, ...] = ("svg",), only: tuple[str, ...] = GROUPS,
@@ -123,5 +136,5 @@ def render(doc: dict, out_dir: Path, formats: tuple[str, ...] = ("svg",), only: 
     """Render into a folder, staged and committed under its lock (:class:`output.Output`)."""
     _check(formats, only)
     with Output(Path(out_dir)) as out:
-        out.site.nodes = build(doc, out.write, formats, only, title, nav_prefix)
+        out.site.nodes = build(doc, out.write, formats, only, title, nav_prefix).nodes
         return out.commit({"tool": doc["tool"], "snapshot_sha256": snapshot.sha256(doc)})

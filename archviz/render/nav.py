@@ -63,9 +63,9 @@ def _entries(order, prefix: str, indent: str) -> list[str]:
     return lines
 
 
-def fragments(view: View, subjects: list[tuple[str, str]], title: str, prefix: str) -> dict[str, str]:
-    """``nav.yml`` and ``.nav.yml`` for a section titled ``title`` at ``prefix`` in docs/."""
-    order = sections(view, subjects)
+def fragments(order: list, title: str, prefix: str) -> dict[str, str]:
+    """``nav.yml`` and ``.nav.yml`` for the pages in ``order`` (:func:`sections`), a section
+    titled ``title`` at ``prefix`` in docs/."""
     mkdocs = ["# Paste under `nav:` in mkdocs.yml (paths are relative to the docs folder).",
               f"- {quoted(title)}:", *_entries(order, prefix, "    ")]
     awesome = ["# Read by the mkdocs-awesome-nav plugin: this folder's section.",
@@ -73,20 +73,23 @@ def fragments(view: View, subjects: list[tuple[str, str]], title: str, prefix: s
     return {"nav.yml": "\n".join(mkdocs) + "\n", ".nav.yml": "\n".join(awesome) + "\n"}
 
 
+def _beside_mkdocs_yml(folder: Path) -> bool:
+    return (folder.parent / "mkdocs.yml").is_file() or (folder.parent / "mkdocs.yaml").is_file()
+
+
 def docs_folder(folder: Path) -> Path | None:
     """The docs folder a section folder sits in: the nearest ancestor kept beside a
     ``mkdocs.yml`` (whatever its name), else the nearest one named ``docs`` (MkDocs's default
     docs_dir); None if neither. Links are not resolved: a docs folder may be a symlink."""
     ancestors = folder.absolute().parents
-    for parent in ancestors:
-        if (parent.parent / "mkdocs.yml").is_file() or (parent.parent / "mkdocs.yaml").is_file():
-            return parent
-    return next((p for p in ancestors if p.name == "docs"), None)
+    return (next((p for p in ancestors if _beside_mkdocs_yml(p)), None)
+            or next((p for p in ancestors if p.name == "docs"), None))
 
 
 def is_docs_folder(folder: Path) -> bool:
+    """``folder`` is a docs folder itself, by the same signs :func:`docs_folder` looks for."""
     folder = folder.absolute()
-    return (folder.parent / "mkdocs.yml").is_file() or (folder.parent / "mkdocs.yaml").is_file() or folder.name == "docs"
+    return _beside_mkdocs_yml(folder) or folder.name == "docs"
 
 
 def prefix_for(folder: Path) -> str:
