@@ -54,8 +54,8 @@ def estate(org):
             "interface": interface, "gateway": gateway}
 
 
-def run(**kw):
-    return crawl(CrawlRequest(org=True, role_name=ROLE, regions=["us-east-1"], concurrency=4, **kw))
+def run(regions=("us-east-1",), **kw):
+    return crawl(CrawlRequest(org=True, role_name=ROLE, regions=list(regions), concurrency=4, **kw))
 
 
 def test_two_account_organization(estate):
@@ -92,13 +92,26 @@ def test_unassumable_account_is_recorded_and_the_rest_completes(estate):
     assert accounts[estate["locked"]]["crawled"] is False and accounts[estate["member"]]["crawled"] is True
 
 
-def test_disabled_region_is_skipped_without_calls(estate):
+def test_disabled_region_is_skipped_after_one_round_trip(estate):
+    """A listed region the account has not enabled answers AuthFailure (as AWS does); only then
+    is the account asked which regions it has enabled, once, and the region is recorded as skipped."""
     result = crawl(CrawlRequest(accounts=[estate["member"]], role_name=ROLE, regions=["us-east-1", "ap-east-1"]))
     status = {c["region"]: c for c in result.coverage if c["kind"] == "region"}
     assert status["ap-east-1"]["status"] == "skipped"
     assert status["ap-east-1"]["error_code"] == "RegionNotEnabled"
+    assert status["ap-east-1"]["failed_operations"] == []
     assert status["us-east-1"]["status"] == "ok"
-    assert not [k for k in STATE.calls if k[1] == "ap-east-1"]
+    assert sorted(k[0] for k in STATE.calls if k[1] == "ap-east-1") == [
+        "DescribeVpcEndpointServiceConfigurations", "DescribeVpcEndpoints"]
+    assert STATE.calls[("DescribeRegions", "us-east-1")] == 1
+
+
+def test_listed_regions_cost_no_region_lookup(estate):
+    """With --regions listed and every region enabled, DescribeRegions is never called."""
+    result = crawl(CrawlRequest(org=True, role_name=ROLE, regions=["us-east-1", "eu-west-1"]))
+    assert all(c["status"] == "ok" for c in result.coverage if c["account_id"] == estate["member"])
+    assert not [k for k in STATE.calls if k[0] == "DescribeRegions"]
+    assert sum(n for (action, _), n in STATE.calls.items() if action == "ListAccounts") == 1
 
 
 def test_throttling_recovers_through_retries(estate):
@@ -154,12 +167,21 @@ def sent(monkeypatch):
                                unique_id="tests-sent")
         return c
 
+    real_entry = AwsSessions._entry_client
+
+    def entry_client(self):
+        c = real_entry(self)
+        c.meta.events.register("before-send", lambda event_name, **_: seen.add(("sts", event_name.split(".")[-1])),
+                               unique_id="tests-sent")
+        return c
+
     monkeypatch.setattr(AccountSession, "client", client)
+    monkeypatch.setattr(AwsSessions, "_entry_client", entry_client)
     return seen
 
 
 def test_a_crawl_sends_exactly_the_operations_on_the_allowlist(estate, sent):
-    run()
+    run(regions=["us-east-1", "ap-east-1"])  # a region not enabled: DescribeRegions tells it from a failure
     assert sent == ALLOWED  # nothing else, and no listed operation that archviz never calls
     assert {action for action, _ in STATE.calls} == {operation for _, operation in sent}  # the hook saw every request
 
@@ -201,7 +223,8 @@ def test_an_unexpected_error_in_one_unit_is_recorded_not_fatal(estate, monkeypat
     [broken] = [c for c in result.coverage if c["account_id"] == estate["member"] and c["kind"] == "region"]
     assert (broken["status"], broken["error_code"]) == ("error", "InternalError")
     assert "KeyError" in broken["message"]
-    assert [c["status"] for c in result.coverage if c["account_id"] == "123456789012"] == ["ok", "ok"]
+    assert {c["kind"]: c["status"] for c in result.coverage if c["account_id"] == "123456789012"} == {
+        "region": "ok", "marketplace": "ok", "organization": "ok"}
     assert result.records["endpoint_services"]  # the provider account was still crawled
 
 

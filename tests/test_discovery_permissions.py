@@ -65,7 +65,7 @@ def test_a_collector_that_writes_makes_the_cli_exit_6(sandbox, monkeypatch, tmp_
     def writes(unit, session, region):
         session.client("ec2", region).create_vpc(CidrBlock="10.9.0.0/16")
 
-    monkeypatch.setattr(crawl_module, "REGION_COLLECTORS", (writes,) + crawl_module.REGION_COLLECTORS)
+    monkeypatch.setattr(crawl_module, "REGION_STAGES", ((writes,),) + crawl_module.REGION_STAGES)
     result = CliRunner().invoke(cli, ["discover", "--regions", "us-east-1", "--out", str(tmp_path)])
     assert result.exit_code == 6
     errors = [line for line in result.stderr.splitlines() if not line.startswith("discover: ")]  # not progress

@@ -173,6 +173,7 @@ def test_marketplace_agreements():
 
 def test_accounts_and_regions():
     org = organizations.transform_organization({"Id": "o-abc", "MasterAccountId": ACCT}, fixture("ListAccounts")["Accounts"])
-    assert org == {"id": "o-abc", "management_account_id": ACCT, "account_ids": [ACCT, "444455556666"]}
+    assert org == {"id": "o-abc", "management_account_id": ACCT, "account_ids": [ACCT, "444455556666"],
+                   "root_id": None, "organizational_units": []}
     assert organizations.opted_in(fixture("DescribeRegions")["Regions"]) == ["ap-east-1", "us-east-1"]
     assert isinstance(fixture("ListAccounts")["Accounts"][0]["JoinedTimestamp"], datetime)

@@ -3,7 +3,12 @@
 - Every client is read-only by construction: an operation that is not in the table of
   ``permissions.py`` (the exact operations archviz calls) is refused before it is serialized
   or sent.
-- Every client uses botocore's adaptive retry mode (throttling is retried with backoff).
+- Every client uses botocore's adaptive retry mode (throttling is retried with backoff, and a
+  throttled client slows itself down). Clients are per account and region, so a throttled
+  account-region slows only itself: AWS's API rate limits are per account and region too.
+- ``sts:AssumeRole`` goes through one client of the caller's, in standard retry mode: each
+  throttled call backs off on its own, instead of one adaptive rate limiter shared by every
+  account's entry slowing them all down.
 - Every session shares one botocore loader, so the service models (the EC2 model alone is
   megabytes of JSON) are parsed once per crawl instead of once per account.
 - Endpoints are never hard-coded: botocore's own configuration (``AWS_ENDPOINT_URL``,
@@ -29,6 +34,10 @@ from archviz.discovery.permissions import is_allowed
 from archviz.errors import ReadOnlyViolation
 
 DEFAULT_MAX_ATTEMPTS = 10
+# Requests in flight at once: per account-region (gentle: AWS throttles per account and region)
+# and for sts:AssumeRole from the caller (all counted against the caller's account).
+UNIT_WIDTH = 4
+ENTRY_WIDTH = 16
 ROLE_SESSION_NAME = "archviz"
 
 
@@ -103,13 +112,12 @@ class AwsSessions:
                  max_attempts: int = DEFAULT_MAX_ATTEMPTS, max_pool_connections: int = 10):
         self.loader = botocore.loaders.create_loader()
         self._lock = threading.Lock()
-        self.config = Config(
-            retries={"mode": "adaptive", "total_max_attempts": max_attempts},
-            user_agent_extra=f"archviz/{__version__}",
-            max_pool_connections=max_pool_connections,
-            connect_timeout=10,
-            read_timeout=60,
-        )
+        common = dict(user_agent_extra=f"archviz/{__version__}", connect_timeout=10, read_timeout=60)
+        self.config = Config(retries={"mode": "adaptive", "total_max_attempts": max_attempts},
+                             max_pool_connections=max_pool_connections, **common)
+        self._entry_config = Config(retries={"mode": "standard", "total_max_attempts": max_attempts},
+                                    max_pool_connections=max(ENTRY_WIDTH, max_pool_connections), **common)
+        self._sts: Any = None
         # botocore reads AWS_DEFAULT_REGION and the profile's region but not AWS_REGION, which the
         # AWS CLI v2 and the other SDKs honour before both.
         region = region or os.environ.get("AWS_REGION") or None
@@ -132,9 +140,17 @@ class AwsSessions:
             self._caller = AccountSession(self._caller_boto, ident["Account"], self.config, self._lock)
         return self._caller
 
+    def _entry_client(self) -> Any:
+        """The caller's STS client for AssumeRole (standard retries: see the module docstring)."""
+        with self._lock:
+            if self._sts is None:
+                self._sts = self._caller_boto.client("sts", region_name=self.region, config=self._entry_config)
+                self._sts.meta.events.register("provide-client-params", _refuse_unlisted)
+        return self._sts
+
     def assume(self, account_id: str, role_name: str, external_id: str | None = None) -> AccountSession:
         """Assume ``role_name`` in ``account_id``; the credentials refresh themselves when they expire."""
-        sts = self.caller().client("sts", self.region)
+        sts = self._entry_client()
         params = {
             "RoleArn": f"arn:{self.partition}:iam::{account_id}:role/{role_name}",
             "RoleSessionName": ROLE_SESSION_NAME,
@@ -166,6 +182,19 @@ def paginate(client: Any, operation: str, key: str, **params: Any) -> list[dict]
     for page in client.get_paginator(operation).paginate(**params):
         items.extend(page.get(key, []))
     return items
+
+
+def together(*calls: Callable[[], Any], pool: Any = None) -> list[Any]:
+    """Run independent calls at once on ``pool`` (a ``concurrent.futures`` executor), results in
+    order. A call no worker has started yet is run by the waiting thread itself, so nested
+    ``together`` calls on one small pool never deadlock. Without a pool: one after the other."""
+    if pool is None or len(calls) < 2:
+        return [call() for call in calls]
+    futures = [pool.submit(call) for call in calls[1:]]
+    results = [calls[0]()]
+    for future, call in zip(futures, calls[1:]):
+        results.append(call() if future.cancel() else future.result())
+    return results
 
 
 def chunks(values: Iterable[str], size: int) -> Iterator[list[str]]:

@@ -1,11 +1,18 @@
 """Fan-out: accounts, then (account, region) units on a thread pool, with coverage.
 
+The crawl is bound by latency, not CPU: every independent request is in flight at once,
+within the limits AWS sets. API rate limits are per account and region, so units of different
+accounts and regions run wide (:func:`default_concurrency`), while one account-region has at
+most ``UNIT_WIDTH`` requests in flight and the caller at most ``ENTRY_WIDTH`` ``AssumeRole``
+calls. Units start as soon as their account is entered.
+
 A unit that fails never sinks the crawl: its failure is recorded in ``coverage`` with the
 AWS error code, and the rest completes."""
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Callable
@@ -13,14 +20,23 @@ from typing import Callable
 from botocore.exceptions import ProfileNotFound
 
 from archviz.discovery import endpoints, load_balancers, marketplace, network, organizations, services
-from archviz.discovery.aws import AWS_ERRORS, AccountSession, AwsSessions, error_code, error_message
+from archviz.discovery.aws import (AWS_ERRORS, ENTRY_WIDTH, UNIT_WIDTH, AccountSession, AwsSessions, error_code,
+                                   error_message, together)
 from archviz.discovery.unit import Unit
 from archviz.errors import AccessError, InputError, ReadOnlyViolation
 
-DEFAULT_CONCURRENCY = 8
+MAX_CONCURRENCY = 64
+ORG_WIDTH = 4  # the OU tree's lookups in flight at once (AWS Organizations has low rate limits)
 ALL = "all"
 Progress = Callable[[int, int], None]
 Collector = Callable[[Unit, AccountSession, str], None]
+
+
+def default_concurrency(units: int) -> int:
+    """One worker per unit, up to ``MAX_CONCURRENCY``: units are account-regions, whose AWS rate
+    limits are separate, so width costs nothing against AWS; past 64 a small machine's CPU, not
+    the network, bounds the crawl."""
+    return max(1, min(MAX_CONCURRENCY, units))
 
 
 @dataclass
@@ -28,10 +44,11 @@ class CrawlRequest:
     profile: str | None = None
     org: bool = False
     accounts: list[str] | None = None
+    ou_ids: list[str] | None = None  # the ACTIVE accounts under these OUs (or roots), at any depth
     role_name: str | None = None
     external_id: str | None = None
     regions: list[str] | None = None  # None: the session's region; ["all"]: every opted-in region
-    concurrency: int = DEFAULT_CONCURRENCY
+    concurrency: int | None = None  # None: default_concurrency(number of units)
 
 
 @dataclass
@@ -41,8 +58,22 @@ class Account:
     in_organization: bool
     session: AccountSession | None = None
     regions: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
     error: dict | None = None
+    enabled: set[str] | None = None  # the regions it has enabled, once asked (DescribeRegions)
+    asked: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def region_disabled(self, region: str, home: str) -> bool:
+        """Whether the account has not enabled ``region``: asked once per account, and only
+        when a region answered ``AuthFailure`` (what AWS answers in a region not opted in)."""
+        with self.lock:
+            if not self.asked:
+                self.asked = True
+                try:
+                    self.enabled = set(organizations.opted_in(organizations.get_regions(self.session.client("ec2", home))))
+                except AWS_ERRORS:
+                    self.enabled = None  # cannot tell: the unit's own error stands
+        return self.enabled is not None and region not in self.enabled
 
 
 @dataclass
@@ -54,34 +85,42 @@ class CrawlResult:
     records: dict[str, list[dict]]
 
 
-# Each unit kind runs its collectors in order; a later one reads what earlier ones recorded
-# (load balancers: the published services'; network: the endpoints' and load balancers').
-REGION_COLLECTORS: tuple[Collector, ...] = (
-    endpoints.collect,  # consumer side
-    services.collect,  # provider side
-    load_balancers.collect,
-    network.collect,
+# A unit runs its stages in order, the collectors of one stage at once; a later stage reads
+# what earlier ones recorded (load balancers: the published services'; network: the endpoints'
+# and load balancers').
+REGION_STAGES: tuple[tuple[Collector, ...], ...] = (
+    (endpoints.collect, services.collect),  # consumer side, provider side
+    (load_balancers.collect,),
+    (network.collect,),
 )
-MARKETPLACE_COLLECTORS: tuple[Collector, ...] = (marketplace.collect,)
+MARKETPLACE_STAGES: tuple[tuple[Collector, ...], ...] = ((marketplace.collect,),)
 
 
-def collect_unit(kind: str, collectors: tuple[Collector, ...], session: AccountSession, region: str) -> Unit:
+def collect_unit(kind: str, stages: tuple[tuple[Collector, ...], ...], session: AccountSession, region: str) -> Unit:
     """Run one unit; an unexpected failure is recorded for that unit instead of ending the crawl."""
-    unit = Unit(session.account_id, region, kind)
-    try:
-        for collect in collectors:
-            collect(unit, session, region)
-    except ReadOnlyViolation:
-        raise  # a bug in archviz, never a coverage gap
-    except Exception as exc:  # noqa: BLE001 - one account's odd data must not sink the others
-        unit = Unit(session.account_id, region, kind)
-        unit.failures.append({"operation": "archviz", "error_code": "InternalError",
-                              "message": f"{type(exc).__name__}: {exc} (please report this)"})
+    with cf.ThreadPoolExecutor(max_workers=UNIT_WIDTH, thread_name_prefix="archviz-unit") as pool:
+        unit = Unit(session.account_id, region, kind, pool)
+        try:
+            for stage in stages:
+                unit.together(*(lambda collect=collect: collect(unit, session, region) for collect in stage))
+        except ReadOnlyViolation:
+            raise  # a bug in archviz, never a coverage gap
+        except Exception as exc:  # noqa: BLE001 - one account's odd data must not sink the others
+            unit = Unit(session.account_id, region, kind)
+            unit.failures.append({"operation": "archviz", "error_code": "InternalError",
+                                  "message": f"{type(exc).__name__}: {exc} (please report this)"})
+    return unit
+
+
+def _region_unit(account: Account, region: str, home: str) -> Unit:
+    unit = collect_unit("region", REGION_STAGES, account.session, region)
+    if unit.failed_with("AuthFailure") and account.region_disabled(region, home):
+        unit.skip("RegionNotEnabled", f"{region} is not enabled (not opted in) for this account")
     return unit
 
 
 def crawl(request: CrawlRequest, progress: Progress | None = None) -> CrawlResult:
-    sessions = AwsSessions(profile=request.profile, max_pool_connections=max(10, request.concurrency))
+    sessions = AwsSessions(profile=request.profile)
     explicit = None if request.regions in (None, [ALL]) else sorted(set(request.regions))
     home = sessions.region or (explicit[0] if explicit else None)
     if home is None:
@@ -96,13 +135,9 @@ def crawl(request: CrawlRequest, progress: Progress | None = None) -> CrawlResul
     except AWS_ERRORS as exc:
         raise AccessError(f"cannot identify the caller (sts:GetCallerIdentity): {error_code(exc)}: {error_message(exc)}")
 
-    organization, org_accounts = _organization(caller, home, required=request.org)
-    names = {a["Id"]: a.get("Name") for a in org_accounts}
-    members = set(names)
-    if request.org:
-        targets = sorted(a["Id"] for a in org_accounts if a.get("Status", "ACTIVE") == "ACTIVE")
-    else:
-        targets = sorted(set(request.accounts or [caller.account_id]))
+    org_mode = request.org or bool(request.ou_ids)
+    org = _Organization(caller, home, required=org_mode)
+    targets = _targets(request, caller, org)
     if any(t != caller.account_id for t in targets) and not request.role_name:
         raise InputError("--role-name is required to crawl accounts other than the caller's own")
 
@@ -118,26 +153,29 @@ def crawl(request: CrawlRequest, progress: Progress | None = None) -> CrawlResul
     else:
         default_regions = [home]
 
-    accounts = [Account(t, names.get(t), t in members) for t in targets]
-    with cf.ThreadPoolExecutor(max_workers=max(1, request.concurrency)) as pool:
-        list(pool.map(lambda a: _enter(a, sessions, caller, request, home, explicit, default_regions, caller_regions),
-                      accounts))
-
-        coverage: list[dict] = []
-        records: dict[str, list[dict]] = defaultdict(list)
+    accounts = [Account(t, org.names.get(t), t in org.names) for t in targets]
+    per_account = len(default_regions) + (1 if sessions.partition == "aws" else 0)
+    width = request.concurrency or default_concurrency(len(accounts) * per_account)
+    coverage: list[dict] = []
+    records: dict[str, list[dict]] = defaultdict(list)
+    with cf.ThreadPoolExecutor(max_workers=ENTRY_WIDTH, thread_name_prefix="archviz-entry") as entry_pool, \
+            cf.ThreadPoolExecutor(max_workers=width, thread_name_prefix="archviz-crawl") as pool:
+        tree = entry_pool.submit(org.read_tree) if org.tree is None else None
+        entries = [entry_pool.submit(_enter, a, sessions, caller, request, explicit, default_regions, caller_regions)
+                   for a in accounts]
         futures = []
-        for account in accounts:
+        for entry in cf.as_completed(entries):
+            account = entry.result()
             if account.error:
                 coverage.extend(_account_failure(account, default_regions))
                 continue
-            coverage.extend(_skipped(account))
-            futures.extend(pool.submit(collect_unit, "region", REGION_COLLECTORS, account.session, r)
-                           for r in account.regions)
+            futures.extend(pool.submit(_region_unit, account, r, home) for r in account.regions)
             if sessions.partition == "aws":
-                futures.append(pool.submit(collect_unit, "marketplace", MARKETPLACE_COLLECTORS, account.session,
+                futures.append(pool.submit(collect_unit, "marketplace", MARKETPLACE_STAGES, account.session,
                                            marketplace.AGREEMENT_REGION))
-        done = 0
-        total = len(futures)
+        if tree is not None:
+            tree.result()
+        done, total = 0, len(futures)
         if progress:
             progress(0, total)
         for future in cf.as_completed(futures):
@@ -148,35 +186,91 @@ def crawl(request: CrawlRequest, progress: Progress | None = None) -> CrawlResul
             done += 1
             if progress:
                 progress(done, total)
+    coverage.extend(org.coverage)
 
     scope = {
-        "mode": "org" if request.org else ("accounts" if request.accounts else "caller"),
+        "mode": "org" if request.org else "ou" if request.ou_ids else ("accounts" if request.accounts else "caller"),
         "caller_account_id": caller.account_id,
         "accounts": targets,
         "regions": sorted({r for a in accounts for r in a.regions} | set(default_regions)),
         "role_name": request.role_name,
     }
+    if request.ou_ids:
+        scope["ou_ids"] = sorted(set(request.ou_ids))
+    where = org.placement()
     account_records = [{"account_id": a.account_id, "name": a.name, "in_organization": a.in_organization,
-                        "crawled": a.error is None} for a in accounts]
-    return CrawlResult(scope, organization, account_records, coverage, dict(records))
+                        "crawled": a.error is None,
+                        "ou_id": where.get(a.account_id, (None, None))[0],
+                        "ou_path": where.get(a.account_id, (None, None))[1]} for a in accounts]
+    return CrawlResult(scope, org.record(), account_records, coverage, dict(records))
 
 
-def _organization(caller: AccountSession, region: str, required: bool) -> tuple[dict | None, list[dict]]:
-    """The organization and its accounts; with --org a failure is fatal, otherwise best effort."""
-    client = caller.client("organizations", region)
-    try:
-        org = organizations.get_organization(client)
-        accounts = organizations.get_accounts(client)
-    except AWS_ERRORS as exc:
-        if required:
-            raise AccessError(f"--org: cannot list the organization's accounts: {error_code(exc)}: {error_message(exc)}")
-        return None, []
-    return organizations.transform_organization(org, accounts), accounts
+class _Organization:
+    """The organization, its accounts (ListAccounts, paged through once) and its OU tree.
+
+    Without --org or --ou it is best effort (a member account cannot list the organization).
+    The OU tree is an optional permission: when it cannot be read, the crawl goes on and
+    ``coverage`` says so (kind ``organization``), except with --ou, which needs it."""
+
+    def __init__(self, caller: AccountSession, region: str, required: bool):
+        self.caller_id, self.region = caller.account_id, region
+        self.client = caller.client("organizations", region)
+        self.org: dict | None = None
+        self.accounts: list[dict] = []
+        self.tree: dict | None = None
+        self.coverage: list[dict] = []
+        try:
+            self.org = organizations.get_organization(self.client)
+            self.accounts = organizations.get_accounts(self.client)
+        except AWS_ERRORS as exc:
+            if required:
+                raise AccessError(f"cannot list the organization's accounts: {error_code(exc)}: {error_message(exc)}")
+            self.org = None
+        self.names = {a["Id"]: a.get("Name") for a in self.accounts}
+
+    def read_tree(self, required: bool = False) -> None:
+        if self.org is None:
+            return
+        operations = ["organizations:ListRoots", "organizations:ListOrganizationalUnitsForParent",
+                      "organizations:ListAccountsForParent"]
+        entry = {"account_id": self.caller_id, "region": self.region, "kind": "organization", "status": "ok",
+                 "error_code": None, "message": None, "failed_operations": []}
+        try:
+            with cf.ThreadPoolExecutor(max_workers=ORG_WIDTH, thread_name_prefix="archviz-org") as pool:
+                self.tree = organizations.get_tree(self.client, lambda *calls: together(*calls, pool=pool))
+        except AWS_ERRORS as exc:
+            if required:
+                raise AccessError(f"--ou: cannot read the organization's OU tree: {error_code(exc)}: {error_message(exc)}")
+            entry.update(status="error", error_code=error_code(exc),
+                         message="the OU tree could not be read, so accounts are not grouped by OU: "
+                                 + error_message(exc), failed_operations=operations)
+        self.coverage = [entry]
+
+    def placement(self) -> dict:
+        return organizations.placement(self.tree)
+
+    def record(self) -> dict | None:
+        return None if self.org is None else organizations.transform_organization(self.org, self.accounts, self.tree)
+
+
+def _targets(request: CrawlRequest, caller: AccountSession, org: _Organization) -> list[str]:
+    active = {a["Id"] for a in org.accounts if a.get("Status", "ACTIVE") == "ACTIVE"}
+    if request.org:
+        return sorted(active)
+    if request.ou_ids:
+        org.read_tree(required=True)
+        unknown = sorted(set(request.ou_ids) - organizations.known_nodes(org.tree))
+        if unknown:
+            raise InputError(f"--ou: not an organizational unit or root of this organization: {', '.join(unknown)}")
+        return sorted(organizations.under(org.tree, request.ou_ids) & active)
+    return sorted(set(request.accounts or [caller.account_id]))
 
 
 def _enter(account: Account, sessions: AwsSessions, caller: AccountSession, request: CrawlRequest,
-           home: str, explicit: list[str] | None, default_regions: list[str], caller_regions: list[dict] | None) -> None:
-    """Get a session for the account and decide which regions to crawl there."""
+           explicit: list[str] | None, default_regions: list[str], caller_regions: list[dict] | None) -> Account:
+    """Get a session for the account and decide which regions to crawl there. Only --regions all
+    asks the account which regions it has enabled; listed regions are crawled directly, and one
+    that answers AuthFailure is checked then (see :meth:`Account.region_disabled`)."""
     try:
         if account.account_id == caller.account_id:
             account.session = caller
@@ -184,27 +278,20 @@ def _enter(account: Account, sessions: AwsSessions, caller: AccountSession, requ
             account.session = sessions.assume(account.account_id, request.role_name, request.external_id)
     except AWS_ERRORS as exc:
         account.error = {"error_code": error_code(exc), "message": "sts:AssumeRole: " + error_message(exc)}
-        return
-    try:
-        raw = caller_regions if account.session is caller and caller_regions is not None else \
-            organizations.get_regions(account.session.client("ec2", home))
-        enabled = set(organizations.opted_in(raw))
-    except AWS_ERRORS:
-        enabled = None  # cannot tell: crawl what was asked, failures will say the rest
+        return account
+    account.regions = default_regions
     if explicit is None and request.regions == [ALL]:
-        account.regions = sorted(enabled) if enabled is not None else default_regions
-    else:
-        account.regions = [r for r in default_regions if enabled is None or r in enabled]
-        account.skipped = [r for r in default_regions if enabled is not None and r not in enabled]
+        try:
+            raw = caller_regions if account.session is caller and caller_regions is not None else \
+                organizations.get_regions(account.session.client("ec2", sessions.region))
+            account.enabled, account.asked = set(organizations.opted_in(raw)), True
+            account.regions = sorted(account.enabled)
+        except AWS_ERRORS:
+            pass  # cannot tell: crawl what was asked, failures will say the rest
+    return account
 
 
 def _account_failure(account: Account, regions: list[str]) -> list[dict]:
     return [{"account_id": account.account_id, "region": r, "kind": "region", "status": "error",
              "error_code": account.error["error_code"], "message": account.error["message"],
              "failed_operations": ["sts:AssumeRole"]} for r in regions]
-
-
-def _skipped(account: Account) -> list[dict]:
-    return [{"account_id": account.account_id, "region": r, "kind": "region", "status": "skipped",
-             "error_code": "RegionNotEnabled", "message": f"{r} is not enabled (not opted in) for this account",
-             "failed_operations": []} for r in account.skipped]

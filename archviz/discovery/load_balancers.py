@@ -6,7 +6,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from archviz.discovery.aws import AccountSession, describe_in_batches, paginate
+from archviz.discovery.aws import AccountSession, describe_in_batches, paginate, together
 from archviz.discovery.unit import Unit
 
 ARNS_PER_CALL = 20  # the DescribeLoadBalancers limit
@@ -18,26 +18,28 @@ def collect(unit: Unit, session: AccountSession, region: str) -> None:
     if not arns:
         return
     raw = unit.attempt("elasticloadbalancing:DescribeLoadBalancers", get_load_balancers,
-                       session.client("elbv2", region), arns)
+                       session.client("elbv2", region), arns, unit.together)
     if raw is not None:
         unit.records["load_balancers"] = transform_load_balancers(raw, session.account_id, region)
 
 
-def get_load_balancers(elbv2: Any, arns: list[str]) -> dict[str, Any]:
+def get_load_balancers(elbv2: Any, arns: list[str], fan_out=together) -> dict[str, Any]:
     """Load balancers with their listeners, target groups and target health, keyed by ARN.
-    An ARN that no longer exists is left out rather than failing the whole batch."""
+    An ARN that no longer exists is left out rather than failing the whole batch. The lookups
+    of different load balancers and target groups are independent: run through ``fan_out``."""
     lbs, _ = describe_in_batches(
         lambda batch: paginate(elbv2, "describe_load_balancers", "LoadBalancers", LoadBalancerArns=batch),
         arns, ARNS_PER_CALL, "LoadBalancerNotFound")
-    listeners, groups, health = {}, {}, {}
-    for lb in lbs:
-        arn = lb["LoadBalancerArn"]
-        listeners[arn] = paginate(elbv2, "describe_listeners", "Listeners", LoadBalancerArn=arn)
-        groups[arn] = _target_groups(elbv2, arn)
-        for tg in groups[arn]:
-            tg_arn = tg["TargetGroupArn"]
-            if tg_arn not in health:
-                health[tg_arn] = elbv2.describe_target_health(TargetGroupArn=tg_arn).get("TargetHealthDescriptions", [])
+    lb_arns = [lb["LoadBalancerArn"] for lb in lbs]
+    looked_up = fan_out(*(lambda arn=arn: fan_out(
+        lambda: paginate(elbv2, "describe_listeners", "Listeners", LoadBalancerArn=arn),
+        lambda: _target_groups(elbv2, arn)) for arn in lb_arns))
+    listeners = {arn: found[0] for arn, found in zip(lb_arns, looked_up)}
+    groups = {arn: found[1] for arn, found in zip(lb_arns, looked_up)}
+    tg_arns = sorted({tg["TargetGroupArn"] for tgs in groups.values() for tg in tgs})
+    health = dict(zip(tg_arns, fan_out(*(
+        lambda tg_arn=tg_arn: elbv2.describe_target_health(TargetGroupArn=tg_arn).get("TargetHealthDescriptions", [])
+        for tg_arn in tg_arns))))
     return {"LoadBalancers": lbs, "Listeners": listeners, "TargetGroups": groups, "TargetHealth": health}
 
 

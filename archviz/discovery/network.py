@@ -16,25 +16,32 @@ DEFAULT_ROUTES = ("0.0.0.0/0", "::/0")
 
 
 def collect(unit: Unit, session: AccountSession, region: str) -> None:
-    """The VPCs, subnets and security groups of what the earlier collectors recorded."""
+    """The VPCs, subnets, route tables and security groups of what the earlier collectors
+    recorded, looked up at once (a subnet's route tables are its VPC's, and a subnet is in its
+    endpoint's VPC)."""
     ec2 = session.client("ec2", region)
     acct = session.account_id
     eps = unit.records.get("endpoints", [])
     lbs = unit.records.get("load_balancers", [])
     vpc_ids = {r["vpc_id"] for r in eps + lbs if r["vpc_id"]}
-    if vpc_ids:
-        vpcs = unit.attempt("ec2:DescribeVpcs", get_vpcs, ec2, vpc_ids, default=[])
-        unit.records["vpcs"] = transform_vpcs(vpcs, acct, region)
     subnet_ids = {s for e in eps for s in e["subnet_ids"]}
-    if subnet_ids:
-        subnets = unit.attempt("ec2:DescribeSubnets", get_subnets, ec2, subnet_ids, default=[])
-        tables = unit.attempt("ec2:DescribeRouteTables", get_route_tables, ec2, {s["VpcId"] for s in subnets},
-                              default=[])
-        unit.records["subnets"] = transform_subnets(subnets, tables, acct, region)
+    subnet_vpcs = {e["vpc_id"] for e in eps if e["subnet_ids"] and e["vpc_id"]}
     group_ids = {g for e in eps for g in e["security_group_ids"]}
-    if group_ids:
-        groups = unit.attempt("ec2:DescribeSecurityGroups", get_security_groups, ec2, group_ids, default=[])
-        unit.records["security_groups"] = transform_security_groups(groups, acct, region)
+    steps = {
+        "vpcs": ("ec2:DescribeVpcs", get_vpcs, vpc_ids),
+        "subnets": ("ec2:DescribeSubnets", get_subnets, subnet_ids),
+        "route_tables": ("ec2:DescribeRouteTables", get_route_tables, subnet_vpcs),
+        "security_groups": ("ec2:DescribeSecurityGroups", get_security_groups, group_ids),
+    }
+    wanted = [(kind, step) for kind, step in steps.items() if step[2]]
+    found = dict(zip((kind for kind, _ in wanted), unit.together(*(
+        lambda step=step: unit.attempt(step[0], step[1], ec2, step[2], default=[]) for _, step in wanted))))
+    if "vpcs" in found:
+        unit.records["vpcs"] = transform_vpcs(found["vpcs"], acct, region)
+    if "subnets" in found:
+        unit.records["subnets"] = transform_subnets(found["subnets"], found.get("route_tables", []), acct, region)
+    if "security_groups" in found:
+        unit.records["security_groups"] = transform_security_groups(found["security_groups"], acct, region)
 
 
 def _by_filter(ec2: Any, operation: str, key: str, name: str, ids: Iterable[str]) -> list[dict]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from archviz.discovery.aws import AccountSession, paginate
+from archviz.discovery.aws import AccountSession, paginate, together
 from archviz.discovery.common import iso, normalize_state, tags_dict
 from archviz.discovery.unit import Unit
 
@@ -18,10 +18,11 @@ def collect(unit: Unit, session: AccountSession, region: str) -> None:
                            default=[])
     if not configs:
         return
-    perms = unit.attempt("ec2:DescribeVpcEndpointServicePermissions", get_service_permissions, ec2,
-                         [c["ServiceId"] for c in configs], default={})
+    perms, conns = unit.together(
+        lambda: unit.attempt("ec2:DescribeVpcEndpointServicePermissions", get_service_permissions, ec2,
+                             [c["ServiceId"] for c in configs], unit.together, default={}),
+        lambda: unit.attempt("ec2:DescribeVpcEndpointConnections", get_endpoint_connections, ec2, default=[]))
     unit.records["endpoint_services"] = transform_endpoint_services(configs, perms, acct, region)
-    conns = unit.attempt("ec2:DescribeVpcEndpointConnections", get_endpoint_connections, ec2, default=[])
     unit.records["endpoint_connections"] = transform_endpoint_connections(conns, acct, region)
 
 
@@ -29,11 +30,12 @@ def get_service_configurations(ec2: Any) -> list[dict]:
     return paginate(ec2, "describe_vpc_endpoint_service_configurations", "ServiceConfigurations")
 
 
-def get_service_permissions(ec2: Any, service_ids: list[str]) -> dict[str, list[dict]]:
-    return {
-        sid: paginate(ec2, "describe_vpc_endpoint_service_permissions", "AllowedPrincipals", ServiceId=sid)
-        for sid in sorted(service_ids)
-    }
+def get_service_permissions(ec2: Any, service_ids: list[str], fan_out=together) -> dict[str, list[dict]]:
+    """Each service's allowed principals (one call per service, run through ``fan_out``)."""
+    ids = sorted(service_ids)
+    return dict(zip(ids, fan_out(*(
+        lambda sid=sid: paginate(ec2, "describe_vpc_endpoint_service_permissions", "AllowedPrincipals", ServiceId=sid)
+        for sid in ids))))
 
 
 def get_endpoint_connections(ec2: Any) -> list[dict]:

@@ -21,6 +21,10 @@ change to the crawler:
 - ``marketplace-agreement:SearchAgreements`` for buyer accounts (moto has no such service);
 - a count of the requests received per (action, region), so tests can see what a crawl spent,
   and an optional latency per request, so benchmarks resemble a network;
+- EC2 in a region the account has not opted into answers ``AuthFailure`` (401), as AWS does
+  (moto answers there as anywhere);
+- optional random throttling of a share of the PrivateLink calls (EC2, ELB) and of
+  ``AssumeRole``, answered with each service's throttling error, for benchmarks;
 - fault injection: any action, for a chosen account and region, answers with an AWS error
   (``AccessDenied`` on ``AssumeRole``, throttling that recovers after N calls, ...).
 
@@ -32,12 +36,14 @@ from __future__ import annotations
 
 import io
 import json
+import random
 import threading
 import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any, Callable
 from urllib.parse import parse_qs
 
@@ -79,12 +85,18 @@ class SandboxState:
     faults: list[Fault] = field(default_factory=list)
     calls: Counter = field(default_factory=Counter)  # (action, region) -> requests received
     latency: float = 0.0  # seconds added to every request, to make a benchmark look like a network
+    throttle: float = 0.0  # share of EC2, ELB and AssumeRole requests answered with a throttling error
+    throttled: Counter = field(default_factory=Counter)  # action -> requests throttled
+    rng: random.Random = field(default_factory=lambda: random.Random(7))
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def reset(self) -> None:
         with self.lock:
             self.calls.clear()
             self.latency = 0.0
+            self.throttle = 0.0
+            self.throttled.clear()
+            self.rng = random.Random(7)
             self.connections.clear()
             self.marketplace_services.clear()
             self.agreements.clear()
@@ -109,8 +121,33 @@ class SandboxState:
                 return fault
         return None
 
+    def take_throttle(self, req: "Request") -> Fault | None:
+        """A throttling error for a share (``throttle``) of the PrivateLink and AssumeRole calls."""
+        if req.service == "ec2" and req.action != "DescribeRegions":
+            fault = Fault(req.action, "RequestLimitExceeded", "Request limit exceeded.", status=503)
+        elif req.service == "elasticloadbalancing" or req.action == "AssumeRole":
+            fault = Fault(req.action, "Throttling", "Rate exceeded", status=400)
+        else:
+            return None
+        with self.lock:
+            if self.rng.random() >= self.throttle:
+                return None
+            self.throttled[req.action] += 1
+        return fault
+
 
 STATE = SandboxState()
+
+
+@lru_cache(maxsize=1)
+def _not_opted_in() -> frozenset[str]:
+    """The regions moto lists as not opted in (the same for every account)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+
+    backend = _ec2_backends()[DEFAULT_ACCOUNT_ID]["us-east-1"]
+    return frozenset(r.name for r in backend.describe_regions() if r.opt_in_status == "not-opted-in")
+
+
 _installed = False
 _install_lock = threading.Lock()
 
@@ -433,6 +470,13 @@ class SandboxApp:
             STATE.calls[(req.action, req.region)] += 1
         if STATE.latency:
             time.sleep(STATE.latency)
+        if req.service == "ec2" and req.region in _not_opted_in():
+            return error_response(req, Fault(req.action, "AuthFailure", "AWS was not able to validate the provided "
+                                             "access credentials", status=401), start_response)
+        if req.action and STATE.throttle:
+            fault = STATE.take_throttle(req)
+            if fault is not None:
+                return error_response(req, fault, start_response)
         if req.action and STATE.faults:
             # AssumeRole faults are keyed by the account being entered, not the caller.
             account = req.form.get("RoleArn", "::::").split(":")[4] if req.action == "AssumeRole" else req.account
