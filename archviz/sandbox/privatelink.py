@@ -84,6 +84,7 @@ class SandboxState:
     agreements: dict[str, list[dict]] = field(default_factory=dict)  # buyer account -> agreements
     faults: list[Fault] = field(default_factory=list)
     calls: Counter = field(default_factory=Counter)  # (action, region) -> requests received
+    by_account: Counter = field(default_factory=Counter)  # (caller account, region, service) -> requests
     latency: float = 0.0  # seconds added to every request, to make a benchmark look like a network
     throttle: float = 0.0  # share of EC2, ELB and AssumeRole requests answered with a throttling error
     throttled: Counter = field(default_factory=Counter)  # action -> requests throttled
@@ -93,6 +94,7 @@ class SandboxState:
     def reset(self) -> None:
         with self.lock:
             self.calls.clear()
+            self.by_account.clear()
             self.latency = 0.0
             self.throttle = 0.0
             self.throttled.clear()
@@ -414,7 +416,7 @@ class Request:
 
 
 def _respond(start_response: Callable, status: int, body: bytes, content_type: str, extra=()) -> list[bytes]:
-    reason = {200: "OK", 400: "Bad Request", 403: "Forbidden", 503: "Service Unavailable"}.get(status, "Error")
+    reason = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 503: "Service Unavailable"}.get(status, "Error")
     start_response(f"{status} {reason}", [("Content-Type", content_type), ("Content-Length", str(len(body))),
                                           ("x-amzn-RequestId", str(uuid.uuid4())), *extra])
     return [body]
@@ -466,8 +468,10 @@ class SandboxApp:
 
     def __call__(self, environ: dict, start_response: Callable) -> Any:
         req = Request(environ)
+        account = req.account
         with STATE.lock:
             STATE.calls[(req.action, req.region)] += 1
+            STATE.by_account[(account, req.region, req.service)] += 1
         if STATE.latency:
             time.sleep(STATE.latency)
         if req.service == "ec2" and req.region in _not_opted_in():

@@ -1,0 +1,155 @@
+"""Crawling at organization scale: what each account-region costs, the OU tree, throttling,
+and the default width. Speed itself is measured by ``bench/crawl.py``, not asserted here."""
+
+from __future__ import annotations
+
+import pytest
+
+from archviz.discovery import crawl as crawl_module
+from archviz.discovery.crawl import CrawlRequest, crawl, default_concurrency
+from archviz.sandbox.privatelink import STATE
+
+ROLE = "OrganizationAccountAccessRole"
+REGIONS = ["us-east-1", "eu-west-1"]
+
+
+@pytest.fixture
+def tree(org):
+    """Root -> workloads -> prod (one member with an endpoint), root -> sandbox (one empty
+    member), the management account at the root, and a member directly under the root."""
+    orgs = org.client("organizations")
+    orgs.create_organization(FeatureSet="ALL")
+    root = orgs.list_roots()["Roots"][0]["Id"]
+    workloads = orgs.create_organizational_unit(ParentId=root, Name="workloads")["OrganizationalUnit"]["Id"]
+    prod = orgs.create_organizational_unit(ParentId=workloads, Name="prod")["OrganizationalUnit"]["Id"]
+    sandbox_ou = orgs.create_organizational_unit(ParentId=root, Name="sandbox")["OrganizationalUnit"]["Id"]
+    ids = {}
+    for name, parent in (("app", prod), ("scratch", sandbox_ou), ("loose", None)):
+        ids[name] = orgs.create_account(Email=f"{name}@example.com", AccountName=name)["CreateAccountStatus"]["AccountId"]
+        if parent:
+            orgs.move_account(AccountId=ids[name], SourceParentId=root, DestinationParentId=parent)
+    ec2 = org.client("ec2", ids["app"])
+    vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.1.1.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
+    ec2.create_vpc_endpoint(VpcId=vpc, ServiceName="com.amazonaws.us-east-1.sqs", VpcEndpointType="Interface",
+                            SubnetIds=[subnet])
+    STATE.calls.clear()
+    STATE.by_account.clear()
+    return {"root": root, "workloads": workloads, "prod": prod, "sandbox": sandbox_ou, **ids}
+
+
+def run(**kw):
+    return crawl(CrawlRequest(**{"role_name": ROLE, "regions": REGIONS, "org": True, **kw}))
+
+
+def test_accounts_carry_their_ou_path(tree):
+    result = run()
+    where = {a["account_id"]: (a["ou_id"], a["ou_path"]) for a in result.accounts}
+    assert where[tree["app"]] == (tree["prod"], ["workloads", "prod"])
+    assert where[tree["scratch"]] == (tree["sandbox"], ["sandbox"])
+    assert where[tree["loose"]] == (tree["root"], [])
+    org = result.organization
+    assert org["root_id"] == tree["root"]
+    assert {(u["name"], u["parent_id"]) for u in org["organizational_units"]} == {
+        ("workloads", tree["root"]), ("prod", tree["workloads"]), ("sandbox", tree["root"])}
+    [entry] = [c for c in result.coverage if c["kind"] == "organization"]
+    assert entry["status"] == "ok"
+
+
+def test_an_unreadable_ou_tree_is_recorded_and_the_crawl_goes_on(tree):
+    STATE.add_fault("ListRoots", "AccessDeniedException", "not allowed", status=400)
+    result = run()
+    [entry] = [c for c in result.coverage if c["kind"] == "organization"]
+    assert (entry["status"], entry["error_code"]) == ("error", "AccessDeniedException")
+    assert "organizations:ListRoots" in entry["failed_operations"]
+    assert all(c["status"] == "ok" for c in result.coverage if c["kind"] != "organization")
+    assert all(a["ou_id"] is None and a["ou_path"] is None for a in result.accounts)
+    assert result.organization["organizational_units"] == [] and result.organization["root_id"] is None
+
+
+def test_ou_crawls_the_accounts_under_it_at_any_depth(tree):
+    result = run(org=False, ou_ids=[tree["workloads"]])
+    assert result.scope["mode"] == "ou" and result.scope["ou_ids"] == [tree["workloads"]]
+    assert [a["account_id"] for a in result.accounts] == [tree["app"]]
+    assert {e["account_id"] for e in result.records["endpoints"]} == {tree["app"]}
+    # the organization is still known whole, so in/out-of-organization stays right
+    assert tree["scratch"] in result.organization["account_ids"]
+
+
+def test_an_empty_account_region_costs_two_requests(tree):
+    """No endpoints and no services: DescribeVpcEndpoints and
+    DescribeVpcEndpointServiceConfigurations, nothing else; regions listed with --regions cost
+    no DescribeRegions; ListAccounts is paged through once."""
+    run()
+    for account in (tree["scratch"], tree["loose"]):
+        for region in REGIONS:
+            assert STATE.by_account[(account, region, "ec2")] == 2, (account, region)
+    assert not [k for k in STATE.calls if k[0] == "DescribeRegions"]
+    assert sum(n for (action, _), n in STATE.calls.items() if action == "ListAccounts") == 1
+
+
+def test_throttling_costs_time_not_coverage(tree):
+    """A third of the PrivateLink calls and of AssumeRole throttled: every unit still completes,
+    with the same records as without throttling."""
+    calm = run()
+    STATE.throttle = 0.3
+    stormy = run()
+    assert sum(STATE.throttled.values()) > 5
+    assert STATE.throttled["AssumeRole"] > 0 or STATE.throttled["DescribeVpcEndpoints"] > 0
+    assert all(c["status"] == "ok" for c in stormy.coverage)
+    assert stormy.records == calm.records
+
+
+def test_units_of_one_account_region_stay_within_their_width(tree, monkeypatch):
+    """At most UNIT_WIDTH requests of one account-region are in flight at once."""
+    import threading
+
+    from archviz.discovery import aws
+
+    in_flight, peak, lock = {}, {}, threading.Lock()
+    real = aws.AccountSession.client
+
+    def client(self, service, region):
+        c = real(self, service, region)
+        key = (self.account_id, region)
+
+        def start(**_):
+            with lock:
+                in_flight[key] = in_flight.get(key, 0) + 1
+                peak[key] = max(peak.get(key, 0), in_flight[key])
+
+        def end(**_):
+            with lock:
+                in_flight[key] -= 1
+
+        c.meta.events.register("before-send", start, unique_id="tests-width-start")
+        c.meta.events.register("needs-retry", end, unique_id="tests-width-end")
+        return c
+
+    monkeypatch.setattr(aws.AccountSession, "client", client)
+    run()
+    assert peak and max(peak.values()) <= aws.UNIT_WIDTH
+    assert max(peak.values()) >= 2  # independent calls of a unit did run at once
+
+
+def test_default_width_follows_the_work():
+    assert default_concurrency(1) == 1
+    assert default_concurrency(12) == 12
+    assert default_concurrency(303) == crawl_module.MAX_CONCURRENCY == 64
+
+
+def test_a_throttled_call_waits_at_most_max_backoff(tree, monkeypatch):
+    """botocore would wait up to 20 s before a sixth attempt; archviz's clients wait at most
+    MAX_BACKOFF, and still retry until the call succeeds."""
+    import types
+
+    import botocore.endpoint
+
+    from archviz.discovery import aws
+
+    waits = []
+    monkeypatch.setattr(botocore.endpoint, "time", types.SimpleNamespace(sleep=waits.append, time=__import__("time").time))
+    STATE.add_fault("DescribeVpcEndpoints", "RequestLimitExceeded", status=503, times=6, account=tree["app"])
+    result = run(org=False, accounts=[tree["app"]], regions=["us-east-1"])
+    assert [c["status"] for c in result.coverage if c["kind"] == "region"] == ["ok"]
+    assert len(waits) >= 6 and max(waits) <= aws.MAX_BACKOFF
