@@ -16,9 +16,11 @@ import click
 
 from archviz import __version__
 from archviz.config import ACCOUNT as ACCOUNT_RE
-from archviz.errors import ArchvizError, IncompleteCrawl
+from archviz.errors import ArchvizError, IncompleteCrawl, InputError
 
 REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
+OU_RE = re.compile(r"^(ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|r-[0-9a-z]{4,32})$")  # an OU, or the root
+ACCOUNTS_FILE_MAX_BYTES = 10 * 1024**2
 
 
 def _accounts(_ctx, _param, value: str | None) -> list[str] | None:
@@ -29,6 +31,57 @@ def _accounts(_ctx, _param, value: str | None) -> list[str] | None:
     if bad or not ids:
         raise click.BadParameter(f"expected 12-digit account ids separated by commas, got {', '.join(bad) or 'nothing'}")
     return ids
+
+
+def _ous(_ctx, _param, value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    ids = [v.strip() for v in value.split(",") if v.strip()]
+    bad = [v for v in ids if not OU_RE.match(v)]
+    if bad or not ids:
+        raise click.BadParameter("expected organizational unit ids (like ou-ab12-cd34ef56, or the root r-ab12) "
+                                 "separated by commas, "
+                                 f"got {', '.join(bad) or 'nothing'}")
+    return sorted(set(ids))
+
+
+def read_account_ids(source: str) -> list[str]:
+    """``--accounts-from FILE`` (``-``: standard input): one 12-digit account id at the start of
+    each line; whatever follows a comma, a tab, a semicolon or a space is ignored (so the CSV
+    ``id,name`` and the AWS CLI's text output both work), ``#`` starts a comment, blank lines are
+    skipped. A bad line is one error naming the file and the line."""
+    name = "<stdin>" if source == "-" else source
+    try:
+        if source == "-":
+            stream = getattr(sys.stdin, "buffer", None)
+            data = stream.read(ACCOUNTS_FILE_MAX_BYTES + 1) if stream is not None else \
+                sys.stdin.read(ACCOUNTS_FILE_MAX_BYTES + 1).encode("utf-8")
+        else:
+            with open(source, "rb") as f:
+                data = f.read(ACCOUNTS_FILE_MAX_BYTES + 1)
+    except FileNotFoundError:
+        raise InputError(f"{name}: no such file")
+    except OSError as exc:
+        raise InputError(f"{name}: cannot read: {exc.strerror or exc}")
+    if len(data) > ACCOUNTS_FILE_MAX_BYTES:
+        raise InputError(f"{name}: more than {ACCOUNTS_FILE_MAX_BYTES // 1024**2} MiB: not a list of account ids")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})")
+    ids = []
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        first = re.split(r"[,\t; ]", line, maxsplit=1)[0].strip().strip('"\'')
+        if not ACCOUNT_RE.match(first):
+            shown = first if len(first) <= 40 else first[:37] + "..."
+            raise InputError(f"{name}:{number}: expected a 12-digit account id at the start of the line, got {shown!r}")
+        ids.append(first)
+    if not ids:
+        raise InputError(f"{name}: no account ids in it (one 12-digit id a line; # starts a comment)")
+    return sorted(set(ids))
 
 
 def _regions(_ctx, _param, value: str | None) -> list[str] | None:
@@ -93,12 +146,18 @@ DISCOVER_OPTIONS = [
     click.option("--profile", help="AWS profile (default: the standard credential chain)."),
     click.option("--org", is_flag=True, help="Crawl every ACTIVE account of the organization."),
     click.option("--accounts", callback=_accounts, metavar="ID,ID...", help="Crawl exactly these accounts."),
+    click.option("--accounts-from", metavar="FILE",
+                 help="Crawl exactly the accounts listed in FILE ('-': standard input): one 12-digit id at the "
+                      "start of each line (CSV 'id,name' works), '#' comments and blank lines ignored."),
+    click.option("--ou", "ou_ids", callback=_ous, metavar="OU_ID,OU_ID...",
+                 help="Crawl the ACTIVE accounts under these organizational units, at any depth "
+                      "(needs the organization's read access, like --org)."),
     click.option("--role-name", help="Role to assume in every account other than the caller's."),
     click.option("--external-id", help="External id for the assumed role."),
     click.option("--regions", callback=_regions, metavar="R1,R2...|all",
                  help="Regions to crawl (default: the session's region)."),
-    click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True,
-                 help="Account-region units crawled in parallel."),
+    click.option("--concurrency", type=click.IntRange(1, 256), default=None,
+                 help="Account-region units crawled in parallel (default: one per unit, up to 64)."),
     click.option("--strict", is_flag=True, help="Exit with code 5 if any unit failed."),
 ]
 
@@ -150,35 +209,45 @@ def with_options(options):
 
 
 def run_discover(out: Path, profile, org, accounts, role_name, external_id, regions, concurrency, strict,
-                 trusted_accounts=None, config_path=None) -> dict:
+                 trusted_accounts=None, config_path=None, ou_ids=None, accounts_from=None) -> dict:
     """Crawl, analyze, write DIR/snapshot.json atomically, report coverage on stderr."""
     from archviz import model, snapshot
     from archviz.discovery.crawl import CrawlRequest, crawl
 
-    if org and accounts:
-        raise click.UsageError("--org and --accounts are alternatives: pass one of them")
+    given = [flag for flag, value in (("--org", org), ("--accounts", accounts), ("--accounts-from", accounts_from),
+                                      ("--ou", ou_ids)) if value]
+    if len(given) > 1:
+        raise click.UsageError(f"{', '.join(given[:-1])} and {given[-1]} are alternatives: pass one of them")
     settings = _analysis_settings(trusted_accounts, config_path)
+    if accounts_from is not None:
+        accounts = read_account_ids(accounts_from)
     request = CrawlRequest(profile=profile, org=org, accounts=accounts, role_name=role_name,
-                           external_id=external_id, regions=regions, concurrency=concurrency)
+                           external_id=external_id, regions=regions, concurrency=concurrency, ou_ids=ou_ids)
     result = crawl(request, progress=Progress("discover"))
     doc = snapshot.build(result.scope, result.organization, result.accounts, result.coverage, result.records)
     model.apply(doc, **settings)
     path = snapshot.save(doc, out)
+    failed = _report_snapshot("discover", doc, path)
+    click.echo(str(path))
+    if strict and failed:
+        raise IncompleteCrawl(f"--strict: {len(failed)} unit(s) failed; the snapshot was written to {path}")
+    return doc
+
+
+def _report_snapshot(label: str, doc: dict, path: Path) -> list[dict]:
+    """What the snapshot holds and what it does not cover, on stderr; returns the failed units."""
     failed = [c for c in doc["coverage"] if c["status"] == "error"]
     skipped = [c for c in doc["coverage"] if c["status"] == "skipped"]
-    click.echo(f"discover: {len(doc['accounts'])} accounts, {len(doc['scope']['regions'])} regions: "
+    click.echo(f"{label}: {len(doc['accounts'])} accounts, {len(doc['scope']['regions'])} regions: "
                f"{len(doc['endpoints'])} endpoints, {len(doc['endpoint_services'])} endpoint services, "
                f"{len(doc['endpoint_connections'])} connections, {len(doc['load_balancers'])} load balancers", err=True)
     if failed or skipped:
         shown = ", ".join(f"{c['account_id']}/{c['region']} {c['error_code']}" for c in (failed + skipped)[:5])
         more = f" and {len(failed) + len(skipped) - 5} more" if len(failed) + len(skipped) > 5 else ""
-        click.echo(f"discover: not covered: {len(failed)} failed, {len(skipped)} skipped: {shown}{more} "
+        click.echo(f"{label}: not covered: {len(failed)} failed, {len(skipped)} skipped: {shown}{more} "
                    f"(see coverage in {path})", err=True)
     _report_analysis(doc)
-    click.echo(str(path))
-    if strict and failed:
-        raise IncompleteCrawl(f"--strict: {len(failed)} unit(s) failed; the snapshot was written to {path}")
-    return doc
+    return failed
 
 
 class ArchvizGroup(click.Group):
@@ -275,6 +344,37 @@ def analyze(snapshot_path, out, **opts):
     click.echo(str(target))
 
 
+@cli.command("merge")
+@click.argument("snapshot_paths", metavar="SNAPSHOT...", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the merged snapshot.json.")
+@with_options(ANALYSIS_OPTIONS)
+def merge_command(snapshot_paths, out, **opts):
+    """Combine snapshots of slices of one organization (discover --ou, --accounts-from) into
+    DIR/snapshot.json, with connections and findings recomputed across them (offline)."""
+    from archviz import merge, snapshot
+
+    settings = _analysis_settings(opts["trusted_accounts"], opts["config_path"])
+    docs = [snapshot.load(p) for p in snapshot_paths]
+    result = merge.merge(docs, [str(p) for p in snapshot_paths], **settings)
+    path = snapshot.save(result.doc, out)
+    click.echo(f"merge: {result.inputs} snapshots combined", err=True)
+    for label in result.duplicates:
+        click.echo(f"merge: {label} is identical to another input; counted once", err=True)
+    if result.conflicts:
+        shown = ", ".join(f"{merge.describe(key)} from {label}" for key, label in result.conflicts[:5])
+        more = f" and {len(result.conflicts) - 5} more" if len(result.conflicts) > 5 else ""
+        click.echo(f"merge: {len(result.conflicts)} units differ between the inputs that crawled them; each was "
+                   f"taken whole from one (ok before skipped before error, then the newest): {shown}{more}", err=True)
+    if result.unsliced:
+        more = f" and {len(result.unsliced) - 5} more" if len(result.unsliced) > 5 else ""
+        shown = ", ".join(result.unsliced[:5]) + more
+        click.echo(f"merge: {len(result.unsliced)} accounts of the organization are in none of the snapshots' scope "
+                   f"(a missing slice? suspended accounts are never crawled): {shown}", err=True)
+    _report_snapshot("merge", result.doc, path)
+    click.echo(str(path))
+
+
 @cli.command()
 @click.argument("snapshot_path", metavar="SNAPSHOT", type=click.Path(path_type=Path))
 def validate(snapshot_path):
@@ -300,7 +400,7 @@ def demo(out):
         demo_org.seed(sb.endpoint_url, *sb.credentials)
         with sb.activated():
             doc = run_discover(out, profile=None, org=True, accounts=None, role_name=demo_org.ROLE_NAME,
-                               external_id=None, regions=list(demo_org.REGIONS), concurrency=8, strict=False)
+                               external_id=None, regions=list(demo_org.REGIONS), concurrency=None, strict=False)
     run_render(doc, out, ("svg",), ("overview", "use-cases", "services", "accounts"))
     click.echo(f"demo: done; open {out / 'index.md'}", err=True)
 

@@ -13,7 +13,7 @@ from tests.conftest import invoke, run_cli
 def test_version_and_help():
     assert run_cli(["--version"]).stdout.strip() == f"archviz, version {__version__}"
     help_text = run_cli(["--help"]).stdout
-    for command in ("discover", "demo", "sandbox", "validate"):
+    for command in ("discover", "demo", "sandbox", "validate", "merge"):
         assert command in help_text
     assert "--role-name" in CliRunner().invoke(cli, ["discover", "--help"]).output
 
@@ -80,3 +80,58 @@ def test_regions_all_crawls_every_enabled_region(sandbox, tmp_path):
     regions = {c["region"] for c in doc["coverage"] if c["kind"] == "region"}
     assert "us-east-1" in regions and "eu-west-1" in regions and "ap-east-1" not in regions  # not opted in
     assert all(c["status"] == "ok" for c in doc["coverage"])
+
+
+# -- slices: --accounts-from and --ou ---------------------------------------------------------
+
+def test_accounts_from_reads_ids_comments_and_csv(tmp_path):
+    from archviz.cli import read_account_ids
+
+    listing = tmp_path / "accounts.csv"
+    listing.write_text("\ufeff# production slice\n\n111122223333,app-prod\n  444455556666\tdata  # tab-separated\n"
+                       '"777788889999","quoted"\n111122223333 again\n', encoding="utf-8")
+    assert read_account_ids(str(listing)) == ["111122223333", "444455556666", "777788889999"]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("111122223333\nId,Name\n", "{f}:2: expected a 12-digit account id at the start of the line, got 'Id'"),
+    ("# nothing\n\n", "{f}: no account ids in it (one 12-digit id a line; # starts a comment)"),
+    ("11112222333,dropped-a-leading-zero\n", "{f}:1: expected a 12-digit account id at the start of the line, "
+                                            "got '11112222333'"),
+    (b"\xff\xfe1\x001\x00", "{f}: not UTF-8 text"),
+])
+def test_accounts_from_errors_name_the_file_and_line(tmp_path, text, message):
+    listing = tmp_path / "accounts.txt"
+    listing.write_bytes(text if isinstance(text, bytes) else text.encode())
+    result = invoke(["discover", "--accounts-from", str(listing), "--out", str(tmp_path / "out")])
+    assert result.returncode == 2
+    assert result.stderr.startswith("archviz: error: " + message.format(f=listing))
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_accounts_from_missing_file_and_stdin(tmp_path):
+    result = invoke(["discover", "--accounts-from", str(tmp_path / "nope.txt"), "--out", str(tmp_path)])
+    assert (result.returncode, result.stderr) == (2, f"archviz: error: {tmp_path / 'nope.txt'}: no such file\n")
+    result = CliRunner().invoke(cli, ["discover", "--accounts-from", "-", "--out", str(tmp_path)], input="12\n")
+    assert result.exit_code == 2
+    assert result.stderr == ("archviz: error: <stdin>:1: expected a 12-digit account id at the start of the line, "
+                             "got '12'\n")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--ou", "ou-ab12-cd34ef56", "--org"], "--org and --ou are alternatives: pass one of them"),
+    (["--ou", "r-ab12", "--org"], "--org and --ou are alternatives: pass one of them"),  # a root id parses
+    (["--ou", "ou-ab12-cd34ef56", "--accounts", "111122223333"], "--accounts and --ou are alternatives"),
+    (["--accounts-from", "x.txt", "--accounts", "111122223333"], "--accounts and --accounts-from are alternatives"),
+    (["--accounts-from", "x.txt", "--org"], "--org and --accounts-from are alternatives"),
+    (["--accounts-from", "x.txt", "--ou", "ou-ab12-cd34ef56"], "--accounts-from and --ou are alternatives"),
+    (["--org", "--accounts", "111122223333", "--ou", "ou-ab12-cd34ef56"],
+     "--org, --accounts and --ou are alternatives: pass one of them"),
+    (["--ou", "workloads"],
+     "expected organizational unit ids (like ou-ab12-cd34ef56, or the root r-ab12) separated by commas, got workloads"),
+    (["--ou", ","], "expected organizational unit ids"),
+])
+def test_slice_options_usage_errors(tmp_path, args, message):
+    result = invoke(["discover", *args, "--out", str(tmp_path)])
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
