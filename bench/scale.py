@@ -46,6 +46,11 @@ MARKETPLACE_LISTINGS = 40  # per region
 THIRD_PARTIES = 8
 VPCS_PER_REGION = 2
 ZONES = "abc"
+# The OU tree of the synthetic organization (paths from the root) and the share of accounts in
+# each: a landing zone's usual shape, most accounts in workload OUs.
+OUS = [((), 1), (("core", "security"), 2), (("core", "infrastructure"), 2), (("core", "shared-services"), 3),
+       (("workloads", "prod", "payments"), 14), (("workloads", "prod", "retail"), 14), (("workloads", "prod", "data"), 10),
+       (("workloads", "staging"), 18), (("workloads", "dev"), 24), (("sandbox",), 10), (("suspended",), 2)]
 
 
 class Estate:
@@ -263,11 +268,26 @@ class Estate:
         self.add_networks()
         self.add_services()
         self.add_endpoints()
-        accounts = [{"account_id": a, "name": f"acct-{i}", "in_organization": True, "crawled": True}
+        org, ous = self.organization()
+        accounts = [{"account_id": a, "name": f"acct-{i}", "in_organization": True, "crawled": True, **ous[a]}
                     for i, a in enumerate(self.accounts)]
-        return snap.build({"accounts": self.accounts, "regions": self.regions, "mode": "org"},
-                          {"id": "o-scale", "management_account_id": self.accounts[0], "account_ids": self.accounts},
+        return snap.build({"accounts": self.accounts, "regions": self.regions, "mode": "org"}, org,
                           accounts, self.coverage(), self.records)
+
+    def organization(self) -> tuple[dict, dict[str, dict]]:
+        """The organization with its OU tree, and each account's OU (``ou_id``, ``ou_path``):
+        accounts are dealt to the OUs of :data:`OUS` in proportion, in order."""
+        ids = {(): "r-scale"}
+        for path, _ in OUS:
+            for depth in range(1, len(path) + 1):
+                ids.setdefault(path[:depth], f"ou-scale-{len(ids):04d}")
+        units = [{"id": ids[p], "name": p[-1], "parent_id": ids[p[:-1]]} for p in ids if p]
+        weights = [w for _, w in OUS]
+        slots = [path for path, w in OUS for _ in range(w)]
+        placed = {a: slots[(i * 7919) % len(slots)] for i, a in enumerate(self.accounts)} if sum(weights) else {}
+        org = {"id": "o-scale", "management_account_id": self.accounts[0], "account_ids": self.accounts,
+               "root_id": ids[()], "organizational_units": units}
+        return org, {a: {"ou_id": ids[p], "ou_path": list(p)} for a, p in placed.items()}
 
     def marketplace_links(self) -> dict[str, str]:
         """A mapping for a few listings, as a config file would hold, so both link kinds occur."""

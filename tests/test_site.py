@@ -387,7 +387,9 @@ def test_render_site_usage_errors(args, message, tmp_path):
 
 def all_pictures(doc: dict):
     view = View(copy.deepcopy(doc))
-    yield pictures.overview(view)
+    overview = pictures.overview(view)
+    yield overview
+    yield from (pictures.overview(view, within=view.ou_paths[i]) for i in overview.ou_links)
     yield from (pictures.use_case(view, u) for u in view.use_cases)
     yield from (pictures.service(view, s) for s in view.services)
     yield from (pictures.account(view, a) for a in view.crawled_accounts)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from archviz import model
 from archviz.errors import InputError
-from archviz.render import contexts, nav, pictures
+from archviz.render import contexts, layout, nav, pictures
 from archviz.render.draw import draw
 from archviz.render.mermaid import mermaid
 from archviz.render.names import PAGE_FOLDERS
@@ -50,6 +50,8 @@ def _subjects(view: View, only: tuple[str, ...]) -> list[tuple[str, str]]:
 def _picture(view: View, kind: str, ident: str) -> pictures.Picture:
     if kind == "overview":
         return pictures.overview(view)
+    if kind == "ou":
+        return pictures.overview(view, within=view.ou_paths[ident])
     if kind == "use-case":
         return pictures.use_case(view, ident)
     if kind == "service":
@@ -57,21 +59,32 @@ def _picture(view: View, kind: str, ident: str) -> pictures.Picture:
     return pictures.account(view, ident)
 
 
+def _describe(view: View, subjects: list[tuple[str, str]]) -> dict:
+    """Every picture of the render, the OU diagrams that the overview's nodes link to included."""
+    pics = {subject: _picture(view, *subject) for subject in subjects}
+    overview = pics.get(("overview", ""))
+    for ident in overview.ou_links if overview else []:
+        pics[("ou", ident)] = _picture(view, "ou", ident)
+    return pics
+
+
+def _images(pic: pictures.Picture, images: list[str]) -> list[bytes]:
+    """The picture in each image format, laid out by :func:`layout.fitted` (measured on the SVG)."""
+    if not images:
+        return []
+    svg, canvas = layout.fitted(pic, draw, lambda c, fmt: render_picture(c, fmt))
+    return [svg if fmt == "svg" else render_picture(canvas, fmt) for fmt in images]
+
+
 def _draw_all(view: View, subjects: list[tuple[str, str]], formats: tuple[str, ...], emit,
               built: "Built") -> dict:
-    """Every diagram: images drawn by ``dot`` in parallel (one subprocess per diagram and
-    format), Mermaid text beside them. Graphviz is not needed for Mermaid alone."""
-    pics = {subject: _picture(view, *subject) for subject in subjects}
+    """Every diagram: images drawn by ``dot`` in parallel (one subprocess at a time per core),
+    Mermaid text beside them. Graphviz is not needed for Mermaid alone. Results are emitted in
+    the order of the subjects, whatever order the drawings finish in."""
+    pics = _describe(view, subjects)
     images = [f for f in formats if f in IMAGES]
-
-    def job(pic):
-        if not images:
-            return []
-        canvas = draw(pic)
-        return [render_picture(canvas, fmt) for fmt in images]
-
     with cf.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        for (subject, pic), drawn in zip(pics.items(), pool.map(job, pics.values())):
+        for (subject, pic), drawn in zip(pics.items(), pool.map(lambda p: _images(p, images), pics.values())):
             for fmt, data in zip(images, drawn):
                 emit(f"diagrams/{pic.name}.{fmt}", data)
             if "mermaid" in formats:
@@ -113,14 +126,14 @@ def build(doc: dict, emit, formats: tuple[str, ...] = ("svg",), only: tuple[str,
     if "connections" not in doc:  # a snapshot written before the model existed
         model.apply(doc)
     view = View(doc)
-    view.linked = {KIND_OF_GROUP[g] for g in ("services", "accounts") if g in only}
+    view.linked = {KIND_OF_GROUP[g] for g in ("services", "accounts") if g in only} | ({"ou"} if "overview" in only else set())
     subjects = ([("overview", "")] if "overview" in only else []) + _subjects(view, only)
     built = Built()
     pics = _draw_all(view, subjects, formats, emit, built)
     image = next((f for f in formats if f in IMAGES), None)
     links = contexts.Links(
         {s: view.names.page(*s) for s in subjects if s[0] != "overview"},
-        {s: f"diagrams/{pic.name}.{image}" for s, pic in pics.items()} if image else {},
+        {s: f"diagrams/{pic.name}.{image}" for s, pic in pics.items() if s[0] != "ou"} if image else {},
         {s: pic.collapsed for s, pic in pics.items()}, built.mermaid)
     for rel, template, context in _pages(view, subjects, links, title):
         emit(rel, render_page(template, rel, **context).encode("utf-8"))

@@ -9,7 +9,7 @@ from collections import Counter
 from markupsafe import Markup
 
 from archviz.model import vocab
-from archviz.render.view import USE_CASE_TITLES, View
+from archviz.render.view import USE_CASE_TITLES, View, ou_of
 
 TOP_FINDINGS = 10
 
@@ -53,9 +53,10 @@ def index(view: View, links: Links) -> dict:
     doc = view.doc
     accounts = [{"label": view.account_name(a["account_id"]), "account_id": a["account_id"],
                  "in_organization": a["in_organization"], "crawled": a.get("crawled", True),
+                 "ou": "/".join(p) if (p := ou_of(view, a["account_id"])) else ("root" if p == () else "not known"),
                  "page": links.page("account", a["account_id"])} for a in doc["accounts"]]
     return {
-        "doc": doc, "accounts": accounts, "gaps": [dict(c, account=view.account_name(c["account_id"])) for c in doc["coverage"] if c["status"] != "ok"],
+        "doc": doc, "accounts": accounts, "ous": view.doc_has_ous, "gaps": [dict(c, account=view.account_name(c["account_id"])) for c in doc["coverage"] if c["status"] != "ok"],
         **links.figure("overview"),
         "use_cases": [{"title": USE_CASE_TITLES[u], "count": len(view.by_case[u]), "page": links.page("use-case", u)}
                       for u in view.use_cases],

@@ -14,8 +14,9 @@ from archviz.render.view import SEVERITY_COLOR, SEVERITY_MARK, USE_CASE_STYLE, U
 UNTRUSTED_ATTRS = ("tooltip",)  # attributes that may carry text derived from the snapshot
 
 
-def draw(pic: Picture) -> Canvas:
-    """The picture as a described (not yet rendered) Graphviz canvas."""
+def draw(pic: Picture, hints: list[tuple[str, str]] = ()) -> Canvas:
+    """The picture as a described (not yet rendered) Graphviz canvas; ``hints`` are invisible
+    edges (from :func:`layout.fold`) that fold long columns into rows."""
     canvas = Canvas(pic.title)
     nodes: dict = {}
     with canvas:
@@ -25,6 +26,8 @@ def draw(pic: Picture) -> Canvas:
         for e in pic.edges:
             attrs = dict(e.attrs, label=label(e.text)) if e.text else e.attrs
             nodes[e.src] >> Edge(**attrs) >> nodes[e.dst]
+        for src, dst in hints:
+            nodes[src] >> Edge(style="invis") >> nodes[dst]
     return canvas
 
 

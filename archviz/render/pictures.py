@@ -14,21 +14,36 @@ from archviz.model import vocab
 from archviz.render import icons
 from archviz.render.graph import node_id
 from archviz.render.scene import Cluster, Node, Picture
-from archviz.render.view import SEVERITY_COLOR, USE_CASE_STYLE, USE_CASE_TITLES, View
+from archviz.render.view import SEVERITY_COLOR, USE_CASE_STYLE, USE_CASE_TITLES, View, ou_ident, ou_of, ou_title
 
 NODE_BUDGET = 80
+FAN_BUDGET = 24
+EDGE_BUDGET = 120
 TARGETS_BEFORE_AGGREGATION = 8
 INSIDE, OUTSIDE, PLAIN = "#F2F8FD", "#FDF3F3", "#FFFFFF"
 HEALTHY = "#2E7D32"
 
 
 def fit(build, levels: int, *args) -> Picture:
-    """The most detailed level of ``build`` whose picture stays within the node budget."""
+    """The most detailed level of ``build`` whose picture stays readable (:func:`readable`)."""
     for level in range(levels):
         pic = build(*args, level=level)
-        if pic.nodes <= NODE_BUDGET:
+        if readable(pic):
             return pic
     return pic  # the most aggregated level is bounded by the number of regions and providers
+
+
+def readable(pic: Picture) -> bool:
+    """Within the node and edge budgets, and no node with more than :data:`FAN_BUDGET` edges on one side:
+    a layered drawing routes every edge into a node beside the others, so forty edges into one
+    node make a column no folding (:mod:`layout`) can shorten enough."""
+    if pic.nodes > NODE_BUDGET or len(pic.edges) > EDGE_BUDGET:
+        return False
+    ins, outs = Counter(), Counter()
+    for e in {(e.src, e.dst) for e in pic.edges}:
+        outs[e[0]] += 1
+        ins[e[1]] += 1
+    return max([0, *ins.values(), *outs.values()]) <= FAN_BUDGET
 
 
 def plural(n: int, word: str) -> str:
@@ -100,57 +115,99 @@ def service_key(c: dict) -> tuple:
 
 OUTSIDE_BEFORE_AGGREGATION = 12
 ANCHORS_BEFORE_ACCOUNT_LEVEL = 40
-ACCOUNTS_BEFORE_AGGREGATION = 50
 OURS = vocab.PROVIDER_IS_OURS
+# How the overview draws accounts, most detailed first: each account with its regions nested,
+# each account as one node, then per organizational unit the accounts whose connections are the
+# same (same ends, same counts), alike (same ends), all its consumers, all its accounts; then
+# the OUs just below the root, then the whole organization.
+OVERVIEW_LEVELS = ("region", "account", "same", "alike", "consumers", "ou", "top", "all")
 
 
 class _OverviewPlan:
-    """Which accounts and regions the overview draws, and where each connection's ends go."""
+    """Which accounts the overview draws, the node each one is part of at a level, and where
+    each connection's ends go. ``within`` restricts it to one OU (and what it connects to)."""
 
-    def __init__(self, view: View):
+    def __init__(self, view: View, within: tuple | None | bool = False):
+        self.view, self.within = view, within
+        self.grouped_ous = view.doc_has_ous
         conns = view.connections
-        self.ext_consumers = sorted({c["consumer_account_id"] for c in view.by_case.get("external-consumer", [])})
-        self.third_parties = sorted({c["provider_account_id"] for c in view.by_case.get("third-party", [])})
+        if within is not False:
+            conns = [c for c in conns if self._under(c["consumer_account_id"], within)
+                     or (c["use_case"] in OURS and self._under(c["provider_account_id"], within))]
+        self.connections = conns
+        self.ext_consumers = sorted({c["consumer_account_id"] for c in conns if c["use_case"] == "external-consumer"})
+        self.third_parties = sorted({c["provider_account_id"] for c in conns if c["use_case"] == "third-party"})
         self.inner: dict[str, set[str]] = defaultdict(set)  # account -> regions with something to draw
-        busy = Counter()
+        self.signature: dict[str, Counter] = defaultdict(Counter)  # consumer -> (far end, use case) -> endpoints
+        self.providers = set()
         for c in conns:
             if c["use_case"] != "external-consumer":
                 self.inner[c["consumer_account_id"]].add(c["consumer_region"])
+                self.signature[c["consumer_account_id"]][(self._far(c), c["use_case"])] += 1
             if c["use_case"] in OURS:
                 self.inner[c["provider_account_id"]].add(c["provider_region"])
-            busy[c["consumer_account_id"]] += 1
-            busy[c["provider_account_id"]] += 1
+                self.providers.add(c["provider_account_id"])
         for account_id in view.crawled_accounts:
-            self.inner[account_id].update(view.region_activity(account_id))
-        ranked = sorted(self.inner, key=lambda a: (-busy[a], a))
-        many = len(ranked) > ACCOUNTS_BEFORE_AGGREGATION
-        self.shown = sorted(ranked[:ACCOUNTS_BEFORE_AGGREGATION - 1]) if many else sorted(ranked)
-        self.rest = set(ranked) - set(self.shown)
-        self.by_region = sum(len(self.inner[a]) for a in self.shown) <= ANCHORS_BEFORE_ACCOUNT_LEVEL
+            if within is False or self._under(account_id, within):
+                self.inner[account_id].update(view.region_activity(account_id))
+                if view.services_of.get(account_id):
+                    self.providers.add(account_id)
+        self.accounts = sorted(self.inner)
+        self.own = [a for a in self.accounts if within is False or self._under(a, within)]
+        self.by_region = sum(len(r) for r in self.inner.values()) <= ANCHORS_BEFORE_ACCOUNT_LEVEL
 
-    def anchor(self, account_id: str, region: str) -> tuple:
-        if account_id in self.rest:
-            return ("rest",)
-        return ("acct", account_id, region if self.by_region else "")
+    def _under(self, account_id: str | None, within: tuple | None) -> bool:
+        path = ou_of(self.view, account_id) if account_id else None
+        return path is None if within is None else path is not None and path[:len(within)] == within
 
-    def ends(self, c: dict) -> tuple[tuple, tuple]:
-        case = c["use_case"]
+    def _far(self, c: dict) -> tuple:
+        return ("acct", c["provider_account_id"]) if c["use_case"] in OURS else self._outer(c)
+
+    def _outer(self, c: dict, side: str = "provider", coarse: bool = False) -> tuple:
+        """The node of the far end outside the organization: one per account, or counted when
+        there are many of them or the level groups accounts."""
+        if side == "consumer":
+            many = coarse or len(self.ext_consumers) > OUTSIDE_BEFORE_AGGREGATION
+            return ("outer", "consumers") if many else ("outer", f"consumer-{c['consumer_account_id']}")
+        if c["use_case"] == "third-party":
+            many = coarse or len(self.third_parties) > OUTSIDE_BEFORE_AGGREGATION
+            return ("outer", "third-parties") if many else ("outer", f"third-{c['provider_account_id']}")
+        return ("outer", c["use_case"])
+
+    def group(self, account_id: str, region: str, level: str) -> tuple:
+        """The node an account (in a region) is drawn as: ``(kind, OU, what)``."""
+        path = ou_of(self.view, account_id)
+        if self.within is not False and not self._under(account_id, self.within):
+            return ("ou", path, "")  # an OU's diagram counts the accounts of other OUs per OU
+        if level == "region":
+            return ("acct", path, account_id, region if self.by_region else "")
+        provider = account_id in self.providers
+        if level == "account" or (provider and level in ("same", "alike", "consumers")):
+            return ("acct", path, account_id, "")
+        if level == "same":
+            return ("same", path, tuple(sorted(self.signature[account_id].items(), key=str)))
+        if level == "alike":
+            return ("alike", path, tuple(sorted(self.signature[account_id], key=str)))
+        if level == "consumers":
+            return ("consumers", path, "")
+        if path is not None and level in ("top", "all"):
+            path = path[:1] if level == "top" else ()
+        return ("ou", path, "")
+
+    def ends(self, c: dict, level: str) -> tuple[tuple, tuple]:
+        case, coarse = c["use_case"], level not in ("region", "account")
         if case == "external-consumer":
-            many = len(self.ext_consumers) > OUTSIDE_BEFORE_AGGREGATION
-            src = ("outer", "consumers") if many else ("outer", f"consumer-{c['consumer_account_id']}")
+            src = self._outer(c, "consumer", coarse)
         else:
-            src = self.anchor(c["consumer_account_id"], c["consumer_region"])
+            src = self.group(c["consumer_account_id"], c["consumer_region"], level)
         if case in OURS:
-            dst = self.anchor(c["provider_account_id"], c["provider_region"])
-        elif case == "third-party":
-            many = len(self.third_parties) > OUTSIDE_BEFORE_AGGREGATION
-            dst = ("outer", "third-parties") if many else ("outer", f"third-{c['provider_account_id']}")
+            dst = self.group(c["provider_account_id"], c["provider_region"], level)
         else:
-            dst = ("outer", case)
+            dst = self._outer(c, coarse=coarse)
         return src, dst
 
 
-def _anchor_node(view: View, cluster: Cluster, account_id: str, regions: list[str], region: str) -> Node:
+def _anchor_node(view: View, cluster: Cluster, account_id: str, regions: list[str], region: str, **link) -> Node:
     """An account (or one of its regions) as one node: what it holds and its worst finding."""
     endpoints, services = view.counts[(account_id, region, "endpoints")], view.counts[(account_id, region, "services")]
     lines = []  # what the account holds there; "0 endpoint services" on every consumer is noise
@@ -160,69 +217,140 @@ def _anchor_node(view: View, cluster: Cluster, account_id: str, regions: list[st
         lines.append(plural(services, "endpoint service"))
     if not region:
         lines.insert(0, ", ".join(regions))
-    attrs = {}
+    attrs = dict(link)
     worst = view.worst_finding(account_id, region)
     if worst:
         lines.append(f"{plural(view.counts[(account_id, region, 'findings')], 'finding')}, worst {worst}")
-        attrs = {"fontcolor": SEVERITY_COLOR[worst]}
+        attrs["fontcolor"] = SEVERITY_COLOR[worst]
     return cluster.node("vpc", lines, node_id("acct", account_id, region), **attrs)
 
 
-def _overview_accounts(view: View, pic: Picture, plan: _OverviewPlan, nodes: dict) -> None:
-    for account_id in plan.shown:
-        note = None if account_id in view.crawled_accounts else "not crawled"
-        box = pic.root.cluster(f"acct-{account_id}", view.account_name(account_id), note,
-                               bgcolor=INSIDE if view.inside(account_id) else OUTSIDE)
-        regions = sorted(plan.inner[account_id])
-        if not plan.by_region:
-            nodes[("acct", account_id, "")] = _anchor_node(view, box, account_id, regions, "")
+def _group_node(view: View, plan: _OverviewPlan, cluster: Cluster, key: tuple, members: list[str],
+                link: dict) -> Node:
+    """Several accounts of one OU as one node: how many, their endpoints, where they connect."""
+    counts = sorted(view.counts[(a, "", "endpoints")] for a in members)
+    services = sum(view.counts[(a, "", "services")] for a in members)
+    each = (f"{plural(counts[0], 'endpoint')} each" if counts[0] == counts[-1]
+            else f"{counts[0]} to {counts[-1]} endpoints each")
+    lines = [f"{len(members)} accounts in {ou_title(key[1])}", each]
+    if services:
+        lines.append(plural(services, "endpoint service"))
+    ends = {end for a in members for end, _ in plan.signature[a]}
+    if len(ends) == 1:
+        (kind, ident), = ends
+        lines.append("→ " + (view.account_name(ident) if kind == "acct" else USE_CASE_TITLES.get(ident, "outside")))
+    found = [s for a in members if (s := view.worst_finding(a))]
+    attrs = dict(link)
+    if found:
+        worst = vocab.worst(found)
+        lines.append(f"{plural(sum(view.counts[(a, '', 'findings')] for a in members), 'finding')}, worst {worst}")
+        attrs["fontcolor"] = SEVERITY_COLOR[worst]
+    return cluster.node("account", lines, node_id("group", *map(str, key)), **attrs)
+
+
+def _ou_cluster(pic: Picture, plan: _OverviewPlan, boxes: dict, path: tuple | None) -> Cluster:
+    """The cluster of an OU (all accounts at the root when the snapshot knows no OU)."""
+    if not plan.grouped_ous:
+        return pic.root
+    if path not in boxes:
+        boxes[path] = pic.root.cluster(f"ou-{ou_ident(path)}", ou_title(path), bgcolor=INSIDE)
+    return boxes[path]
+
+
+def _overview_accounts(view: View, pic: Picture, plan: _OverviewPlan, level: str, nodes: dict, linked: bool) -> None:
+    members: dict[tuple, list[str]] = defaultdict(list)
+    for account_id in plan.accounts:
+        for region in (sorted(plan.inner[account_id]) if level == "region" and plan.by_region else [""]):
+            key = plan.group(account_id, region, level)
+            if account_id not in members[key]:
+                members[key].append(account_id)
+    boxes: dict = {}
+    for key in sorted(members, key=lambda k: (k[1] is None, k[1] or (), str(k))):
+        box = _ou_cluster(pic, plan, boxes, key[1])
+        accounts = members[key]
+        if key[0] != "acct" and len(accounts) > 1:
+            link = view.link("ou", ou_ident(key[1])) if linked else {}
+            nodes[key] = _group_node(view, plan, box, key, accounts, link)
+            if link:
+                pic.ou_links.append(ou_ident(key[1]))
             continue
-        for region in regions:
-            inner = box.cluster(f"acct-{account_id}-{region}", region, bgcolor=PLAIN)
-            nodes[("acct", account_id, region)] = _anchor_node(view, inner, account_id, [region], region)
-    if plan.rest:
-        nodes[("rest",)] = pic.root.node("account", [f"{len(plan.rest)} more accounts", "see the account pages"],
-                                         node_id("rest"))
-        pic.collapsed.append(f"The {len(plan.rest)} least connected accounts are drawn as one node.")
-    if not plan.by_region:
+        account_id, region = accounts[0], key[3] if key[0] == "acct" else ""
+        regions = sorted(plan.inner[account_id])
+        if key[0] == "acct" and key[3]:  # a region of an account: nested in the account's cluster
+            outer = boxes.setdefault(("acct", account_id), _account_box(view, box, account_id))
+            inner = outer.cluster(f"acct-{account_id}-{region}", region, bgcolor=PLAIN)
+            nodes[key] = _anchor_node(view, inner, account_id, [region], region)
+            continue
+        outer = _account_box(view, box, account_id)
+        nodes[key] = _anchor_node(view, outer, account_id, regions, "", **view.link("account", account_id))
+    pic.ou_links = sorted(set(pic.ou_links))
+    if level not in ("region", "account"):
+        pic.collapsed.append(f"{len(plan.own)} accounts are drawn {OVERVIEW_NOTES[level]}"
+                             + ("; a node counting several accounts links to the diagram of its OU." if pic.ou_links else "."))
+    elif not plan.by_region or level == "account":
         pic.collapsed.append("Regions are listed inside each account's node rather than drawn as clusters.")
 
 
+OVERVIEW_NOTES = {"same": "per organizational unit, accounts with the same connections as one node",
+                  "alike": "per organizational unit, accounts connecting to the same places as one node",
+                  "consumers": "per organizational unit: its consumer accounts as one node, providers one by one",
+                  "ou": "as one node per organizational unit",
+                  "top": "as one node per organizational unit directly under the root",
+                  "all": "as one node"}
+
+
+def _account_box(view: View, box: Cluster, account_id: str) -> Cluster:
+    note = None if account_id in view.crawled_accounts else "not crawled"
+    return box.cluster(f"acct-{account_id}", view.account_name(account_id), note,
+                       bgcolor=INSIDE if view.inside(account_id) else OUTSIDE)
+
+
 def _overview_outside(view: View, pic: Picture, plan: _OverviewPlan, ends: set, nodes: dict) -> None:
+    outer = sorted(e for e in ends if e[0] == "outer")
+    if not outer:
+        return
     box = pic.root.cluster("outside", "Outside the organization", bgcolor=OUTSIDE)
     first = {}
-    for c in view.connections:
-        for end in plan.ends(c):
-            first.setdefault(end, c)
-    for key in sorted(e for e in ends if e[0] == "outer"):
+    for c in plan.connections:
+        first.setdefault(plan._outer(c, "consumer" if c["use_case"] == "external-consumer" else "provider"), c)
+    for key in outer:
         if key[1] == "consumers":
-            nodes[key] = box.node("external-consumer", [f"{len(plan.ext_consumers)} accounts", "consuming our services"],
-                                  node_id("external", "all"))
+            nodes[key] = box.node("external-consumer", [plural(len(plan.ext_consumers), "account"),
+                                                        "consuming our services"], node_id("external", "all"))
         elif key[1] == "third-parties":
-            nodes[key] = box.node("third-party", [f"{len(plan.third_parties)} third-party providers"],
+            nodes[key] = box.node("third-party", [plural(len(plan.third_parties), "third-party provider")],
                                   node_id("third", "all"))
         else:
             nodes[key] = far_end(view, box, first[key], "consumer" if key[1].startswith("consumer-") else "provider")
-    if len(plan.ext_consumers) > OUTSIDE_BEFORE_AGGREGATION or len(plan.third_parties) > OUTSIDE_BEFORE_AGGREGATION:
+    if {("outer", "consumers"), ("outer", "third-parties")} & set(outer):
         pic.collapsed.append("Accounts outside the organization are counted rather than drawn one by one.")
 
 
-def overview(view: View) -> Picture:
-    """Accounts as clusters (regions nested), one edge per consumer and provider
-    (account, region) per use case, labelled with the number of endpoints. Outside parties,
-    regions and accounts are aggregated when there are too many to draw one by one."""
-    pic = Picture("overview", "PrivateLink overview")
-    plan = _OverviewPlan(view)
+def overview(view: View, within: tuple | None | bool = False) -> Picture:
+    """Accounts grouped by organizational unit, one edge per consumer and provider per use case,
+    labelled with the number of endpoints; at scale, accounts whose connections follow the same
+    pattern become one node (:data:`OVERVIEW_LEVELS`), linked to the diagram of their OU.
+    ``within`` (an OU path, or None for the accounts of unknown OU) draws one OU's diagram."""
+    plan = _OverviewPlan(view, within)
+    start = 0 if plan.by_region else 1
+    return fit(_overview, len(OVERVIEW_LEVELS) - start, view, plan, within, start)
+
+
+def _overview(view: View, plan: _OverviewPlan, within, start: int, level: int) -> Picture:
+    name = "overview" if within is False else view.names.diagram("ou", ou_ident(within))
+    title = "PrivateLink overview" if within is False else f"PrivateLink in {ou_title(within)}"
+    pic = Picture(name, title)
+    step = OVERVIEW_LEVELS[start + level]
     edges, states = Counter(), defaultdict(set)
-    for c in view.connections:
-        key = (*plan.ends(c), c["use_case"])
+    for c in plan.connections:
+        key = (*plan.ends(c, step), c["use_case"])
         edges[key] += 1
         states[key].add(c["state"])
     nodes: dict = {}
-    _overview_accounts(view, pic, plan, nodes)
+    _overview_accounts(view, pic, plan, step, nodes, linked=within is False)
     _overview_outside(view, pic, plan, {end for key in edges for end in key[:2]}, nodes)
     connect_counted(pic, nodes, edges, states, lambda n: plural(n, "endpoint"))
-    pic.legend = [c for c in USE_CASE_STYLE if view.by_case.get(c)]
+    pic.legend = [c for c in USE_CASE_STYLE if any(x["use_case"] == c for x in plan.connections)]
     return pic
 
 

@@ -56,6 +56,7 @@ class Picture:
     edges: list[Edge] = field(default_factory=list)
     legend: list[str] | None = None  # the use cases the legend explains
     collapsed: list[str] = field(default_factory=list)  # notes for the page under the diagram
+    ou_links: list[str] = field(default_factory=list)  # the OU diagrams its nodes link to (overview)
 
     @property
     def nodes(self) -> int:

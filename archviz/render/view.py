@@ -58,6 +58,23 @@ def _group(records, key) -> dict:
     return out
 
 
+def ou_of(view: "View", account_id: str | None) -> tuple | None:
+    """The account's OU path from the root (``()`` directly under it), None where unknown."""
+    path = (view.accounts.get(account_id or "") or {}).get("ou_path")
+    return None if path is None else tuple(p or "(unnamed OU)" for p in path)
+
+
+def ou_title(path: tuple | None) -> str:
+    if path is None:
+        return "OU not known"
+    return "OU " + "/".join(path) if path else "organization root"
+
+
+def ou_ident(path: tuple | None) -> str:
+    """The OU's name among the diagrams (:class:`names.Names` kind ``ou``)."""
+    return "unknown" if path is None else "ou:" + "/".join(path)
+
+
 class View:
     def __init__(self, doc: dict):
         self.doc = doc
@@ -73,9 +90,14 @@ class View:
         self.services = sorted(doc["endpoint_services"], key=lambda s: (s["account_id"], s["region"], s["service_id"]))
         self.crawled_accounts = sorted(a for a, rec in self.accounts.items() if rec.get("crawled", True))
         self._index()
-        self.linked: set[str] = {"service", "account"}  # kinds of diagram this render writes
+        self.linked: set[str] = {"service", "account", "ou"}  # kinds of diagram this render writes
+        # An OU (or one of its ancestors, which the overview can group by) per account; an OU
+        # diagram is written for each OU the overview draws as a node counting several accounts.
+        self.doc_has_ous = any(a.get("ou_path") is not None for a in doc["accounts"])
+        paths = {ou_of(self, a) for a in self.accounts}
+        self.ou_paths = {ou_ident(q): q for p in paths for q in ([p[:i] for i in range(len(p) + 1)] if p is not None else [None])}
         self.names = Names({"use-case": self.use_cases, "service": [s["service_id"] for s in self.services],
-                            "account": self.crawled_accounts})
+                            "account": self.crawled_accounts, "ou": sorted(self.ou_paths)})
 
     def _index(self) -> None:
         doc = self.doc

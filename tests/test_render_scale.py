@@ -1,0 +1,141 @@
+"""Readable at scale, measured on the real Graphviz output: every diagram of estates of 10, 100,
+300 and 1,000 accounts (``bench/scale.py``'s synthetic organization, OU tree included) within
+4:1 either way and 10,000 px on its longest side at 96 dpi, and within the node budget; the
+overview groups accounts by OU and draws accounts whose connections follow the same pattern as
+one node, linked to the diagram of their OU."""
+
+from __future__ import annotations
+
+import copy
+import re
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from archviz import model
+from archviz import snapshot as snap
+from archviz.render import render
+from archviz.render.layout import MAX_ASPECT, MAX_SIDE_PX, size_px
+from archviz.render.mermaid import mermaid
+from archviz.render.pictures import NODE_BUDGET, overview
+from archviz.render.view import View
+from tests.test_render import HOSTILE, svg_text, synthetic
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+from scale import REGIONS, Estate  # noqa: E402
+
+ENDPOINTS = {10: 200, 100: 1000, 300: 1000, 1000: 2000}  # accounts -> endpoints
+XLINK = "{http://www.w3.org/1999/xlink}href"
+
+
+def estate(accounts: int, endpoints: int, regions: int = 3) -> dict:
+    return snap.validate(model.apply(Estate(endpoints, accounts, REGIONS[:regions]).build()))
+
+
+def assert_readable(out: Path, site) -> dict[str, tuple[float, float]]:
+    """Every SVG within the limits (pt converted to px at 96 dpi), every diagram within budget."""
+    sizes = {f: size_px((out / f).read_bytes()) for f in site.files if f.endswith(".svg")}
+    assert sizes
+    for f, (w, h) in sizes.items():
+        assert max(w / h, h / w) <= MAX_ASPECT, (f, round(w), round(h))
+        assert max(w, h) <= MAX_SIDE_PX, (f, round(w), round(h))
+    assert max(site.nodes.values()) <= NODE_BUDGET, max(site.nodes.items(), key=lambda kv: kv[1])
+    return sizes
+
+
+@pytest.mark.parametrize("accounts", sorted(ENDPOINTS))
+def test_every_diagram_is_readable_at_scale(accounts, tmp_path):
+    doc = estate(accounts, ENDPOINTS[accounts])
+    site = render(doc, tmp_path)
+    sizes = assert_readable(tmp_path, site)
+    kinds = {f.split("/")[1].split("-")[0].removesuffix(".svg") for f in sizes}
+    assert {"overview", "use", "service", "account"} <= kinds
+    overview_text = svg_text(tmp_path / "diagrams/overview.svg")
+    assert "OU workloads/" in overview_text  # one cluster per OU path
+    if accounts >= 100:  # grouped: each group node links to its OU's diagram, which was written
+        assert "ou" in kinds and "accounts in OU" in overview_text
+        root = ET.parse(tmp_path / "diagrams/overview.svg").getroot()
+        targets = {a.get(XLINK) for a in root.iter("{http://www.w3.org/2000/svg}a") if a.get(XLINK)}
+        ou_targets = {t for t in targets if t.startswith("ou-")}
+        assert ou_targets and all((tmp_path / "diagrams" / t).is_file() for t in ou_targets)
+        assert "diagram of its OU" in (tmp_path / "index.md").read_text()
+
+
+def test_an_account_with_272_endpoints_in_four_vpcs_is_readable(tmp_path):
+    """The issue's case: it used to be drawn 23 times taller than wide."""
+    doc = estate(1, 272, regions=2)
+    assert len(doc["endpoints"]) == 272 and len({e["vpc_id"] for e in doc["endpoints"]}) == 4
+    site = render(doc, tmp_path, only=("accounts",))
+    assert_readable(tmp_path, site)
+
+
+def templated(accounts: int = 40) -> dict:
+    """Every consumer account has the same endpoints (a landing zone's baseline): one OU."""
+    doc = synthetic(accounts=accounts, per_region=3, consumers_of_shared=5, targets=4)
+    for i, a in enumerate(doc["accounts"]):
+        a["ou_path"], a["ou_id"] = (["core"], "ou-core") if i == 0 else (["workloads", "prod"], "ou-prod")
+    return snap.validate(doc)
+
+
+def test_accounts_with_the_same_connections_become_one_node_linked_to_their_ou(tmp_path):
+    site = render(templated(), tmp_path, only=("overview",))
+    assert_readable(tmp_path, site)
+    text = svg_text(tmp_path / "diagrams/overview.svg")
+    assert "39 accounts in OU workloads/prod" in text and "6 endpoints each" in text
+    assert "acct-00 (100000000000)" in text  # the provider stays an account of its own
+    ou_diagrams = [f for f in site.files if f.startswith("diagrams/ou-")]
+    assert len(ou_diagrams) == 1 and re.search(r'xlink:href="ou-[^"]+\.svg"', (tmp_path / "diagrams/overview.svg").read_text())
+    assert "accounts with the same connections" in (tmp_path / "index.md").read_text()
+
+
+def test_snapshots_without_ous_or_with_some_unknown_still_render(tmp_path):
+    doc = estate(100, 1000)
+    for i, a in enumerate(doc["accounts"]):
+        if i % 2:
+            a["ou_path"] = a["ou_id"] = None
+    assert_readable(tmp_path / "some", render(copy.deepcopy(doc), tmp_path / "some"))
+    assert "OU not known" in svg_text(tmp_path / "some/diagrams/overview.svg")
+    for a in doc["accounts"]:
+        a.pop("ou_path"), a.pop("ou_id")
+    doc["organization"].pop("organizational_units"), doc["organization"].pop("root_id")
+    assert_readable(tmp_path / "none", render(snap.validate(doc), tmp_path / "none", only=("overview",)))
+
+
+def test_at_scale_output_is_deterministic_and_mermaid_draws_the_same_scene(tmp_path):
+    doc = estate(100, 1000)
+    first = render(copy.deepcopy(doc), tmp_path / "a", formats=("svg", "mermaid"), only=("overview",))
+    second = render(copy.deepcopy(doc), tmp_path / "b", formats=("svg", "mermaid"), only=("overview",))
+    assert first.files == second.files and any(f.startswith("diagrams/ou-") for f in first.files)
+    for f in first.files:
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+    view = View(copy.deepcopy(doc))
+    pic = overview(view)
+    for p in [pic] + [overview(view, within=view.ou_paths[i]) for i in pic.ou_links]:
+        text = mermaid(p)
+        nodes = set(re.findall(r"^\s+(n_\w+)[\[(/{]", text, re.M))
+        assert nodes == {n.id for c in _clusters(p.root) for n in c.nodes}, p.name
+        edges = re.findall(r"^\s+(n_\w+) (?:-->|==>|-\.->)(?:\|\"[^\"]*\"\|)? (n_\w+)$", text, re.M)
+        assert edges == [(e.src, e.dst) for e in p.edges], p.name
+
+
+def _clusters(cluster):
+    yield cluster
+    for child in cluster.clusters:
+        yield from _clusters(child)
+
+
+def test_hostile_ou_names_are_text(tmp_path):
+    doc = templated()
+    for i, a in enumerate(doc["accounts"]):
+        a["ou_path"] = ["workloads", HOSTILE[i % 2]]  # two OUs, both hostile
+    site = render(snap.validate(doc), tmp_path, formats=("svg", "mermaid"), only=("overview",))
+    texts = ""
+    for f in (f for f in site.files if f.endswith(".svg")):
+        root = ET.parse(tmp_path / f).getroot()
+        assert not [el for el in root.iter() if el.tag.endswith("script")], f
+        texts += svg_text(tmp_path / f)
+    assert 'OU workloads/evil"name' in texts and "<script>alert(1)</script>" in texts
+    for f in (f for f in site.files if f.endswith(".mmd")):
+        assert "<script" not in (tmp_path / f).read_text()
