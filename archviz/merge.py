@@ -201,8 +201,11 @@ def combine(docs: list[dict], labels: list[str] | None = None) -> Merged:
         for kind, recs in best.units[key].items():
             (coverage if kind == "coverage" else records[kind]).extend(recs)
 
-    newest = max(s.generated_at for s in sources)
-    when = datetime.strptime(newest, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    newest = max(sources, key=lambda s: s.generated_at)
+    try:
+        when = datetime.strptime(newest.generated_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    except ValueError:  # the schema checks the shape, not the calendar (a 13th month)
+        raise InputError(f"{newest.label}: generated_at {newest.generated_at!r} is not a real date")
     members = set(organization["account_ids"]) if organization else set()
     scope = _scope(sources)
     doc = snapshot.build(scope, organization, _accounts(sources, members), coverage, records, generated_at=when)

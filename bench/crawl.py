@@ -186,8 +186,8 @@ def archviz_run(regions: list[str], concurrency: int | None):
         doc = model.apply(snapshot.build(result.scope, result.organization, result.accounts, result.coverage,
                                          result.records))
         return {"gaps": sum(1 for c in doc["coverage"] if c["status"] != "ok"),
-                "endpoints": len(doc["endpoints"]), "connections": len(doc["connections"]),
-                "provider_connections": len(doc["endpoint_connections"])}
+                "endpoints": {e["endpoint_id"]: e["service_name"] for e in doc["endpoints"]},
+                "provider_connections": {(c["service_id"], c["endpoint_id"]) for c in doc["endpoint_connections"]}}
     return run
 
 
@@ -196,8 +196,7 @@ def baseline_run(regions: list[str]):
 
     def run() -> dict:
         found = baseline.crawl(ROLE, regions)
-        return {"gaps": None, "endpoints": len(found["endpoints"]), "connections": None,
-                "provider_connections": len(found["connections"])}
+        return {"gaps": None, "endpoints": found["endpoints"], "provider_connections": found["connections"]}
     return run
 
 
@@ -247,18 +246,22 @@ def main() -> None:
     conn.send(("stop",))
     child.join(10)
 
-    base = next((r["wall"] for r in results if r["name"] == "baseline"), None)
+    baseline = next((r for r in results if r["name"] == "baseline"), None)
+    base = baseline["wall"] if baseline else None
     fields = ["wall s", "requests", "per empty", "per non-empty", "client CPU s", "sandbox CPU s", "peak MB",
-              "gaps", "endpoints", "provider conns", "speed-up"]
+              "gaps", "endpoints", "provider conns", "same as baseline", "speed-up"]
     print("| run | " + " | ".join(fields) + " |")
     print("|---|" + "---:|" * len(fields))
     for r in results:
         speed = f"{base / r['wall']:.1f}x" if base else "-"
         gaps = "-" if r["gaps"] is None else r["gaps"]
         throttled = f" ({r['throttled']} throttled)" if r["throttled"] else ""
+        # the same endpoints (with their services) and the same provider connections, id for id
+        same = "-" if not baseline else "yes" if (r["endpoints"], r["provider_connections"]) == (
+            baseline["endpoints"], baseline["provider_connections"]) else "NO"
         print(f"| {r['name']} | {r['wall']:.1f} | {r['requests']}{throttled} | {r['per_empty']:.1f} | "
               f"{r['per_busy']:.1f} | {r['cpu']:.1f} | {r['sandbox_cpu']:.1f} | {r['peak']:.0f} | {gaps} | "
-              f"{r['endpoints']} | {r['provider_connections']} | {speed} |")
+              f"{len(r['endpoints'])} | {len(r['provider_connections'])} | {same} | {speed} |")
     default = next((r for r in results if r["name"] == "default"), None)
     throttled = next((r for r in results if "throttled" in r["name"]), None)
     if default and throttled:

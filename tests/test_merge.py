@@ -428,3 +428,14 @@ def test_merged_shards_equal_the_whole_crawl(org, tmp_path):
     assert joined["seen_from"] == ["consumer", "provider"]
     assert joined["resolved_by"] == "crawled endpoint service" and joined["load_balancer_arns"]
     assert joined["use_case"] == "internal-cross-account"
+
+
+def test_a_date_the_calendar_does_not_have_is_one_line_and_exit_2(tmp_path):
+    bad = consumer_slice()
+    bad["generated_at"] = "2025-13-01T00:00:00Z"  # the schema's pattern, not a real month
+    path = tmp_path / "bad.json"
+    path.write_bytes(snapshot.dumps(bad))
+    result = invoke(["merge", str(path), str(_save(provider_slice(), tmp_path / "b")), "--out", str(tmp_path / "o")])
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"archviz: error: {path}: generated_at '2025-13-01T00:00:00Z' is not a real date")

@@ -100,18 +100,20 @@ def test_throttling_costs_time_not_coverage(tree):
     assert stormy.records == calm.records
 
 
-def test_units_of_one_account_region_stay_within_their_width(tree, monkeypatch):
-    """At most UNIT_WIDTH requests of one account-region are in flight at once."""
+def test_units_of_one_account_region_stay_within_their_width(tree, org, monkeypatch):
+    """At most UNIT_WIDTH requests of one account-region (to one service) are in flight at once,
+    even in a unit with many independent calls (five published services, each with its own NLB)."""
     import threading
 
     from archviz.discovery import aws
 
+    org_client = org.client
     in_flight, peak, lock = {}, {}, threading.Lock()
     real = aws.AccountSession.client
 
     def client(self, service, region):
         c = real(self, service, region)
-        key = (self.account_id, region)
+        key = (self.account_id, region, service)  # AWS's rate limits: per account, region and service
 
         def start(**_):
             with lock:
@@ -127,9 +129,26 @@ def test_units_of_one_account_region_stay_within_their_width(tree, monkeypatch):
         return c
 
     monkeypatch.setattr(aws.AccountSession, "client", client)
+    _publish(org_client, services=5)
     run()
     assert peak and max(peak.values()) <= aws.UNIT_WIDTH
-    assert max(peak.values()) >= 2  # independent calls of a unit did run at once
+    assert max(peak.values()) >= 3  # independent calls of a unit did run at once
+
+
+def _publish(org_client, services: int) -> None:
+    """The management account publishes ``services`` endpoint services, each behind its own NLB
+    with a listener and a target group: a unit with many independent calls."""
+    ec2, elb = org_client("ec2"), org_client("elbv2")
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
+    for i in range(services):
+        lb = elb.create_load_balancer(Name=f"nlb-{i}", Subnets=[subnet], Type="network", Scheme="internal")
+        arn = lb["LoadBalancers"][0]["LoadBalancerArn"]
+        tg = elb.create_target_group(Name=f"tg-{i}", Protocol="TCP", Port=443, VpcId=vpc,
+                                     TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+        elb.create_listener(LoadBalancerArn=arn, Protocol="TCP", Port=443,
+                            DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
+        ec2.create_vpc_endpoint_service_configuration(NetworkLoadBalancerArns=[arn], AcceptanceRequired=False)
 
 
 def test_default_width_follows_the_work():
@@ -153,3 +172,48 @@ def test_a_throttled_call_waits_at_most_max_backoff(tree, monkeypatch):
     result = run(org=False, accounts=[tree["app"]], regions=["us-east-1"])
     assert [c["status"] for c in result.coverage if c["kind"] == "region"] == ["ok"]
     assert len(waits) >= 6 and max(waits) <= aws.MAX_BACKOFF
+
+
+def test_a_denied_ou_tree_does_not_fail_strict(tree, sandbox, tmp_path):
+    from tests.conftest import invoke
+
+    STATE.add_fault("ListRoots", "AccessDeniedException", "not allowed", status=400)
+    result = invoke(["discover", "--org", "--role-name", ROLE, "--regions", "us-east-1", "--strict",
+                     "--out", str(tmp_path)], env=sandbox.env())
+    assert result.returncode == 0, result.stderr
+    assert "not covered: 1 failed" in result.stderr and "AccessDeniedException" in result.stderr
+
+
+def test_the_callers_own_crawl_does_not_walk_the_tree(tree):
+    result = run(org=False, regions=["us-east-1"])
+    assert [a["account_id"] for a in result.accounts] == [result.scope["caller_account_id"]]
+    assert not [k for k in STATE.calls if k[0] in ("ListRoots", "ListOrganizationalUnitsForParent")]
+    assert not [c for c in result.coverage if c["kind"] == "organization"]
+
+
+def test_a_cycle_in_the_ou_tree_is_walked_once():
+    """A parent named again below itself (a broken or hostile answer) does not loop forever."""
+    from archviz.discovery import organizations
+
+    class Client:
+        calls = 0
+
+        def get_paginator(self, operation):
+            client = self
+
+            class Pages:
+                def paginate(self, ParentId=None):
+                    client.calls += 1
+                    if operation == "list_roots":
+                        return [{"Roots": [{"Id": "r-1"}]}]
+                    if operation == "list_organizational_units_for_parent":
+                        child = {"r-1": "ou-a", "ou-a": "ou-b", "ou-b": "ou-a"}[ParentId]
+                        return [{"OrganizationalUnits": [{"Id": child, "Name": child}]}]
+                    return [{"Accounts": []}]
+            return Pages()
+
+    client = Client()
+    tree = organizations.get_tree(client)
+    # ou-b names ou-a as its child again: ou-a keeps its first parent and is not walked twice
+    assert [(parent, ou["Id"]) for parent, ou in tree["OrganizationalUnits"]] == [("r-1", "ou-a"), ("ou-a", "ou-b")]
+    assert client.calls == 1 + 2 * 3  # the root, ou-a and ou-b: each asked once

@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import random
 import threading
+import weakref
 from typing import Any, Callable, Iterable, Iterator
 
 import boto3
@@ -50,9 +51,10 @@ ROLE_SESSION_NAME = "archviz"
 # botocore builds, for every client, a service model (800 operation models for EC2, whose shapes
 # each client then resolves again) and a client class (one method per operation): about 20 ms of
 # CPU and 1.4 MB per client. A crawl makes a client per account and region, so for archviz's own
-# sessions (all configured alike, marked by ``_core``) both are built once per service and API
-# version and shared; they are read-only once built. Other sessions are left to botocore as is.
-_shared: dict[tuple, Any] = {}
+# sessions (all configured alike, marked by ``_core``, sharing one loader per crawl) both are built
+# once per loader, service and API version and shared; they are read-only once built, and go
+# with the loader. Other sessions are left to botocore as is.
+_shared: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()  # per loader: one per crawl
 _shared_lock = threading.Lock()
 _ORIGINAL = {name: getattr(botocore.client.ClientCreator, name)
              for name in ("_load_service_model", "_create_client_class")}
@@ -66,9 +68,10 @@ def _sharing(name: str) -> Callable:
             return original(self, service_name, arg)
         key = (name, service_name, arg if name == "_load_service_model" else arg.api_version)
         with _shared_lock:
-            if key not in _shared:
-                _shared[key] = original(self, service_name, arg)
-            return _shared[key]
+            built = _shared.setdefault(self._loader, {})
+            if key not in built:
+                built[key] = original(self, service_name, arg)
+            return built[key]
 
     build.__doc__ = f"botocore's ``{name}``, built once per service for archviz's sessions."
     return build
@@ -252,15 +255,21 @@ def paginate(client: Any, operation: str, key: str, **params: Any) -> list[dict]
 
 
 def together(*calls: Callable[[], Any], pool: Any = None) -> list[Any]:
-    """Run independent calls at once on ``pool`` (a ``concurrent.futures`` executor), results in
-    order. A call no worker has started yet is run by the waiting thread itself, so nested
+    """Run independent calls at once, results in order: the first in this thread, the others on
+    ``pool`` (a ``concurrent.futures`` executor), so at most the pool's width plus this thread
+    run at once. A call no worker has started yet is run by the waiting thread itself, so nested
     ``together`` calls on one small pool never deadlock. Without a pool: one after the other."""
     if pool is None or len(calls) < 2:
         return [call() for call in calls]
     futures = [pool.submit(call) for call in calls[1:]]
-    results = [calls[0]()]
-    for future, call in zip(futures, calls[1:]):
-        results.append(call() if future.cancel() else future.result())
+    try:
+        results = [calls[0]()]
+        for future, call in zip(futures, calls[1:]):
+            results.append(call() if future.cancel() else future.result())
+    except BaseException:
+        for future in futures:  # a failed step: the calls not started yet are not sent
+            future.cancel()
+        raise
     return results
 
 

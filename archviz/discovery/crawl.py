@@ -98,7 +98,8 @@ MARKETPLACE_STAGES: tuple[tuple[Collector, ...], ...] = ((marketplace.collect,),
 
 def collect_unit(kind: str, stages: tuple[tuple[Collector, ...], ...], session: AccountSession, region: str) -> Unit:
     """Run one unit; an unexpected failure is recorded for that unit instead of ending the crawl."""
-    with cf.ThreadPoolExecutor(max_workers=UNIT_WIDTH, thread_name_prefix="archviz-unit") as pool:
+    # The unit's own thread sends requests too: UNIT_WIDTH in flight at most.
+    with cf.ThreadPoolExecutor(max_workers=UNIT_WIDTH - 1, thread_name_prefix="archviz-unit") as pool:
         unit = Unit(session.account_id, region, kind, pool)
         try:
             for stage in stages:
@@ -160,7 +161,10 @@ def crawl(request: CrawlRequest, progress: Progress | None = None) -> CrawlResul
     records: dict[str, list[dict]] = defaultdict(list)
     with cf.ThreadPoolExecutor(max_workers=ENTRY_WIDTH, thread_name_prefix="archviz-entry") as entry_pool, \
             cf.ThreadPoolExecutor(max_workers=width, thread_name_prefix="archviz-crawl") as pool:
-        tree = entry_pool.submit(org.read_tree) if org.tree is None else None
+        # The OU tree places accounts in OUs: read when the crawl spans the organization or a list
+        # of its accounts (a slice); a crawl of the caller's own account alone does not walk it.
+        spans = request.org or bool(request.accounts)
+        tree = entry_pool.submit(org.read_tree) if org.tree is None and spans else None
         entries = [entry_pool.submit(_enter, a, sessions, caller, request, explicit, default_regions, caller_regions)
                    for a in accounts]
         futures = []

@@ -23,15 +23,19 @@ def get_tree(org: Any, fan_out: Callable[..., list] = together) -> dict[str, Any
     units: list[tuple[str, dict]] = []
     accounts: list[tuple[str, str]] = []
     level = [r["Id"] for r in roots]
+    seen = set(level)  # an answer naming a parent twice (a cycle) is not walked again
     while level:
         answers = fan_out(*(lambda parent=parent: (
             paginate(org, "list_organizational_units_for_parent", "OrganizationalUnits", ParentId=parent),
             paginate(org, "list_accounts_for_parent", "Accounts", ParentId=parent)) for parent in level))
         next_level = []
         for parent, (ous, accts) in zip(level, answers):
-            units.extend((parent, ou) for ou in ous)
             accounts.extend((parent, a["Id"]) for a in accts)
-            next_level.extend(ou["Id"] for ou in ous)
+            for ou in ous:
+                if ou["Id"] not in seen:
+                    seen.add(ou["Id"])
+                    units.append((parent, ou))
+                    next_level.append(ou["Id"])
         level = sorted(next_level)
     return {"Roots": roots, "OrganizationalUnits": units, "Accounts": accounts}
 
