@@ -86,7 +86,8 @@ def report(out: Path, site) -> None:
     longest = max(sizes, key=lambda f: max(sizes[f]))
     nodes = max(site.nodes, key=site.nodes.get)
     w, h = sizes[aspect]
-    print(f"         {len(site.files)} files, {len(sizes)} SVG diagrams")
+    groups = sum(f.startswith(("diagrams/ou-", "diagrams/group-")) for f in sizes)
+    print(f"         {len(site.files)} files, {len(sizes)} SVG diagrams ({groups} of OUs and groups of accounts)")
     print(f"         largest node count {site.nodes[nodes]} ({nodes})")
     print(f"         largest aspect ratio {max(w / h, h / w):.2f}:1 ({aspect}, {w:.0f} x {h:.0f} px)")
     print(f"         longest side {max(sizes[longest]):.0f} px ({longest}, "

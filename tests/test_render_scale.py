@@ -28,6 +28,7 @@ from scale import REGIONS, Estate  # noqa: E402
 
 ENDPOINTS = {10: 200, 100: 1000, 300: 1000, 1000: 2000}  # accounts -> endpoints
 XLINK = "{http://www.w3.org/1999/xlink}href"
+SVG = "{http://www.w3.org/2000/svg}"
 
 
 def estate(accounts: int, endpoints: int, regions: int = 3) -> dict:
@@ -45,6 +46,117 @@ def assert_readable(out: Path, site) -> dict[str, tuple[float, float]]:
     return sizes
 
 
+def assert_every_account_is_reached(out: Path, doc: dict) -> None:
+    """From the overview, following the links of the diagrams of OUs and groups of accounts leads,
+    diagram by diagram, to every crawled account's diagram."""
+    seen, todo = set(), ["overview.svg"]
+    while todo:
+        f = todo.pop()
+        if f not in seen:
+            seen.add(f)
+            root = ET.parse(out / "diagrams" / f).getroot()
+            todo += [t for a in root.iter(f"{SVG}a") if (t := a.get(XLINK)) and not t.startswith("account-")]
+            seen |= {t for a in root.iter(f"{SVG}a") if (t := a.get(XLINK)) and t.startswith("account-")}
+    names = View(copy.deepcopy(doc)).names
+    accounts = {names.diagram("account", a["account_id"]) + ".svg" for a in doc["accounts"] if a.get("crawled", True)}
+    assert accounts <= seen, sorted(accounts - seen)[:5]
+
+
+def with_tree(doc: dict, paths: dict) -> dict:
+    """A synthetic snapshot given an OU tree: ``paths`` maps each account to the names of its OUs
+    from the root down; each distinct path is one OU (ids ``ou-0001``...)."""
+    ids = {(): "r-root"}
+    for path in paths.values():
+        for depth in range(1, len(path) + 1):
+            ids.setdefault(tuple(path[:depth]), f"ou-{len(ids):04d}")
+    doc["organization"].update(root_id="r-root", organizational_units=[
+        {"id": i, "name": p[-1], "parent_id": ids[p[:-1]]} for p, i in ids.items() if p])
+    for a in doc["accounts"]:
+        path = tuple(paths[a["account_id"]])
+        a["ou_id"], a["ou_path"] = ids[path], list(path)
+    return snap.validate(doc)
+
+
+def providers_and_teams() -> dict:
+    """Two providers in OU ``shared``, 119 consumers each in its own OU below ``workloads``."""
+    doc = synthetic(accounts=121, regions=("us-east-1",), per_region=3, consumers_of_shared=0, targets=2)
+    return with_tree(doc, {a["account_id"]: ["shared"] if i < 2 else ["workloads", f"team-{i:03d}"]
+                           for i, a in enumerate(doc["accounts"])})
+
+
+def star() -> dict:
+    """A star of 85 OUs around one provider, each OU one consumer account, and consumers outside
+    the organization."""
+    doc = synthetic(accounts=87, regions=("us-east-1",), per_region=3, consumers_of_shared=30, targets=2)
+    return with_tree(doc, {a["account_id"]: ["shared"] if i < 2 else [f"star-{i:03d}"]
+                           for i, a in enumerate(doc["accounts"])})
+
+
+def chain() -> dict:
+    """A chain of OUs 8 deep, 12 consumer accounts at every depth, the provider at the root."""
+    doc = synthetic(accounts=97, regions=("us-east-1",), per_region=3, consumers_of_shared=0, targets=2)
+    return with_tree(doc, {a["account_id"]: [f"level-{d}" for d in range((i + 11) // 12)]
+                           for i, a in enumerate(doc["accounts"])})
+
+
+@pytest.mark.parametrize("make", [providers_and_teams, star, chain])
+def test_every_diagram_of_many_ous_is_readable_and_leads_to_every_account(make, tmp_path):
+    doc = make()
+    site = render(copy.deepcopy(doc), tmp_path, only=("overview", "accounts"))
+    assert_readable(tmp_path, site)
+    assert_every_account_is_reached(tmp_path, doc)
+    diagrams = [f for f in site.files if f.startswith(("diagrams/ou-", "diagrams/group-"))]
+    index = (tmp_path / "index.md").read_text()  # every OU and group diagram is listed, with its notes
+    assert diagrams and all(f"({f})" in index for f in diagrams)
+    if make is providers_and_teams:  # the providers' OU counts their 119 consumers' OUs as one node
+        shared = next(f for f in diagrams if "PrivateLink in OU shared" in svg_text(tmp_path / f))
+        assert site.nodes[shared[9:-4]] <= 6 and "119 accounts under OU workloads" in svg_text(tmp_path / shared)
+        assert "119 accounts are drawn in 5 parts" in index
+    if make is star:
+        assert "87 accounts are drawn in 4 parts" in index
+    if make is chain:  # one diagram per OU of the chain, and one of the 12 accounts directly in each
+        assert len([f for f in diagrams if f.startswith("diagrams/ou-")]) == 8
+
+
+def test_a_picture_no_layout_fits_is_drawn_at_its_next_coarser_level(tmp_path, monkeypatch):
+    """If no fold keeps a drawing within the limits, the picture is aggregated further and laid
+    out again; with no coarser level left, the render fails naming the diagram."""
+    from archviz.render import layout
+    from archviz.errors import ArchvizError
+
+    real = layout.fitted
+    monkeypatch.setattr(layout, "fitted", lambda pic, *a, **k: real(pic, *a, **k) if pic.nodes < 10 else None)
+    site = render(templated(), tmp_path / "coarser", only=("overview",))
+    assert max(site.nodes.values()) < 10 and "accounts in OU workloads/prod" in svg_text(tmp_path / "coarser/diagrams/overview.svg")
+    monkeypatch.setattr(layout, "fitted", lambda *a, **k: None)
+    with pytest.raises(ArchvizError, match="diagram overview does not fit"):
+        render(templated(), tmp_path / "never", only=("overview",))
+
+
+def test_ous_are_told_apart_by_id_whatever_their_names(tmp_path):
+    """An OU named "a/b" at the root and an OU "b" under "a", or one named "(unnamed OU)" and one
+    with no name: four OUs, four clusters, four diagrams. Names are labels only."""
+    doc = synthetic(accounts=41, regions=("us-east-1",), per_region=3, consumers_of_shared=0, targets=2)
+    kinds = [["a/b"], ["a", "b"], ["(unnamed OU)"], [None]]
+    doc = with_tree(doc, {a["account_id"]: ["core"] if i == 0 else kinds[i % 4] for i, a in enumerate(doc["accounts"])})
+    view = View(copy.deepcopy(doc))
+    assert len({view.ou_of(a) for a in view.accounts}) == 5
+    pic = overview(view)
+    assert len([c for c in pic.root.clusters if c.key.startswith("ou-")]) == 5
+    assert len(set(pic.links)) == 4 and len({s.name(view) for s in pic.links}) == 4
+    site = render(doc, tmp_path, formats=("svg", "mermaid"), only=("overview", "accounts"))
+    ous = sorted(f for f in site.files if f.startswith("diagrams/ou-") and f.endswith(".svg"))
+    assert len(ous) == 4
+    titles = sorted(next(ET.parse(tmp_path / f).getroot().iter(f"{SVG}text")).text for f in ous)  # the graph's label
+    assert titles == sorted(f"PrivateLink in OU {t}" for t in ('"a/b"', "a/b", "(unnamed OU)", "(unnamed OU)")), titles
+    assert_every_account_is_reached(tmp_path, doc)
+    # An older snapshot, with OU names but no tree, tells them apart by their paths of names.
+    for a in doc["accounts"]:
+        a["ou_id"] = None
+    doc["organization"].pop("root_id"), doc["organization"].pop("organizational_units")
+    assert len({View(doc).ou_of(a) for a in View(doc).accounts}) == 5
+
+
 @pytest.mark.parametrize("accounts", sorted(ENDPOINTS))
 def test_every_diagram_is_readable_at_scale(accounts, tmp_path):
     doc = estate(accounts, ENDPOINTS[accounts])
@@ -58,9 +170,10 @@ def test_every_diagram_is_readable_at_scale(accounts, tmp_path):
         assert "ou" in kinds and "accounts in OU" in overview_text
         root = ET.parse(tmp_path / "diagrams/overview.svg").getroot()
         targets = {a.get(XLINK) for a in root.iter("{http://www.w3.org/2000/svg}a") if a.get(XLINK)}
-        ou_targets = {t for t in targets if t.startswith("ou-")}
+        ou_targets = {t for t in targets if t.startswith(("ou-", "group-"))}
         assert ou_targets and all((tmp_path / "diagrams" / t).is_file() for t in ou_targets)
-        assert "diagram of its OU" in (tmp_path / "index.md").read_text()
+        assert "diagram of their OU" in (tmp_path / "index.md").read_text()
+        assert_every_account_is_reached(tmp_path, doc)
 
 
 def test_an_account_with_272_endpoints_in_four_vpcs_is_readable(tmp_path):
@@ -112,7 +225,7 @@ def test_at_scale_output_is_deterministic_and_mermaid_draws_the_same_scene(tmp_p
         assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
     view = View(copy.deepcopy(doc))
     pic = overview(view)
-    for p in [pic] + [overview(view, within=view.ou_paths[i]) for i in pic.ou_links]:
+    for p in [pic] + [overview(view, scope) for scope in pic.links]:
         text = mermaid(p)
         nodes = set(re.findall(r"^\s+(n_\w+)[\[(/{]", text, re.M))
         assert nodes == {n.id for c in _clusters(p.root) for n in c.nodes}, p.name

@@ -300,15 +300,23 @@ def test_plugin_refuses_to_shadow_a_file_of_the_docs_folder(tmp_path, demo_doc):
     assert proc.returncode != 0 and "archviz: privatelink/findings.md is in the docs folder already" in proc.stderr
 
 
-@pytest.mark.parametrize("estate", ["hostile", "large", "empty"])
+@pytest.mark.parametrize("estate", ["hostile", "large", "empty", "ous", "ous-mermaid"])
 def test_any_estate_builds_strictly_with_only_a_nav_entry(estate, demo_doc, tmp_path):
+    from tests.test_render_scale import templated  # OUs: the overview leads to diagrams of OUs and groups
+
     doc = {"hostile": lambda: hostile(demo_doc), "large": lambda: synthetic(accounts=6, per_region=12,
                                                                              consumers_of_shared=20, targets=10),
-           "empty": lambda: _empty(demo_doc)}[estate]()
-    root = site_with_nav(tmp_path, doc, "--diagram-format", "svg,mermaid", nav="entry")
+           "empty": lambda: _empty(demo_doc), "ous": templated, "ous-mermaid": templated}[estate]()
+    formats = "mermaid" if estate == "ous-mermaid" else "svg,mermaid"
+    root = site_with_nav(tmp_path, doc, "--diagram-format", formats, nav="entry")
     proc = mkdocs_build(root)
     assert proc.returncode == 0 and not warnings(proc), proc.stderr
     assert broken_links(root / "site") == []
+    if estate.startswith("ous"):  # the index lists the diagrams of OUs and groups, with their notes
+        index = (root / "site/privatelink/index.html").read_text()
+        listed = re.findall(r'href="(diagrams/(?:ou|group)-[^"]+)"', index)
+        assert len(listed) >= 3 and all(f.endswith(".svg" if formats != "mermaid" else ".mmd") for f in listed)
+        assert "accounts are drawn in 2 parts" in index
     if estate == "hostile":  # the names are on the pages, as text
         text = "".join(p.read_text() for p in (root / "site" / "privatelink").rglob("*.html"))
         assert "<script>alert" not in text and "<img src=x" not in text and "<b>bold" not in text
@@ -389,7 +397,7 @@ def all_pictures(doc: dict):
     view = View(copy.deepcopy(doc))
     overview = pictures.overview(view)
     yield overview
-    yield from (pictures.overview(view, within=view.ou_paths[i]) for i in overview.ou_links)
+    yield from (pictures.overview(view, scope) for scope in overview.links)
     yield from (pictures.use_case(view, u) for u in view.use_cases)
     yield from (pictures.service(view, s) for s in view.services)
     yield from (pictures.account(view, a) for a in view.crawled_accounts)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from archviz import model
-from archviz.errors import InputError
+from archviz.errors import ArchvizError, InputError
 from archviz.render import contexts, layout, nav, pictures
 from archviz.render.draw import draw
 from archviz.render.mermaid import mermaid
@@ -47,11 +47,11 @@ def _subjects(view: View, only: tuple[str, ...]) -> list[tuple[str, str]]:
     return [(KIND_OF_GROUP[g], ident) for g in GROUPS[1:] if g in only for ident in idents[KIND_OF_GROUP[g]]]
 
 
-def _picture(view: View, kind: str, ident: str) -> pictures.Picture:
+def _picture(view: View, kind: str, ident) -> pictures.Picture:
     if kind == "overview":
         return pictures.overview(view)
     if kind == "ou":
-        return pictures.overview(view, within=view.ou_paths[ident])
+        return pictures.overview(view, ident)  # ident: the pictures.Scope of an OU or group of accounts
     if kind == "use-case":
         return pictures.use_case(view, ident)
     if kind == "service":
@@ -59,38 +59,53 @@ def _picture(view: View, kind: str, ident: str) -> pictures.Picture:
     return pictures.account(view, ident)
 
 
-def _describe(view: View, subjects: list[tuple[str, str]]) -> dict:
-    """Every picture of the render, the OU diagrams that the overview's nodes link to included."""
-    pics = {subject: _picture(view, *subject) for subject in subjects}
-    overview = pics.get(("overview", ""))
-    for ident in overview.ou_links if overview else []:
-        pics[("ou", ident)] = _picture(view, "ou", ident)
-    return pics
-
-
-def _images(pic: pictures.Picture, images: list[str]) -> list[bytes]:
-    """The picture in each image format, laid out by :func:`layout.fitted` (measured on the SVG)."""
+def _laid_out(pic: pictures.Picture, images: list[str]) -> tuple[pictures.Picture, list[bytes]]:
+    """The picture in each image format, laid out by :func:`layout.fitted` (measured on the SVG).
+    A picture no layout keeps within the limits is aggregated further (``pic.coarser()``) and
+    laid out again; the picture drawn is returned with its images."""
     if not images:
-        return []
-    svg, canvas = layout.fitted(pic, draw, lambda c, fmt: render_picture(c, fmt))
-    return [svg if fmt == "svg" else render_picture(canvas, fmt) for fmt in images]
+        return pic, []
+    name = pic.name
+    while (drawn := layout.fitted(pic, draw, lambda c, fmt: render_picture(c, fmt))) is None:
+        pic = pic.coarser()
+        if pic is None:
+            raise ArchvizError(f"archviz bug: diagram {name} does not fit {layout.MAX_ASPECT:g}:1 and "
+                               f"{layout.MAX_SIDE_PX} px even at its coarsest level (please report this)")
+    svg, canvas = drawn
+    return pic, [svg if fmt == "svg" else render_picture(canvas, fmt) for fmt in images]
 
 
 def _draw_all(view: View, subjects: list[tuple[str, str]], formats: tuple[str, ...], emit,
               built: "Built") -> dict:
     """Every diagram: images drawn by ``dot`` in parallel (one subprocess at a time per core),
-    Mermaid text beside them. Graphviz is not needed for Mermaid alone. Results are emitted in
-    the order of the subjects, whatever order the drawings finish in."""
-    pics = _describe(view, subjects)
+    Mermaid text beside them. Graphviz is not needed for Mermaid alone. First the overview and,
+    wave by wave, the diagrams of the OUs and groups of accounts its nodes lead to (each once);
+    then the others. Results are emitted in a fixed order, whatever order the drawings finish in."""
     images = [f for f in formats if f in IMAGES]
-    with cf.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        for (subject, pic), drawn in zip(pics.items(), pool.map(lambda p: _images(p, images), pics.values())):
+    pics = {}
+
+    def draw_one(subject: tuple) -> tuple:
+        return _laid_out(_picture(view, *subject), images)
+
+    def emit_all(wave: list[tuple], pool) -> None:
+        for subject, (pic, drawn) in zip(wave, pool.map(draw_one, wave)):
             for fmt, data in zip(images, drawn):
                 emit(f"diagrams/{pic.name}.{fmt}", data)
             if "mermaid" in formats:
                 built.mermaid[subject] = mermaid(pic)
                 emit(f"diagrams/{pic.name}.mmd", built.mermaid[subject].encode("utf-8"))
             built.nodes[pic.name] = pic.nodes
+            pics[subject] = pic
+
+    with cf.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        wave = [s for s in subjects if s[0] == "overview"]
+        seen = {pictures.Scope()}  # the overview's
+        while wave:
+            emit_all(wave, pool)
+            linked = dict.fromkeys(scope for done in wave for scope in pics[done].links)
+            wave = [("ou", scope) for scope in linked if scope not in seen]
+            seen.update(linked)
+        emit_all([s for s in subjects if s[0] != "overview"], pool)
     return pics
 
 
@@ -126,7 +141,7 @@ def build(doc: dict, emit, formats: tuple[str, ...] = ("svg",), only: tuple[str,
     if "connections" not in doc:  # a snapshot written before the model existed
         model.apply(doc)
     view = View(doc)
-    view.linked = {KIND_OF_GROUP[g] for g in ("services", "accounts") if g in only} | ({"ou"} if "overview" in only else set())
+    view.linked = {KIND_OF_GROUP[g] for g in ("services", "accounts") if g in only}
     subjects = ([("overview", "")] if "overview" in only else []) + _subjects(view, only)
     built = Built()
     pics = _draw_all(view, subjects, formats, emit, built)
@@ -134,7 +149,9 @@ def build(doc: dict, emit, formats: tuple[str, ...] = ("svg",), only: tuple[str,
     links = contexts.Links(
         {s: view.names.page(*s) for s in subjects if s[0] != "overview"},
         {s: f"diagrams/{pic.name}.{image}" for s, pic in pics.items() if s[0] != "ou"} if image else {},
-        {s: pic.collapsed for s, pic in pics.items()}, built.mermaid)
+        {s: pic.collapsed for s, pic in pics.items()}, built.mermaid,
+        ous=[(pic.title, f"diagrams/{pic.name}.{image or 'mmd'}", pic.collapsed)
+             for s, pic in sorted(pics.items(), key=lambda kv: (kv[1].title, kv[1].name)) if s[0] == "ou"])
     for rel, template, context in _pages(view, subjects, links, title):
         emit(rel, render_page(template, rel, **context).encode("utf-8"))
     built.order = nav.sections(view, subjects)

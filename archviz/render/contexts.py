@@ -9,7 +9,7 @@ from collections import Counter
 from markupsafe import Markup
 
 from archviz.model import vocab
-from archviz.render.view import USE_CASE_TITLES, View, ou_of
+from archviz.render.view import USE_CASE_TITLES, View
 
 TOP_FINDINGS = 10
 
@@ -18,8 +18,9 @@ class Links:
     """Where each page and diagram of this render is (only what was rendered is linked)."""
 
     def __init__(self, pages: dict[tuple[str, str], str], diagrams: dict[tuple, str], notes: dict[tuple, list[str]],
-                 mermaid: dict[tuple, str] | None = None):
+                 mermaid: dict[tuple, str] | None = None, ous: list[tuple[str, str, list[str]]] = ()):
         self.pages, self.diagrams, self.notes, self.mermaid = pages, diagrams, notes, mermaid or {}
+        self.ous = ous  # (title, file, notes) of each diagram of an OU or group of accounts
 
     def page(self, kind: str, ident: str | None) -> str | None:
         return self.pages.get((kind, ident or ""))
@@ -53,11 +54,12 @@ def index(view: View, links: Links) -> dict:
     doc = view.doc
     accounts = [{"label": view.account_name(a["account_id"]), "account_id": a["account_id"],
                  "in_organization": a["in_organization"], "crawled": a.get("crawled", True),
-                 "ou": "/".join(p) if (p := ou_of(view, a["account_id"])) else ("root" if p == () else "not known"),
+                 "ou": view.ou_label(p) if (p := view.ou_of(a["account_id"])) else ("root" if p == () else "not known"),
                  "page": links.page("account", a["account_id"])} for a in doc["accounts"]]
     return {
         "doc": doc, "accounts": accounts, "ous": view.doc_has_ous, "gaps": [dict(c, account=view.account_name(c["account_id"])) for c in doc["coverage"] if c["status"] != "ok"],
         **links.figure("overview"),
+        "ou_diagrams": [{"title": title, "file": file, "notes": notes} for title, file, notes in links.ous],
         "use_cases": [{"title": USE_CASE_TITLES[u], "count": len(view.by_case[u]), "page": links.page("use-case", u)}
                       for u in view.use_cases],
         "top_findings": finding_rows(view, view.findings[:TOP_FINDINGS]), "severity_summary": severity_summary(view.findings),

@@ -8,9 +8,10 @@ sub-columns between its ends. Clusters holding many nodes of one rank become gri
 
 How far to fold depends on the real drawing (labels, clusters, edges routed between nodes), so
 :func:`fitted` draws with ``dot``, measures the SVG, and folds more or less until the picture is
-within :data:`MAX_ASPECT` and :data:`MAX_SIDE_PX`, keeping the best attempt. The scene (nodes,
-edges, labels) never changes here, only the layout hints, so the Mermaid text of a picture does
-not depend on Graphviz. Nothing is padded or stretched: the canvas is the layout's own size."""
+within :data:`MAX_ASPECT` and :data:`MAX_SIDE_PX`. The scene (nodes, edges, labels) never
+changes here, only the layout hints; if no attempt is within the limits, :func:`fitted` says so
+and the render draws the picture's next coarser level instead (``Picture.coarser``). Nothing is
+padded or stretched: the canvas is the layout's own size."""
 
 from __future__ import annotations
 
@@ -181,13 +182,14 @@ def _attempt(pic: Picture, hints: list, draw: Callable, render: Callable, fmt: s
     raise error
 
 
-def fitted(pic: Picture, draw: Callable, render: Callable, fmt: str = "svg") -> tuple[bytes, object]:
+def fitted(pic: Picture, draw: Callable, render: Callable, fmt: str = "svg") -> tuple[bytes, object] | None:
     """The picture drawn (``draw(pic, hints)``) and rendered as SVG (``render(canvas, 'svg')``)
-    with the fold that keeps it within the limits, and the canvas (for other formats).
+    with the fold that keeps it within the limits, and the canvas (for other formats); None if
+    no attempt is within them (the picture must then be aggregated further).
 
     Each attempt is measured; a picture too tall folds into more columns, one too wide into
-    fewer; the first comfortably within the limits (:data:`GOOD`) wins, else the least bad. Same picture, same attempts,
-    same bytes."""
+    fewer; the first comfortably within the limits (:data:`GOOD`) wins, else the least bad
+    within them. Same picture, same attempts, same bytes."""
     column, tight = first_column(pic), False
     tried: set[tuple] = set()
     best = None
@@ -209,4 +211,4 @@ def fitted(pic: Picture, draw: Callable, render: Callable, fmt: str = "svg") -> 
             column *= 0.8
         else:
             column *= 0.6 if h > w else 1.7
-    return best[1], best[2]
+    return best[1:] if best[0] <= 1.0 else None

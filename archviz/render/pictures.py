@@ -1,20 +1,26 @@
-"""The diagrams: overview, one per use case, one per endpoint service, one per account.
+"""The diagrams: overview (and the diagrams of OUs and groups of accounts its nodes lead to), one
+per use case, one per endpoint service, one per account.
 
 Each builder describes a :class:`~archviz.render.scene.Picture` (plain data); nothing is drawn
 here. No diagram exceeds :data:`NODE_BUDGET` nodes: builders take an aggregation level
 (endpoints per VPC, per account, per region; services per provider; consumers per region;
-targets per target group) and :func:`fit` keeps the most detailed level that fits. Counted
-nodes link to the detailed diagram."""
+targets per target group) and :func:`fit` keeps the most detailed level that fits, and knows
+the next coarser one in case the drawing is still too large. Counted nodes link to the detailed
+diagram."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import math
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 
 from archviz.model import vocab
 from archviz.render import icons
 from archviz.render.graph import node_id
 from archviz.render.scene import Cluster, Node, Picture
-from archviz.render.view import SEVERITY_COLOR, USE_CASE_STYLE, USE_CASE_TITLES, View, ou_ident, ou_of, ou_title
+from archviz.render.view import SEVERITY_COLOR, USE_CASE_STYLE, USE_CASE_TITLES, View
 
 NODE_BUDGET = 80
 FAN_BUDGET = 24
@@ -24,13 +30,20 @@ INSIDE, OUTSIDE, PLAIN = "#F2F8FD", "#FDF3F3", "#FFFFFF"
 HEALTHY = "#2E7D32"
 
 
-def fit(build, levels: int, *args) -> Picture:
-    """The most detailed level of ``build`` whose picture stays readable (:func:`readable`)."""
-    for level in range(levels):
+def fit(build, levels: int, *args, start: int = 0) -> Picture | None:
+    """The most detailed level of ``build`` (from ``start``) whose picture stays readable
+    (:func:`readable`); a level may build None (not usable). The picture's ``coarser()`` is the
+    next readable level after it, or None: what a drawing too large to lay out within the limits
+    falls back to (:func:`archviz.render.layout.fitted`). With no readable level from 0, the most
+    aggregated picture (bounded by the number of regions and providers), which has no coarser."""
+    last = None
+    for level in range(start, levels):
         pic = build(*args, level=level)
-        if readable(pic):
+        if pic is not None and readable(pic):
+            pic.coarser = lambda: fit(build, levels, *args, start=level + 1)
             return pic
-    return pic  # the most aggregated level is bounded by the number of regions and providers
+        last = pic if pic is not None else last
+    return last if start == 0 else None
 
 
 def readable(pic: Picture) -> bool:
@@ -111,29 +124,72 @@ def service_key(c: dict) -> tuple:
     return (c["provider_owner"] or "", c["provider_region"] or "", c["service_name"] or c["endpoint_id"])
 
 
-# --- overview ----------------------------------------------------------------------------------
+# --- overview, and the diagrams of OUs and of groups of accounts it leads to ------------------------
 
 OUTSIDE_BEFORE_AGGREGATION = 12
 ANCHORS_BEFORE_ACCOUNT_LEVEL = 40
+PARTS = 6  # a diagram's accounts split into at most this many parts (each within the budgets, see `Scope`)
 OURS = vocab.PROVIDER_IS_OURS
-# How the overview draws accounts, most detailed first: each account with its regions nested,
-# each account as one node, then per organizational unit the accounts whose connections are the
-# same (same ends, same counts), alike (same ends), all its consumers, all its accounts; then
-# the OUs just below the root, then the whole organization.
-OVERVIEW_LEVELS = ("region", "account", "same", "alike", "consumers", "ou", "top", "all")
+# How an overview-like diagram draws its own accounts, most detailed first: each account with its
+# regions nested, each account as one node, then per organizational unit the accounts whose
+# connections are the same (same ends, same counts), alike (same ends), all its consumers, all its
+# accounts; then one node per OU just below the diagram's own OU (the root, for the overview);
+# then a few parts of its accounts, in OU order.
+OVERVIEW_LEVELS = ("region", "account", "same", "alike", "consumers", "ou", "child", "parts")
+# And the other accounts it connects to: per OU, per OU directly under the root, all as one node.
+OUTSIDE_LEVELS = ("ou", "top", "rest")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The accounts an overview-like diagram details: the whole organization (the overview), the
+    accounts of one OU at any depth (``members`` None), or some of them (a group or a part).
+
+    Every node counting several of its accounts leads to the diagram of a smaller scope: the OU
+    of those accounts if it lies below ``ou``, else a scope of just those accounts; a level at
+    which a node would count all of them is skipped. Down OUs and groups, every account is
+    reached. The coarsest level (at most :data:`PARTS` parts, the other accounts as one node,
+    parties outside the organization counted) stays within the node, edge and fan budgets."""
+
+    ou: tuple = ()  # OU keys from the top (:meth:`View.ou_of`); () is the whole organization
+    members: tuple | None = None  # sorted account ids
+
+    def name(self, view: View) -> str:
+        if self.members is None:
+            return view.names.diagram("ou", self.ou[-1]) if self.ou else "overview"
+        return "group-" + hashlib.sha256(json.dumps([self.ou, self.members]).encode()).hexdigest()[:16]
+
+
+def place(view: View, accounts) -> str:
+    """Where some accounts are: ``in OU a/b``, ``under OU a`` (some in OUs below it), ``in the organization``."""
+    paths = {view.ou_of(a) for a in accounts}
+    if len(paths) == 1:
+        return "in " + view.ou_title(next(iter(paths)))
+    if None in paths:
+        return "in the organization"
+    common = min(paths)
+    for p in paths:
+        while p[:len(common)] != common:
+            common = common[:-1]
+    return "under " + view.ou_title(common) if common else "in the organization"
 
 
 class _OverviewPlan:
-    """Which accounts the overview draws, the node each one is part of at a level, and where
-    each connection's ends go. ``within`` restricts it to one OU (and what it connects to)."""
+    """Which accounts a :class:`Scope`'s diagram draws, the node each one is part of at each step
+    (a level of :data:`OVERVIEW_LEVELS` for its own accounts, one of :data:`OUTSIDE_LEVELS` for
+    the others), and where each connection's ends go."""
 
-    def __init__(self, view: View, within: tuple | None | bool = False):
-        self.view, self.within = view, within
+    def __init__(self, view: View, scope: Scope):
+        self.view, self.scope = view, scope
         self.grouped_ous = view.doc_has_ous
-        conns = view.connections
-        if within is not False:
-            conns = [c for c in conns if self._under(c["consumer_account_id"], within)
-                     or (c["use_case"] in OURS and self._under(c["provider_account_id"], within))]
+        if scope.members is not None:
+            self.is_own = set(scope.members).__contains__
+        else:
+            depth = len(scope.ou)
+            self.is_own = lambda a: (view.ou_of(a) or ())[:depth] == scope.ou
+        conns = [c for c in view.connections
+                 if (c["use_case"] != "external-consumer" and self.is_own(c["consumer_account_id"]))
+                 or (c["use_case"] in OURS and self.is_own(c["provider_account_id"]))]
         self.connections = conns
         self.ext_consumers = sorted({c["consumer_account_id"] for c in conns if c["use_case"] == "external-consumer"})
         self.third_parties = sorted({c["provider_account_id"] for c in conns if c["use_case"] == "third-party"})
@@ -148,17 +204,19 @@ class _OverviewPlan:
                 self.inner[c["provider_account_id"]].add(c["provider_region"])
                 self.providers.add(c["provider_account_id"])
         for account_id in view.crawled_accounts:
-            if within is False or self._under(account_id, within):
+            if self.is_own(account_id):
                 self.inner[account_id].update(view.region_activity(account_id))
                 if view.services_of.get(account_id):
                     self.providers.add(account_id)
         self.accounts = sorted(self.inner)
-        self.own = [a for a in self.accounts if within is False or self._under(a, within)]
+        self.own = [a for a in self.accounts if self.is_own(a)]
         self.by_region = sum(len(r) for r in self.inner.values()) <= ANCHORS_BEFORE_ACCOUNT_LEVEL
-
-    def _under(self, account_id: str | None, within: tuple | None) -> bool:
-        path = ou_of(self.view, account_id) if account_id else None
-        return path is None if within is None else path is not None and path[:len(within)] == within
+        levels = OVERVIEW_LEVELS[0 if self.by_region else 1:]
+        outside = OUTSIDE_LEVELS if len(self.own) < len(self.accounts) else OUTSIDE_LEVELS[:1]
+        self.steps = [(level, out) for level in levels for out in outside]
+        order = sorted(self.own, key=lambda a: (view.ou_order(view.ou_of(a)), a))
+        self.parts = max(2, min(PARTS, math.ceil(len(order) / FAN_BUDGET)))  # of at most FAN_BUDGET accounts if it can
+        self.part = {a: (i * self.parts // len(order), self.parts) for i, a in enumerate(order)}
 
     def _far(self, c: dict) -> tuple:
         return ("acct", c["provider_account_id"]) if c["use_case"] in OURS else self._outer(c)
@@ -174,11 +232,14 @@ class _OverviewPlan:
             return ("outer", "third-parties") if many else ("outer", f"third-{c['provider_account_id']}")
         return ("outer", c["use_case"])
 
-    def group(self, account_id: str, region: str, level: str) -> tuple:
-        """The node an account (in a region) is drawn as: ``(kind, OU, what)``."""
-        path = ou_of(self.view, account_id)
-        if self.within is not False and not self._under(account_id, self.within):
-            return ("ou", path, "")  # an OU's diagram counts the accounts of other OUs per OU
+    def group(self, account_id: str, region: str, step: tuple[str, str]) -> tuple:
+        """The node an account (in a region) is drawn as: ``(kind, OU path or False, what)``."""
+        level, out = step
+        path = self.view.ou_of(account_id)
+        if not self.is_own(account_id):
+            if out == "rest":
+                return ("rest", False, "")
+            return ("out", path[:1] if out == "top" and path else path, "")
         if level == "region":
             return ("acct", path, account_id, region if self.by_region else "")
         provider = account_id in self.providers
@@ -190,21 +251,36 @@ class _OverviewPlan:
             return ("alike", path, tuple(sorted(self.signature[account_id], key=str)))
         if level == "consumers":
             return ("consumers", path, "")
-        if path is not None and level in ("top", "all"):
-            path = path[:1] if level == "top" else ()
+        if level == "child" and path is not None:
+            path = path[:len(self.scope.ou) + 1]
+        if level == "parts":
+            return ("part", self.scope.ou or False, self.part[account_id])
         return ("ou", path, "")
 
-    def ends(self, c: dict, level: str) -> tuple[tuple, tuple]:
-        case, coarse = c["use_case"], level not in ("region", "account")
+    def ends(self, c: dict, step: tuple[str, str]) -> tuple[tuple, tuple]:
+        case, coarse = c["use_case"], step[0] not in ("region", "account")
         if case == "external-consumer":
             src = self._outer(c, "consumer", coarse)
         else:
-            src = self.group(c["consumer_account_id"], c["consumer_region"], level)
+            src = self.group(c["consumer_account_id"], c["consumer_region"], step)
         if case in OURS:
-            dst = self.group(c["provider_account_id"], c["provider_region"], level)
+            dst = self.group(c["provider_account_id"], c["provider_region"], step)
         else:
             dst = self._outer(c, coarse=coarse)
         return src, dst
+
+    def target(self, key: tuple, members: list[str]) -> Scope | None:
+        """The diagram a node counting several accounts leads to (:class:`Scope`); None for a
+        node of own accounts that would lead to this diagram itself, or of accounts of no known OU
+        outside it."""
+        kind, path, ou = key[0], key[1], self.scope.ou
+        if kind == "rest":
+            return Scope()
+        if kind == "out":
+            return None if path is None else Scope(path)
+        if path and len(path) > len(ou) and path[:len(ou)] == ou:
+            return Scope(path)
+        return None if len(members) == len(self.own) else Scope(ou, tuple(sorted(members)))
 
 
 def _anchor_node(view: View, cluster: Cluster, account_id: str, regions: list[str], region: str, **link) -> Node:
@@ -227,12 +303,19 @@ def _anchor_node(view: View, cluster: Cluster, account_id: str, regions: list[st
 
 def _group_node(view: View, plan: _OverviewPlan, cluster: Cluster, key: tuple, members: list[str],
                 link: dict) -> Node:
-    """Several accounts of one OU as one node: how many, their endpoints, where they connect."""
+    """Several accounts as one node: how many, where, their endpoints, where they connect."""
     counts = sorted(view.counts[(a, "", "endpoints")] for a in members)
     services = sum(view.counts[(a, "", "services")] for a in members)
     each = (f"{plural(counts[0], 'endpoint')} each" if counts[0] == counts[-1]
             else f"{counts[0]} to {counts[-1]} endpoints each")
-    lines = [f"{len(members)} accounts in {ou_title(key[1])}", each]
+    if key[0] == "rest":
+        lines = [f"{len(members)} accounts elsewhere in the organization"]
+    else:
+        other = " other" if key[0] == "out" and plan.scope.members is not None else ""
+        lines = [f"{len(members)}{other} accounts {place(view, members)}"]
+    if key[0] == "part":
+        lines.append(f"part {key[2][0] + 1} of {key[2][1]}")
+    lines.append(each)
     if services:
         lines.append(plural(services, "endpoint service"))
     ends = {end for a in members for end, _ in plan.signature[a]}
@@ -248,55 +331,69 @@ def _group_node(view: View, plan: _OverviewPlan, cluster: Cluster, key: tuple, m
     return cluster.node("account", lines, node_id("group", *map(str, key)), **attrs)
 
 
-def _ou_cluster(pic: Picture, plan: _OverviewPlan, boxes: dict, path: tuple | None) -> Cluster:
-    """The cluster of an OU (all accounts at the root when the snapshot knows no OU)."""
-    if not plan.grouped_ous:
+def _ou_cluster(view: View, pic: Picture, plan: _OverviewPlan, boxes: dict, path: tuple | None | bool) -> Cluster:
+    """The cluster of an OU (the picture itself for False, or when the snapshot knows no OU)."""
+    if not plan.grouped_ous or path is False:
         return pic.root
-    if path not in boxes:
-        boxes[path] = pic.root.cluster(f"ou-{ou_ident(path)}", ou_title(path), bgcolor=INSIDE)
-    return boxes[path]
+    if ("ou", path) not in boxes:
+        boxes[("ou", path)] = pic.root.cluster(f"ou-{json.dumps(path)}", view.ou_title(path), bgcolor=INSIDE)
+    return boxes[("ou", path)]
 
 
-def _overview_accounts(view: View, pic: Picture, plan: _OverviewPlan, level: str, nodes: dict, linked: bool) -> None:
+def _overview_accounts(view: View, pic: Picture, plan: _OverviewPlan, step: tuple[str, str], nodes: dict) -> bool:
+    """The accounts' nodes at this step; False if a node counting several of the diagram's own
+    accounts would lead nowhere (:meth:`_OverviewPlan.target`)."""
     members: dict[tuple, list[str]] = defaultdict(list)
     for account_id in plan.accounts:
-        for region in (sorted(plan.inner[account_id]) if level == "region" and plan.by_region else [""]):
-            key = plan.group(account_id, region, level)
-            if account_id not in members[key]:
-                members[key].append(account_id)
+        regions = (step[0] == "region" and plan.by_region and sorted(plan.inner[account_id])) or [""]
+        for key in dict.fromkeys(plan.group(account_id, region, step) for region in regions):
+            members[key].append(account_id)
     boxes: dict = {}
-    for key in sorted(members, key=lambda k: (k[1] is None, k[1] or (), str(k))):
-        box = _ou_cluster(pic, plan, boxes, key[1])
+    for key in sorted(members, key=lambda k: (view.ou_order(k[1]), str(k))):  # by OU (False: none, first)
+        box = _ou_cluster(view, pic, plan, boxes, key[1])
         accounts = members[key]
         if key[0] != "acct" and len(accounts) > 1:
-            link = view.link("ou", ou_ident(key[1])) if linked else {}
+            target = plan.target(key, accounts)
+            if target is None and key[0] != "out":
+                return False
+            link = {} if target is None else {"URL": f"{target.name(view)}.svg",
+                                              "tooltip": "see the diagram of these accounts"}
             nodes[key] = _group_node(view, plan, box, key, accounts, link)
-            if link:
-                pic.ou_links.append(ou_ident(key[1]))
+            if target is not None:
+                pic.links.append(target)
             continue
         account_id, region = accounts[0], key[3] if key[0] == "acct" else ""
         regions = sorted(plan.inner[account_id])
         if key[0] == "acct" and key[3]:  # a region of an account: nested in the account's cluster
             outer = boxes.setdefault(("acct", account_id), _account_box(view, box, account_id))
             inner = outer.cluster(f"acct-{account_id}-{region}", region, bgcolor=PLAIN)
-            nodes[key] = _anchor_node(view, inner, account_id, [region], region)
+            nodes[key] = _anchor_node(view, inner, account_id, [region], region, **view.link("account", account_id))
             continue
         outer = _account_box(view, box, account_id)
         nodes[key] = _anchor_node(view, outer, account_id, regions, "", **view.link("account", account_id))
-    pic.ou_links = sorted(set(pic.ou_links))
+    pic.links = list(dict.fromkeys(pic.links))
+    return True
+
+
+def _overview_notes(view: View, pic: Picture, plan: _OverviewPlan, step: tuple[str, str]) -> None:
+    level, out = step
     if level not in ("region", "account"):
-        pic.collapsed.append(f"{len(plan.own)} accounts are drawn {OVERVIEW_NOTES[level]}"
-                             + ("; a node counting several accounts links to the diagram of its OU." if pic.ou_links else "."))
+        how = {"same": "per organizational unit, accounts with the same connections as one node",
+               "alike": "per organizational unit, accounts connecting to the same places as one node",
+               "consumers": "per organizational unit: its consumer accounts as one node, providers one by one",
+               "ou": "as one node per organizational unit",
+               "child": f"as one node per organizational unit directly under {view.ou_title(plan.scope.ou)}"
+                        if plan.scope.ou else "as one node per organizational unit directly under the root",
+               "parts": f"in {plan.parts} parts, in the order of their OUs"}[level]
+        pic.collapsed.append(f"{len(plan.own)} accounts are drawn {how}"
+                             + ("; a node counting several accounts links to the diagram of their OU, or of "
+                                "those accounts." if pic.links else "."))
     elif not plan.by_region or level == "account":
         pic.collapsed.append("Regions are listed inside each account's node rather than drawn as clusters.")
-
-
-OVERVIEW_NOTES = {"same": "per organizational unit, accounts with the same connections as one node",
-                  "alike": "per organizational unit, accounts connecting to the same places as one node",
-                  "consumers": "per organizational unit: its consumer accounts as one node, providers one by one",
-                  "ou": "as one node per organizational unit",
-                  "top": "as one node per organizational unit directly under the root",
-                  "all": "as one node"}
+    if len(plan.own) < len(plan.accounts):
+        pic.collapsed.append("The other accounts it connects to are drawn " + {
+            "ou": "per organizational unit.", "top": "per organizational unit directly under the root.",
+            "rest": "as one node."}[out])
 
 
 def _account_box(view: View, box: Cluster, account_id: str) -> Cluster:
@@ -326,28 +423,33 @@ def _overview_outside(view: View, pic: Picture, plan: _OverviewPlan, ends: set, 
         pic.collapsed.append("Accounts outside the organization are counted rather than drawn one by one.")
 
 
-def overview(view: View, within: tuple | None | bool = False) -> Picture:
+def overview(view: View, scope: Scope = Scope()) -> Picture:
     """Accounts grouped by organizational unit, one edge per consumer and provider per use case,
     labelled with the number of endpoints; at scale, accounts whose connections follow the same
-    pattern become one node (:data:`OVERVIEW_LEVELS`), linked to the diagram of their OU.
-    ``within`` (an OU path, or None for the accounts of unknown OU) draws one OU's diagram."""
-    plan = _OverviewPlan(view, within)
-    start = 0 if plan.by_region else 1
-    return fit(_overview, len(OVERVIEW_LEVELS) - start, view, plan, within, start)
+    pattern become one node (:data:`OVERVIEW_LEVELS`), linked to the diagram of a smaller
+    :class:`Scope` (``pic.links``). ``scope`` draws the diagram of one OU or group instead."""
+    plan = _OverviewPlan(view, scope)
+    return fit(_overview, len(plan.steps), view, plan)
 
 
-def _overview(view: View, plan: _OverviewPlan, within, start: int, level: int) -> Picture:
-    name = "overview" if within is False else view.names.diagram("ou", ou_ident(within))
-    title = "PrivateLink overview" if within is False else f"PrivateLink in {ou_title(within)}"
-    pic = Picture(name, title)
-    step = OVERVIEW_LEVELS[start + level]
+def _overview(view: View, plan: _OverviewPlan, level: int) -> Picture | None:
+    scope, step = plan.scope, plan.steps[level]
+    if scope.members is not None:
+        first, *_, last = sorted(scope.members, key=lambda a: (view.ou_order(view.ou_of(a)), a))
+        title = (f"PrivateLink of {len(scope.members)} accounts {place(view, scope.members)}, "
+                 f"{view.account_name(first)} to {view.account_name(last)}")
+    else:
+        title = f"PrivateLink in {view.ou_title(scope.ou)}" if scope.ou else "PrivateLink overview"
+    pic = Picture(scope.name(view), title)
     edges, states = Counter(), defaultdict(set)
     for c in plan.connections:
         key = (*plan.ends(c, step), c["use_case"])
         edges[key] += 1
         states[key].add(c["state"])
     nodes: dict = {}
-    _overview_accounts(view, pic, plan, step, nodes, linked=within is False)
+    if not _overview_accounts(view, pic, plan, step, nodes):
+        return None
+    _overview_notes(view, pic, plan, step)
     _overview_outside(view, pic, plan, {end for key in edges for end in key[:2]}, nodes)
     connect_counted(pic, nodes, edges, states, lambda n: plural(n, "endpoint"))
     pic.legend = [c for c in USE_CASE_STYLE if any(x["use_case"] == c for x in plan.connections)]

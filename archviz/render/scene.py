@@ -7,6 +7,7 @@ anything is drawn, and another output (Mermaid, say) can draw the same scene."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 
 @dataclass
@@ -56,7 +57,9 @@ class Picture:
     edges: list[Edge] = field(default_factory=list)
     legend: list[str] | None = None  # the use cases the legend explains
     collapsed: list[str] = field(default_factory=list)  # notes for the page under the diagram
-    ou_links: list[str] = field(default_factory=list)  # the OU diagrams its nodes link to (overview)
+    links: list = field(default_factory=list)  # the diagrams its nodes lead to (overview-like: pictures.Scope)
+    # The same picture aggregated one level further, for a drawing too large (pictures.fit).
+    coarser: Callable[[], "Picture | None"] = field(default=lambda: None, repr=False, compare=False)
 
     @property
     def nodes(self) -> int:

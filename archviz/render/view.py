@@ -5,6 +5,7 @@ service or region: rendering stays linear in the size of the snapshot."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
@@ -58,21 +59,34 @@ def _group(records, key) -> dict:
     return out
 
 
-def ou_of(view: "View", account_id: str | None) -> tuple | None:
-    """The account's OU path from the root (``()`` directly under it), None where unknown."""
-    path = (view.accounts.get(account_id or "") or {}).get("ou_path")
-    return None if path is None else tuple(p or "(unnamed OU)" for p in path)
+def ou_tree(doc: dict) -> tuple[dict[str, tuple | None], dict[str, str | None]]:
+    """Each account's OU path, as OU keys from the top down (``()`` directly under the root, None
+    where not known), and each key's OU name.
 
-
-def ou_title(path: tuple | None) -> str:
-    if path is None:
-        return "OU not known"
-    return "OU " + "/".join(path) if path else "organization root"
-
-
-def ou_ident(path: tuple | None) -> str:
-    """The OU's name among the diagrams (:class:`names.Names` kind ``ou``)."""
-    return "unknown" if path is None else "ou:" + "/".join(path)
+    A key is the OU's id where the snapshot holds the OU tree (``organizational_units``,
+    ``root_id``, the account's ``ou_id``). Without it (a snapshot written by hand, or an OU the
+    tree does not hold), the account's ``ou_path`` names are used, each prefix as one JSON text:
+    names may hold "/" or be null, so they are never joined into a key."""
+    org = doc.get("organization") or {}
+    units = {u["id"]: u for u in org.get("organizational_units") or []}
+    roots = {org.get("root_id")} - {None}
+    paths, names = {}, {}
+    for a in doc["accounts"]:
+        node, names_down = a.get("ou_id"), a.get("ou_path")
+        if node is not None and (node in roots or node in units):
+            path: list = []
+            while node in units and node not in path:  # up to the root; a cycle is not followed
+                path.append(node)
+                names[node] = units[node]["name"]
+                node = units[node]["parent_id"]
+            paths[a["account_id"]] = tuple(reversed(path))
+        elif names_down is not None:
+            keys = tuple("\0" + json.dumps(names_down[:i + 1]) for i in range(len(names_down)))
+            names.update(zip(keys, names_down))
+            paths[a["account_id"]] = keys
+        else:
+            paths[a["account_id"]] = None
+    return paths, names
 
 
 class View:
@@ -90,14 +104,13 @@ class View:
         self.services = sorted(doc["endpoint_services"], key=lambda s: (s["account_id"], s["region"], s["service_id"]))
         self.crawled_accounts = sorted(a for a, rec in self.accounts.items() if rec.get("crawled", True))
         self._index()
-        self.linked: set[str] = {"service", "account", "ou"}  # kinds of diagram this render writes
-        # An OU (or one of its ancestors, which the overview can group by) per account; an OU
-        # diagram is written for each OU the overview draws as a node counting several accounts.
-        self.doc_has_ous = any(a.get("ou_path") is not None for a in doc["accounts"])
-        paths = {ou_of(self, a) for a in self.accounts}
-        self.ou_paths = {ou_ident(q): q for p in paths for q in ([p[:i] for i in range(len(p) + 1)] if p is not None else [None])}
+        self.linked: set[str] = {"service", "account"}  # kinds of diagram this render writes
+        # Each account's OU path (OU keys, :func:`ou_tree`) and the OUs' names, for labels only.
+        self.ou_paths, self._ou_names = ou_tree(doc)
+        self.doc_has_ous = any(p is not None for p in self.ou_paths.values())
+        ous = {k for p in self.ou_paths.values() if p for k in p}
         self.names = Names({"use-case": self.use_cases, "service": [s["service_id"] for s in self.services],
-                            "account": self.crawled_accounts, "ou": sorted(self.ou_paths)})
+                            "account": self.crawled_accounts, "ou": sorted(ous)})
 
     def _index(self) -> None:
         doc = self.doc
@@ -135,6 +148,25 @@ class View:
         if kind not in self.linked or (kind, ident) not in self.names:
             return {}
         return {"URL": self.names.diagram(kind, ident) + ".svg", "tooltip": f"see the {kind} diagram"}
+
+    def ou_of(self, account_id: str | None) -> tuple | None:
+        """The account's OU path (OU keys from the top; ``()`` directly under the root), None where unknown."""
+        return self.ou_paths.get(account_id or "")
+
+    def ou_label(self, path: tuple) -> str:
+        """An OU path as people read it (``workloads/prod``): names are labels, never keys (a
+        name holding "/" is quoted)."""
+        names = (self._ou_names.get(k) or "(unnamed OU)" for k in path)
+        return "/".join(f'"{n}"' if "/" in n else n for n in names)
+
+    def ou_order(self, path: tuple | None) -> tuple:
+        """A sort key: OUs by name from the top (then id), accounts of no known OU last."""
+        return (path is None, tuple((self._ou_names.get(k) or "", k) for k in path or ()))
+
+    def ou_title(self, path: tuple | None) -> str:
+        if path is None:
+            return "OU not known"
+        return "OU " + self.ou_label(path) if path else "organization root"
 
     def resource_label(self, resource_id: str | None) -> str:
         """A finding's resource as people know it: ``name (id)`` where it has a name."""
