@@ -23,26 +23,27 @@ OU_RE = re.compile(r"^(ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|r-[0-9a-z]{4,32})$")  # 
 ACCOUNTS_FILE_MAX_BYTES = 10 * 1024**2
 
 
-def _accounts(_ctx, _param, value: str | None) -> list[str] | None:
-    if value is None:
-        return None
-    ids = [v.strip() for v in value.split(",") if v.strip()]
-    bad = [v for v in ids if not ACCOUNT_RE.match(v)]
-    if bad or not ids:
-        raise click.BadParameter(f"expected 12-digit account ids separated by commas, got {', '.join(bad) or 'nothing'}")
-    return ids
+def _ids(pattern: re.Pattern, expected: str, unique: bool = False):
+    """A click callback: comma-separated ids, each matching ``pattern``; a bad one is named."""
+    def parse(_ctx, _param, value: str | None) -> list[str] | None:
+        if value is None:
+            return None
+        ids = [v.strip() for v in value.split(",") if v.strip()]
+        bad = [v for v in ids if not pattern.match(v)]
+        if bad or not ids:
+            raise click.BadParameter(f"expected {expected} separated by commas, got {', '.join(bad) or 'nothing'}")
+        return sorted(set(ids)) if unique else ids
+    return parse
 
 
-def _ous(_ctx, _param, value: str | None) -> list[str] | None:
-    if value is None:
-        return None
-    ids = [v.strip() for v in value.split(",") if v.strip()]
-    bad = [v for v in ids if not OU_RE.match(v)]
-    if bad or not ids:
-        raise click.BadParameter("expected organizational unit ids (like ou-ab12-cd34ef56, or the root r-ab12) "
-                                 "separated by commas, "
-                                 f"got {', '.join(bad) or 'nothing'}")
-    return sorted(set(ids))
+_accounts = _ids(ACCOUNT_RE, "12-digit account ids")
+_ous = _ids(OU_RE, "organizational unit ids (like ou-ab12-cd34ef56, or the root r-ab12)", unique=True)
+
+
+def _some(items: list[str], n: int = 5) -> str:
+    """The first ``n`` items, and how many more."""
+    more = f" and {len(items) - n} more" if len(items) > n else ""
+    return ", ".join(items[:n]) + more
 
 
 def read_account_ids(source: str) -> list[str]:
@@ -243,9 +244,8 @@ def _report_snapshot(label: str, doc: dict, path: Path) -> list[dict]:
                f"{len(doc['endpoints'])} endpoints, {len(doc['endpoint_services'])} endpoint services, "
                f"{len(doc['endpoint_connections'])} connections, {len(doc['load_balancers'])} load balancers", err=True)
     if failed or skipped:
-        shown = ", ".join(f"{c['account_id']}/{c['region']} {c['error_code']}" for c in (failed + skipped)[:5])
-        more = f" and {len(failed) + len(skipped) - 5} more" if len(failed) + len(skipped) > 5 else ""
-        click.echo(f"{label}: not covered: {len(failed)} failed, {len(skipped)} skipped: {shown}{more} "
+        shown = _some([f"{c['account_id']}/{c['region']} {c['error_code']}" for c in failed + skipped])
+        click.echo(f"{label}: not covered: {len(failed)} failed, {len(skipped)} skipped: {shown} "
                    f"(see coverage in {path})", err=True)
     _report_analysis(doc)
     return failed
@@ -363,13 +363,11 @@ def merge_command(snapshot_paths, out, **opts):
     for label in result.duplicates:
         click.echo(f"merge: {label} is identical to another input; counted once", err=True)
     if result.conflicts:
-        shown = ", ".join(f"{merge.describe(key)} from {label}" for key, label in result.conflicts[:5])
-        more = f" and {len(result.conflicts) - 5} more" if len(result.conflicts) > 5 else ""
+        shown = _some([f"{merge.describe(key)} from {label}" for key, label in result.conflicts])
         click.echo(f"merge: {len(result.conflicts)} units differ between the inputs that crawled them; each was "
-                   f"taken whole from one (ok before skipped before error, then the newest): {shown}{more}", err=True)
+                   f"taken whole from one (ok before skipped before error, then the newest): {shown}", err=True)
     if result.unsliced:
-        more = f" and {len(result.unsliced) - 5} more" if len(result.unsliced) > 5 else ""
-        shown = ", ".join(result.unsliced[:5]) + more
+        shown = _some(result.unsliced)
         click.echo(f"merge: {len(result.unsliced)} accounts of the organization are in none of the snapshots' scope "
                    f"(a missing slice? suspended accounts are never crawled): {shown}", err=True)
     _report_snapshot("merge", result.doc, path)

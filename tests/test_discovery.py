@@ -106,14 +106,6 @@ def test_disabled_region_is_skipped_after_one_round_trip(estate):
     assert STATE.calls[("DescribeRegions", "us-east-1")] == 1
 
 
-def test_listed_regions_cost_no_region_lookup(estate):
-    """With --regions listed and every region enabled, DescribeRegions is never called."""
-    result = crawl(CrawlRequest(org=True, role_name=ROLE, regions=["us-east-1", "eu-west-1"]))
-    assert all(c["status"] == "ok" for c in result.coverage if c["account_id"] == estate["member"])
-    assert not [k for k in STATE.calls if k[0] == "DescribeRegions"]
-    assert sum(n for (action, _), n in STATE.calls.items() if action == "ListAccounts") == 1
-
-
 def test_throttling_recovers_through_retries(estate):
     fault = STATE.add_fault("DescribeVpcEndpoints", "RequestLimitExceeded", status=503, times=2, account=estate["member"])
     result = run()

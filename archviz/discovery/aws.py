@@ -5,9 +5,9 @@
   or sent.
 - Every client retries throttling and transient errors in botocore's standard retry mode:
   each throttled call backs off on its own, exponentially with jitter, capped at a jittered
-  ``MAX_BACKOFF``. Clients are per account
-  and region, as AWS's API rate limits are, and a unit keeps at most ``UNIT_WIDTH`` requests in
-  flight, so a throttled account-region slows only itself. (botocore's adaptive mode adds a
+  ``MAX_BACKOFF``. Clients are per account and region, as AWS's API rate limits are, and a unit
+  keeps at most ``UNIT_WIDTH`` requests in flight, so a throttled account-region slows only
+  itself. (botocore's adaptive mode adds a
   client-side rate limiter that starts from the rate it has measured, about zero for a client
   that sends a handful of requests: one throttle clamps it to 0.5 requests a second, which made
   a crawl with 30 % of calls throttled 6 to 7 times slower, and a shared STS client's limiter

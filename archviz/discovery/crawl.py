@@ -202,10 +202,11 @@ def crawl(request: CrawlRequest, progress: Progress | None = None) -> CrawlResul
     if request.ou_ids:
         scope["ou_ids"] = sorted(set(request.ou_ids))
     where = org.placement()
-    account_records = [{"account_id": a.account_id, "name": a.name, "in_organization": a.in_organization,
-                        "crawled": a.error is None,
-                        "ou_id": where.get(a.account_id, (None, None))[0],
-                        "ou_path": where.get(a.account_id, (None, None))[1]} for a in accounts]
+    account_records = []
+    for a in accounts:
+        ou_id, ou_path = where.get(a.account_id, (None, None))
+        account_records.append({"account_id": a.account_id, "name": a.name, "in_organization": a.in_organization,
+                                "crawled": a.error is None, "ou_id": ou_id, "ou_path": ou_path})
     return CrawlResult(scope, org.record(), account_records, coverage, dict(records))
 
 

@@ -18,30 +18,29 @@ DEFAULT_ROUTES = ("0.0.0.0/0", "::/0")
 def collect(unit: Unit, session: AccountSession, region: str) -> None:
     """The VPCs, subnets, route tables and security groups of what the earlier collectors
     recorded, looked up at once (a subnet's route tables are its VPC's, and a subnet is in its
-    endpoint's VPC)."""
+    endpoint's VPC). Nothing to look up costs no call."""
     ec2 = session.client("ec2", region)
     acct = session.account_id
     eps = unit.records.get("endpoints", [])
-    lbs = unit.records.get("load_balancers", [])
-    vpc_ids = {r["vpc_id"] for r in eps + lbs if r["vpc_id"]}
+
+    def lookup(operation: str, get, ids: set) -> list[dict]:
+        return unit.attempt(operation, get, ec2, ids, default=[]) if ids else []
+
+    vpc_ids = {r["vpc_id"] for r in eps + unit.records.get("load_balancers", []) if r["vpc_id"]}
     subnet_ids = {s for e in eps for s in e["subnet_ids"]}
-    subnet_vpcs = {e["vpc_id"] for e in eps if e["subnet_ids"] and e["vpc_id"]}
     group_ids = {g for e in eps for g in e["security_group_ids"]}
-    steps = {
-        "vpcs": ("ec2:DescribeVpcs", get_vpcs, vpc_ids),
-        "subnets": ("ec2:DescribeSubnets", get_subnets, subnet_ids),
-        "route_tables": ("ec2:DescribeRouteTables", get_route_tables, subnet_vpcs),
-        "security_groups": ("ec2:DescribeSecurityGroups", get_security_groups, group_ids),
-    }
-    wanted = [(kind, step) for kind, step in steps.items() if step[2]]
-    found = dict(zip((kind for kind, _ in wanted), unit.together(*(
-        lambda step=step: unit.attempt(step[0], step[1], ec2, step[2], default=[]) for _, step in wanted))))
-    if "vpcs" in found:
-        unit.records["vpcs"] = transform_vpcs(found["vpcs"], acct, region)
-    if "subnets" in found:
-        unit.records["subnets"] = transform_subnets(found["subnets"], found.get("route_tables", []), acct, region)
-    if "security_groups" in found:
-        unit.records["security_groups"] = transform_security_groups(found["security_groups"], acct, region)
+    vpcs, subnets, tables, groups = unit.together(
+        lambda: lookup("ec2:DescribeVpcs", get_vpcs, vpc_ids),
+        lambda: lookup("ec2:DescribeSubnets", get_subnets, subnet_ids),
+        lambda: lookup("ec2:DescribeRouteTables", get_route_tables,
+                       {e["vpc_id"] for e in eps if e["subnet_ids"] and e["vpc_id"]}),
+        lambda: lookup("ec2:DescribeSecurityGroups", get_security_groups, group_ids))
+    if vpc_ids:
+        unit.records["vpcs"] = transform_vpcs(vpcs, acct, region)
+    if subnet_ids:
+        unit.records["subnets"] = transform_subnets(subnets, tables, acct, region)
+    if group_ids:
+        unit.records["security_groups"] = transform_security_groups(groups, acct, region)
 
 
 def _by_filter(ec2: Any, operation: str, key: str, name: str, ids: Iterable[str]) -> list[dict]:
