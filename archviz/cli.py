@@ -164,6 +164,16 @@ DISCOVER_OPTIONS = [
 ]
 
 
+RAW_OPTIONS = [
+    click.option("--raw", "raw_dir", type=click.Path(file_okay=False, path_type=Path),
+                 help="Also keep every AWS answer the crawl used, as received (credentials removed), in this "
+                      "folder: the evidence 'discover --replay' rebuilds the snapshot from."),
+    click.option("--replay", "replay_dir", type=click.Path(file_okay=False, path_type=Path),
+                 help="Rebuild the snapshot from a --raw folder's recorded answers instead of crawling: "
+                      "the same collectors, nothing sent, no credentials needed."),
+]
+
+
 def _list(choices):
     def parse(_ctx, _param, value):
         items = [v.strip() for v in (value or "").split(",") if v.strip()]
@@ -210,23 +220,47 @@ def with_options(options):
     return apply
 
 
-def run_discover(out: Path, profile, org, accounts, role_name, external_id, regions, concurrency, strict,
-                 trusted_accounts=None, config_path=None, ou_ids=None, accounts_from=None) -> dict:
-    """Crawl, analyze, write DIR/snapshot.json atomically, report coverage on stderr."""
-    from archviz import model, snapshot
-    from archviz.discovery.crawl import CrawlRequest, crawl
+def crawl_request(profile, org, accounts, role_name, external_id, regions, concurrency, ou_ids=None,
+                  accounts_from=None):
+    """The crawl the discover options ask for; alternatives given together are a usage error."""
+    from archviz.discovery.crawl import CrawlRequest
 
     given = [flag for flag, value in (("--org", org), ("--accounts", accounts), ("--accounts-from", accounts_from),
                                       ("--ou", ou_ids)) if value]
     if len(given) > 1:
         raise click.UsageError(f"{', '.join(given[:-1])} and {given[-1]} are alternatives: pass one of them")
-    settings = _analysis_settings(trusted_accounts, config_path)
     if accounts_from is not None:
         accounts = read_account_ids(accounts_from)
-    request = CrawlRequest(profile=profile, org=org, accounts=accounts, role_name=role_name,
-                           external_id=external_id, regions=regions, concurrency=concurrency, ou_ids=ou_ids)
-    result = crawl(request, progress=Progress("discover"))
-    doc = snapshot.build(result.scope, result.organization, result.accounts, result.coverage, result.records)
+    return CrawlRequest(profile=profile, org=org, accounts=accounts, role_name=role_name,
+                        external_id=external_id, regions=regions, concurrency=concurrency, ou_ids=ou_ids)
+
+
+def run_discover(out: Path, profile, org, accounts, role_name, external_id, regions, concurrency, strict,
+                 trusted_accounts=None, config_path=None, ou_ids=None, accounts_from=None, raw_dir=None,
+                 replay_dir=None) -> dict:
+    """Crawl (or replay a recorded crawl), analyze, write DIR/snapshot.json atomically, report
+    coverage on stderr."""
+    from archviz import model, pipeline, snapshot
+    from archviz.discovery.raw import Recorder
+
+    settings = _analysis_settings(trusted_accounts, config_path)
+    if replay_dir is not None:
+        scoped = [flag for flag, value in (("--profile", profile), ("--org", org), ("--accounts", accounts),
+                                           ("--accounts-from", accounts_from), ("--ou", ou_ids),
+                                           ("--role-name", role_name), ("--external-id", external_id),
+                                           ("--regions", regions), ("--raw", raw_dir)) if value]
+        if scoped:
+            raise click.UsageError(f"--replay rebuilds the recorded crawl as it was asked: drop {', '.join(scoped)}")
+        doc = pipeline.replay(replay_dir, Progress("replay"), concurrency)
+    else:
+        request = crawl_request(profile, org, accounts, role_name, external_id, regions, concurrency, ou_ids,
+                                accounts_from)
+        recorder = Recorder() if raw_dir is not None else None
+        doc = pipeline.discover(request, Progress("discover"), recorder)
+        if recorder is not None:
+            recorder.write(raw_dir, request.record())
+            click.echo(f"discover: {sum(len(c) for c in recorder.calls.values())} AWS answers kept in {raw_dir}/",
+                       err=True)
     model.apply(doc, **settings)
     path = snapshot.save(doc, out)
     failed = [c for c in _report_snapshot("discover", doc, path) if c["kind"] != "organization"]
@@ -281,7 +315,7 @@ def cli() -> None:
 
 
 @cli.command()
-@with_options(DISCOVER_OPTIONS + ANALYSIS_OPTIONS)
+@with_options(DISCOVER_OPTIONS + RAW_OPTIONS + ANALYSIS_OPTIONS)
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for snapshot.json.")
 def discover(out, **opts):
@@ -290,7 +324,7 @@ def discover(out, **opts):
 
 
 @cli.command()
-@with_options(DISCOVER_OPTIONS + ANALYSIS_OPTIONS + RENDER_OPTIONS)
+@with_options(DISCOVER_OPTIONS + RAW_OPTIONS + ANALYSIS_OPTIONS + RENDER_OPTIONS)
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for snapshot.json, the pages and the diagrams.")
 def snapshot(out, formats, only, **opts):

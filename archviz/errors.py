@@ -35,3 +35,8 @@ class ReadOnlyViolation(ArchvizError):
     """An AWS operation not on the allowlist (discovery/permissions.py) was attempted; it was not sent."""
 
     exit_code = 6
+
+
+class ReplayError(InputError):
+    """Recorded AWS answers (discover --replay) that cannot rebuild the crawl: a call that was not
+    recorded, or a file that is not a raw folder's."""

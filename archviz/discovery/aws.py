@@ -17,6 +17,8 @@
 - Endpoints are never hard-coded: botocore's own configuration (``AWS_ENDPOINT_URL``,
   profiles) decides where requests go. The region is resolved as the AWS CLI v2 does it.
 - Credentials stay in memory; nothing here logs or writes them.
+- ``hooks`` (:mod:`raw`) are attached to every client: a recorder keeps AWS's answers, a
+  replayer serves recorded answers instead of sending anything.
 """
 
 from __future__ import annotations
@@ -123,7 +125,7 @@ def error_code(exc: BaseException) -> str:
     """A short, stable code for a failed AWS call (the AWS error code where there is one)."""
     if isinstance(exc, ClientError):
         return str(exc.response.get("Error", {}).get("Code") or "ClientError")
-    return type(exc).__name__
+    return getattr(exc, "archviz_code", None) or type(exc).__name__  # archviz_code: a replayed failure
 
 
 def error_message(exc: BaseException) -> str:
@@ -157,11 +159,13 @@ class AccountSession:
     """Read-only clients for one account, built once per (service, region) and shared:
     creating a client costs CPU, botocore clients are thread-safe, boto3 sessions are not."""
 
-    def __init__(self, session: boto3.Session, account_id: str, config: Config, lock: threading.Lock):
+    def __init__(self, session: boto3.Session, account_id: str, config: Config, lock: threading.Lock,
+                 hooks: Any = None):
         self._session = session
         self.account_id = account_id
         self._config = config
         self._lock = lock
+        self._hooks = hooks
         self._clients: dict[tuple[str, str | None], Any] = {}
 
     def client(self, service: str, region: str | None) -> Any:
@@ -169,16 +173,29 @@ class AccountSession:
             client = self._clients.get((service, region))
             if client is None:
                 client = self._session.client(service, region_name=region, config=self._config)
-                client.meta.events.register("provide-client-params", _refuse_unlisted)
+                _prepare(client, self._hooks, self.account_id, region)
                 self._clients[(service, region)] = client
         return client
 
 
+def _prepare(client: Any, hooks: Any, account_id: str, region: str | None) -> None:
+    """The read-only guard first (a refused call is never recorded nor sent), then the hooks."""
+    client.meta.events.register("provide-client-params", _refuse_unlisted)
+    if hooks is not None:
+        hooks.attach(client, account_id, region)
+
+
 class AwsSessions:
-    """Builds the caller's session and assumed-role sessions, all sharing one loader."""
+    """Builds the caller's session and assumed-role sessions, all sharing one loader.
+
+    ``hooks``: a :class:`raw.Recorder` or :class:`raw.Replayer`, attached to every client. A
+    replayer is offline: the sessions get placeholder credentials and no profile, so nothing
+    reads the machine's AWS configuration or sends a request."""
 
     def __init__(self, profile: str | None = None, region: str | None = None,
-                 max_attempts: int = DEFAULT_MAX_ATTEMPTS, max_pool_connections: int = 10):
+                 max_attempts: int = DEFAULT_MAX_ATTEMPTS, max_pool_connections: int = 10, hooks: Any = None):
+        self.hooks = hooks
+        self.offline = bool(getattr(hooks, "offline", False))
         self.loader = botocore.loaders.create_loader()
         self._lock = threading.Lock()
         common = dict(user_agent_extra=f"archviz/{__version__}", connect_timeout=10, read_timeout=60)
@@ -197,6 +214,8 @@ class AwsSessions:
 
     def _core(self, profile: str | None = None) -> botocore.session.Session:
         core = botocore.session.Session(profile=profile)
+        if self.offline:
+            core.set_credentials("archviz-replay", "archviz-replay")
         core.register_component("data_loader", self.loader)
         core.get_component("event_emitter").archviz_session = True  # see _sharing
         return core
@@ -204,10 +223,10 @@ class AwsSessions:
     def caller(self) -> AccountSession:
         """The caller's own account, identified with sts:GetCallerIdentity."""
         if self._caller is None:
-            probe = AccountSession(self._caller_boto, "", self.config, self._lock)
+            probe = AccountSession(self._caller_boto, "", self.config, self._lock, self.hooks)
             ident = probe.client("sts", self.region).get_caller_identity()
             self.partition = ident["Arn"].split(":")[1]
-            self._caller = AccountSession(self._caller_boto, ident["Account"], self.config, self._lock)
+            self._caller = AccountSession(self._caller_boto, ident["Account"], self.config, self._lock, self.hooks)
         return self._caller
 
     def _entry_client(self) -> Any:
@@ -215,7 +234,7 @@ class AwsSessions:
         with self._lock:
             if self._sts is None:
                 self._sts = self._caller_boto.client("sts", region_name=self.region, config=self._entry_config)
-                self._sts.meta.events.register("provide-client-params", _refuse_unlisted)
+                _prepare(self._sts, self.hooks, self._caller.account_id if self._caller else "", self.region)
         return self._sts
 
     def assume(self, account_id: str, role_name: str, external_id: str | None = None) -> AccountSession:
@@ -243,7 +262,7 @@ class AwsSessions:
         core = self._core()
         core.get_component("credential_provider").insert_before("env", _StaticProvider(credentials))
         session = boto3.Session(botocore_session=core, region_name=self.region)
-        return AccountSession(session, account_id, self.config, self._lock)
+        return AccountSession(session, account_id, self.config, self._lock, self.hooks)
 
 
 def paginate(client: Any, operation: str, key: str, **params: Any) -> list[dict]:

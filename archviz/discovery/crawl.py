@@ -23,7 +23,7 @@ from archviz.discovery import endpoints, load_balancers, marketplace, network, o
 from archviz.discovery.aws import (AWS_ERRORS, ENTRY_WIDTH, UNIT_WIDTH, AccountSession, AwsSessions, error_code,
                                    error_message, together)
 from archviz.discovery.unit import Unit
-from archviz.errors import AccessError, InputError, ReadOnlyViolation
+from archviz.errors import AccessError, InputError, ReadOnlyViolation, ReplayError
 
 MAX_CONCURRENCY = 64
 ORG_WIDTH = 4  # the OU tree's lookups in flight at once (AWS Organizations has low rate limits)
@@ -49,6 +49,26 @@ class CrawlRequest:
     external_id: str | None = None
     regions: list[str] | None = None  # None: the session's region; ["all"]: every opted-in region
     concurrency: int | None = None  # None: default_concurrency(number of units)
+
+
+    def record(self) -> dict:
+        """The request as a raw folder keeps it: what was asked, never the profile or external id."""
+        return {"org": self.org, "accounts": self.accounts, "ou_ids": self.ou_ids, "role_name": self.role_name,
+                "external_id_given": self.external_id is not None, "regions": self.regions}
+
+    @classmethod
+    def from_record(cls, record: dict, concurrency: int | None = None) -> "CrawlRequest":
+        """The request a raw folder recorded (to replay it): its scope, with its regions."""
+        def ids(key: str) -> list[str] | None:
+            value = record.get(key)
+            if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+                raise InputError(f"the recorded request's {key} is not a list of ids")
+            return value
+
+        role = record.get("role_name")
+        return cls(org=record.get("org") is True, accounts=ids("accounts"), ou_ids=ids("ou_ids"),
+                   role_name=role if isinstance(role, str) else None, regions=ids("regions"),
+                   external_id="(recorded)" if record.get("external_id_given") else None, concurrency=concurrency)
 
 
 @dataclass
@@ -104,8 +124,8 @@ def collect_unit(kind: str, stages: tuple[tuple[Collector, ...], ...], session: 
         try:
             for stage in stages:
                 unit.together(*(lambda collect=collect: collect(unit, session, region) for collect in stage))
-        except ReadOnlyViolation:
-            raise  # a bug in archviz, never a coverage gap
+        except (ReadOnlyViolation, ReplayError):
+            raise  # a bug in archviz, or a replay that cannot go on: never a coverage gap
         except Exception as exc:  # noqa: BLE001 - one account's odd data must not sink the others
             unit = Unit(session.account_id, region, kind)
             unit.failures.append({"operation": "archviz", "error_code": "InternalError",
@@ -120,8 +140,10 @@ def _region_unit(account: Account, region: str, home: str) -> Unit:
     return unit
 
 
-def crawl(request: CrawlRequest, progress: Progress | None = None) -> CrawlResult:
-    sessions = AwsSessions(profile=request.profile)
+def crawl(request: CrawlRequest, progress: Progress | None = None, sessions: AwsSessions | None = None) -> CrawlResult:
+    """Crawl what ``request`` asks for. ``sessions`` (default: the request's profile) may carry
+    hooks that record the answers or replay recorded ones (:mod:`raw`)."""
+    sessions = sessions or AwsSessions(profile=request.profile)
     explicit = None if request.regions in (None, [ALL]) else sorted(set(request.regions))
     home = sessions.region or (explicit[0] if explicit else None)
     if home is None:

@@ -1,0 +1,403 @@
+"""AWS's answers as received: recorded during a crawl (``discover --raw DIR``), replayed to
+rebuild the snapshot offline (``discover --replay DIR``), and shipped in evidence packs.
+
+Both work on botocore's own events, on every client :mod:`aws` builds, so no collector knows
+about them and a new call is recorded and replayed without a change here:
+
+- recording: ``provide-client-params`` keeps a copy of the call's parameters, ``after-call``
+  (``after-call-error`` when no answer came) keeps the parsed answer. Retries happen below
+  ``after-call``, so the answer recorded is the one the collector got.
+- replay: a ``before-call`` handler that returns ``(http_response, parsed)`` stands in for the
+  HTTP request (what botocore's ``Stubber`` does): the recorded answer, checked against the
+  operation's output shape in the service model, is handed to the real client, its paginators
+  and its error handling. A call that was not recorded stops the replay: nothing is ever sent.
+
+What never reaches a recording: request signatures and headers (only the parameters are
+kept), and the values of :data:`SECRET_FIELDS` wherever they appear (an ``AssumeRole``
+answer keeps the role, its session's ARN and the expiry; its credentials are dropped). Each
+record lists what was removed, and replay puts placeholders back where the model needs them.
+
+The folder: ``crawl.json`` (the request, the times, the caller), then one file per account,
+region and operation, ``<account>/<region>/<service>.<Operation>.json``: a list of calls in the
+order they were sent, each with its parameters, the page it was of a paginated listing, the
+HTTP status, AWS's request id, the time the answer arrived and the answer itself."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import threading
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import botocore.loaders
+from botocore.awsrequest import AWSResponse
+from botocore.exceptions import BotoCoreError
+from botocore.utils import parse_timestamp
+from botocore.validate import ParamValidator
+
+from archviz import __version__
+from archviz.errors import ArchvizError, InputError, ReplayError
+
+FORMAT = 1
+CRAWL_FILE = "crawl.json"
+# Values that are credentials or secrets, wherever they appear, in parameters and answers alike.
+SECRET_FIELDS = frozenset({"AccessKeyId", "SecretAccessKey", "SessionToken", "ExternalId", "Password",
+                           "SecretString", "SecretBinary"})
+PLACEHOLDER = "removed-by-archviz"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_FILE = re.compile(r"^(?P<service>[a-z0-9-]+)\.(?P<operation>[A-Za-z0-9]+)\.json$")
+_MAX_FILE_BYTES = 256 * 1024**2
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def parse_time(text: Any) -> dt.datetime:
+    try:
+        return dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        raise ReplayError(f"not a time: {text!r}")
+
+
+def iso(when: dt.datetime, ms: bool = False) -> str:
+    return when.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds" if ms else "seconds").replace("+00:00", "Z")
+
+
+def _plain(value: Any) -> Any:
+    """A parsed answer as JSON: timestamps in ISO 8601, blobs in base64 (the model says which)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    return value
+
+
+def scrub(value: Any, path: str = "", removed: list[str] | None = None) -> tuple[Any, list[str]]:
+    """``value`` without :data:`SECRET_FIELDS`, and the dotted paths of what was removed."""
+    removed = [] if removed is None else removed
+    if isinstance(value, dict):
+        kept = {}
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else key
+            if key in SECRET_FIELDS:
+                removed.append(where)
+            else:
+                kept[key] = scrub(item, where, removed)[0]
+        return kept, removed
+    if isinstance(value, list):
+        return [scrub(item, f"{path}[{i}]", removed)[0] for i, item in enumerate(value)], removed
+    return value, removed
+
+
+def canonical(params: dict) -> str:
+    """The key a call is looked up by: its parameters, secrets removed, as sorted JSON."""
+    return json.dumps(scrub(_plain(params))[0], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+# --- recording ---------------------------------------------------------------------------------
+
+@dataclass
+class Recorder:
+    """Keeps every call of the clients it is attached to (thread-safe), then writes the folder."""
+
+    offline = False  # see aws.AwsSessions
+
+    calls: dict[tuple[str, str, str, str], list[dict]] = field(default_factory=lambda: defaultdict(list))
+    started_at: dt.datetime = field(default_factory=now)
+    finished_at: dt.datetime | None = None
+    home_region: str | None = None
+    caller: dict | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _sequence: int = 0
+    _pages: dict[tuple, int] = field(default_factory=dict)  # (client, next token) -> the page it leads to
+
+    def attach(self, client: Any, account_id: str, region: str) -> None:
+        service = client.meta.service_model.service_name
+        tokens = _page_tokens(client)
+
+        def keep_params(params: dict, context: dict, **_: Any) -> None:
+            context["archviz_params"] = copy.deepcopy(params)
+
+        def keep_answer(http_response: Any, parsed: dict, model: Any, context: dict, **_: Any) -> None:
+            meta = parsed.get("ResponseMetadata") or {}
+            answer = {k: v for k, v in parsed.items() if k != "ResponseMetadata"}
+            self._keep(client, account_id, region, service, model.name, tokens, context, answer=answer,
+                       status=getattr(http_response, "status_code", None), request_id=meta.get("RequestId"))
+
+        def keep_failure(model: Any, context: dict, exception: BaseException, **_: Any) -> None:
+            self._keep(client, account_id, region, service, model.name, tokens, context,
+                       exception={"type": type(exception).__name__, "message": " ".join(str(exception).split())})
+
+        client.meta.events.register("provide-client-params", keep_params)
+        client.meta.events.register("after-call", keep_answer)
+        client.meta.events.register("after-call-error", keep_failure)
+
+    def _keep(self, client: Any, account_id: str, region: str, service: str, operation: str,
+              tokens: dict[str, tuple[str, str]], context: dict, answer: dict | None = None,
+              status: int | None = None, request_id: str | None = None, exception: dict | None = None) -> None:
+        received = now()
+        params, removed = scrub(_plain(context.get("archviz_params") or {}))
+        record: dict[str, Any] = {"params": params}
+        if answer is not None:
+            if not account_id and operation == "GetCallerIdentity" and status == 200:
+                account_id = answer.get("Account") or ""
+            answer, removed = scrub(_plain(answer), "", [f"params.{p}" for p in removed])
+            record.update(status=status, request_id=request_id, response=answer)
+        else:
+            removed = [f"params.{p}" for p in removed]
+            record["exception"] = exception
+        if removed:
+            record["removed"] = sorted(removed)
+        in_token, out_token = tokens.get(operation, (None, None))
+        with self._lock:
+            self._sequence += 1
+            record.update(sequence=self._sequence, received_at=iso(received, ms=True))
+            page = 1
+            if in_token and params.get(in_token):
+                page = self._pages.pop((id(client), operation, params[in_token]), 1)
+            record["page"] = page
+            if answer is not None and out_token and answer.get(out_token):
+                self._pages[(id(client), operation, answer[out_token])] = page + 1
+            if operation == "GetCallerIdentity" and answer is not None and self.caller is None:
+                self.caller = {k: answer.get(k) for k in ("Account", "Arn", "UserId")}
+            self.calls[(account_id or "caller", region or "global", service, operation)].append(record)
+
+    def write(self, folder: Path, request: dict) -> Path:
+        """Write the folder atomically: a new folder beside it, then renamed into place. An
+        existing folder is replaced only if it is a raw folder itself (it holds ``crawl.json``)."""
+        folder = Path(folder)
+        if folder.exists() and (not folder.is_dir() or (any(folder.iterdir()) and not (folder / CRAWL_FILE).is_file())):
+            raise InputError(f"--raw {folder}: exists and is not an archviz raw folder; choose an empty or new folder")
+        parent = folder.parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(_mkdtemp(parent, folder.name))
+            try:
+                for rel, data in self.files(request).items():
+                    target = staging / rel
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(data)
+                old = None
+                if folder.exists():
+                    old = Path(_mkdtemp(parent, folder.name + ".old"))
+                    os.replace(folder, old / "raw")
+                os.replace(staging, folder)
+                if old is not None:
+                    shutil.rmtree(old, ignore_errors=True)
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+        except OSError as exc:
+            raise ArchvizError(f"cannot write {folder}: {exc.strerror or exc}")
+        return folder
+
+    def files(self, request: dict) -> dict[str, bytes]:
+        """Every file of the raw folder, by relative path (what :meth:`write` and packs write)."""
+        with self._lock:
+            calls = {key: sorted(records, key=lambda r: r["sequence"]) for key, records in self.calls.items()}
+        out = {CRAWL_FILE: dumps({
+            "format": FORMAT,
+            "tool": {"name": "archviz", "version": __version__},
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at or now()),
+            "home_region": self.home_region,
+            "caller": self.caller,
+            "request": request,
+        })}
+        for (account, region, service, operation), records in sorted(calls.items()):
+            out[f"{account}/{region}/{service}.{operation}.json"] = dumps(records)
+        return out
+
+
+def _mkdtemp(parent: Path, name: str) -> str:
+    import tempfile
+
+    return tempfile.mkdtemp(prefix=f".{name}.archviz-", suffix=".tmp", dir=parent)
+
+
+def dumps(value: Any) -> bytes:
+    return (json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+_TOKEN_CACHE: dict[tuple[str, str], dict[str, tuple[str, str]]] = {}
+
+
+def _page_tokens(client: Any) -> dict[str, tuple[str, str]]:
+    """Per operation with a paginator: (the parameter that asks for a page, the answer's field
+    that names the next one), from botocore's pagination model."""
+    model = client.meta.service_model
+    key = (model.service_name, model.api_version)
+    if key not in _TOKEN_CACHE:
+        try:
+            config = botocore.loaders.create_loader().load_service_model(model.service_name, "paginators-1",
+                                                                         model.api_version)
+        except Exception:  # noqa: BLE001 - a service without paginators
+            config = {"pagination": {}}
+        tokens = {}
+        for operation, page in config.get("pagination", {}).items():
+            ins, outs = page.get("input_token"), page.get("output_token")
+            if isinstance(ins, str) and isinstance(outs, str):
+                tokens[operation] = (ins, outs)
+        _TOKEN_CACHE[key] = tokens
+    return _TOKEN_CACHE[key]
+
+
+# --- replay --------------------------------------------------------------------------------------
+
+def _as_parsed(value: Any, shape: Any) -> Any:
+    """Recorded JSON -> what botocore hands the caller (timestamps as datetimes, blobs as bytes)."""
+    if shape is None or value is None:
+        return value
+    kind = shape.type_name
+    if kind == "structure" and isinstance(value, dict):
+        return {k: _as_parsed(v, shape.members.get(k)) for k, v in value.items()}
+    if kind == "list" and isinstance(value, list):
+        return [_as_parsed(v, shape.member) for v in value]
+    if kind == "map" and isinstance(value, dict):
+        return {k: _as_parsed(v, shape.value) for k, v in value.items()}
+    if kind == "timestamp" and isinstance(value, str):
+        return parse_timestamp(value)
+    if kind == "blob" and isinstance(value, str):
+        return base64.b64decode(value)
+    return value
+
+
+def _put_back(answer: dict, removed: list[str], shape: Any) -> None:
+    """Placeholders where secrets were removed and the output shape requires a value."""
+    for path in removed:
+        if path.startswith("params."):
+            continue
+        parts = path.split(".")
+        node, node_shape = answer, shape
+        for part in parts[:-1]:
+            if not isinstance(node, dict) or "[" in part or node_shape is None:
+                node = None
+                break
+            node_shape = node_shape.members.get(part) if node_shape.type_name == "structure" else None
+            node = node.setdefault(part, {})
+        if isinstance(node, dict) and node_shape is not None and node_shape.type_name == "structure":
+            member = node_shape.members.get(parts[-1])
+            if member is not None and parts[-1] in node_shape.required_members:
+                node[parts[-1]] = PLACEHOLDER if member.type_name == "string" else _placeholder_of(member)
+
+
+def _placeholder_of(shape: Any) -> Any:
+    return {"timestamp": dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc), "blob": b"", "integer": 0,
+            "long": 0, "boolean": False}.get(shape.type_name, PLACEHOLDER)
+
+
+class _RecordedFailure(BotoCoreError):
+    """A call that got no answer when it was recorded (a connection error): raised again."""
+
+    fmt = "{message}"
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message=message)
+        self.archviz_code = kind
+
+
+class Replayer:
+    """Serves a raw folder's answers to the clients it is attached to. Calls are matched by
+    account, region, operation and parameters; the same call asked twice gets its recordings in
+    order. Thread-safe."""
+
+    offline = True  # see aws.AwsSessions
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self.crawl, self.calls = read_folder(self.folder)
+        self.served = 0
+        self._lock = threading.Lock()
+        self._validator = ParamValidator()
+        caller = self.crawl.get("caller") or {}
+        self.caller_account = caller.get("Account") or "caller"
+
+    @property
+    def request(self) -> dict:
+        return self.crawl["request"]
+
+    @property
+    def home_region(self) -> str:
+        return self.crawl["home_region"]
+
+    def attach(self, client: Any, account_id: str, region: str) -> None:
+        service = client.meta.service_model.service_name
+
+        def keep_params(params: dict, context: dict, **_: Any) -> None:
+            context["archviz_params"] = copy.deepcopy(params)
+
+        def answer(model: Any, context: dict, **_: Any) -> tuple[AWSResponse, dict]:
+            return self._answer(account_id or self.caller_account, region or "global", service, model,
+                                context.get("archviz_params") or {})
+
+        client.meta.events.register("provide-client-params", keep_params)
+        client.meta.events.register("before-call", answer)
+
+    def _answer(self, account_id: str, region: str, service: str, model: Any, params: dict) -> tuple[AWSResponse, dict]:
+        key = (account_id, region, service, model.name, canonical(params))
+        with self._lock:
+            queue = self.calls.get(key)
+            if not queue:
+                raise ReplayError(f"replay: {self.folder} has no recorded answer for {service}:{model.name} in "
+                                  f"{account_id}/{region} with parameters {key[4]} (a raw folder of another crawl, "
+                                  f"or one that was altered?)")
+            record = queue.popleft() if len(queue) > 1 else queue[0]
+            self.served += 1
+        if "exception" in record:
+            failure = record["exception"] or {}
+            raise _RecordedFailure(str(failure.get("type") or "ConnectionError"), str(failure.get("message") or ""))
+        status = int(record.get("status") or 200)
+        parsed = _as_parsed(copy.deepcopy(record.get("response") or {}), model.output_shape if status < 300 else None)
+        if status < 300 and model.output_shape is not None:
+            _put_back(parsed, record.get("removed") or [], model.output_shape)
+            report = self._validator.validate(parsed, model.output_shape)
+            if report.has_errors():
+                raise ReplayError(f"replay: the recorded answer to {service}:{model.name} in {account_id}/{region} "
+                                  f"does not match the service model: {report.generate_report().splitlines()[-1]}")
+        parsed["ResponseMetadata"] = {"RequestId": record.get("request_id") or "", "HTTPStatusCode": status,
+                                      "HTTPHeaders": {}, "RetryAttempts": 0}
+        return AWSResponse(None, status, {}, None), parsed
+
+
+def read_folder(folder: Path) -> tuple[dict, dict[tuple, deque]]:
+    """``crawl.json`` and every recorded call, by lookup key. Any odd file is one clear error."""
+    from archviz.snapshot import read_json
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ReplayError(f"--replay {folder}: not a folder (give the folder discover --raw wrote)")
+    crawl = read_json(folder / CRAWL_FILE, "raw folder's crawl.json", error=ReplayError)
+    if not isinstance(crawl, dict) or crawl.get("format") != FORMAT or not isinstance(crawl.get("request"), dict):
+        made = crawl.get("tool", {}).get("version") if isinstance(crawl, dict) and isinstance(crawl.get("tool"), dict) else None
+        raise ReplayError(f"{folder / CRAWL_FILE}: not a raw folder this archviz {__version__} reads"
+                          + (f" (made by archviz {made})" if made else ""))
+    calls: dict[tuple, deque] = defaultdict(deque)
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
+        if path.is_dir() or rel.as_posix() == CRAWL_FILE:
+            continue
+        parts = rel.parts
+        match = _FILE.match(parts[-1]) if len(parts) == 3 else None
+        if match is None or not all(_NAME.match(p) for p in parts[:2]):
+            raise ReplayError(f"{path}: not a file of an archviz raw folder (<account>/<region>/<service>.<Operation>.json)")
+        records = read_json(path, "raw response file", max_bytes=_MAX_FILE_BYTES, error=ReplayError)
+        if not isinstance(records, list) or not all(isinstance(r, dict) and isinstance(r.get("params"), dict)
+                                                    for r in records):
+            raise ReplayError(f"{path}: not a list of recorded calls")
+        for record in sorted(records, key=lambda r: r.get("sequence") or 0):
+            key = (parts[0], parts[1], match["service"], match["operation"], canonical(record["params"]))
+            calls[key].append(record)
+    return crawl, calls
