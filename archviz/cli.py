@@ -2,7 +2,8 @@
 
 Exit codes: 0 success; 1 unexpected error; 2 bad usage or input; 3 invalid snapshot;
 4 the caller's credentials cannot do what the run needs; 5 ``--strict`` and some units
-failed; 6 an AWS operation not on the allowlist was refused; 130 interrupted."""
+failed; 6 an AWS operation not on the allowlist was refused; 7 an evidence pack failed
+``verify``; 130 interrupted."""
 
 from __future__ import annotations
 
@@ -406,6 +407,69 @@ def merge_command(snapshot_paths, out, **opts):
                    f"(a missing slice? suspended accounts are never crawled): {shown}", err=True)
     _report_snapshot("merge", result.doc, path)
     click.echo(str(path))
+
+
+@cli.command()
+@with_options(DISCOVER_OPTIONS + ANALYSIS_OPTIONS)
+@click.option("--snapshot", "snapshot_path", type=click.Path(path_type=Path),
+              help="Pack this snapshot (with --raw, the folder of the crawl that made it) instead of crawling.")
+@click.option("--raw", "raw_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="With --snapshot: the raw folder ('discover --raw') of the same crawl.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The pack to write (a .zip).")
+@click.option("--sign", "key_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Sign the manifest with this Ed25519 private key (PEM; openssl genpkey -algorithm ed25519).")
+def evidence(snapshot_path, raw_dir, out, key_path, strict, trusted_accounts, config_path, **opts):
+    """Crawl (or take a snapshot and its raw folder) into an audit evidence pack: one zip with the
+    raw AWS answers, the snapshot, the findings (CSV, JSON, OCSF), the pages, report.html, a
+    manifest with every file's SHA-256, and a README telling an auditor how to verify it."""
+    from archviz import model, pipeline, snapshot
+    from archviz.discovery.raw import Recorder
+    from archviz.evidence import pack
+
+    key = pack.load_key(key_path) if key_path is not None else None
+    if snapshot_path is not None or raw_dir is not None:
+        if snapshot_path is None or raw_dir is None:
+            raise click.UsageError("--snapshot and --raw go together: the snapshot and the raw folder of one crawl")
+        given = [f"--{k.replace('_', '-')}" for k, v in opts.items() if v] + (["--strict"] if strict else []) + \
+            (["--trusted-accounts"] if trusted_accounts else []) + (["--config"] if config_path else [])
+        if given:
+            raise click.UsageError(f"--snapshot packs a finished crawl as it was analyzed: drop {', '.join(given)}")
+        doc = snapshot.load(snapshot_path)
+        raw_files = pack.read_raw_folder(raw_dir)
+    else:
+        settings = _analysis_settings(trusted_accounts, config_path)
+        request = crawl_request(**opts)
+        recorder = Recorder()
+        doc = pipeline.discover(request, Progress("evidence"), recorder)
+        model.apply(doc, **settings)
+        raw_files = recorder.files(request.record())
+        failed = [c for c in _report_snapshot("evidence", doc, out) if c["kind"] != "organization"]
+        if strict and failed:
+            raise IncompleteCrawl(f"--strict: {len(failed)} unit(s) failed; no pack was written")
+    data, manifest = pack.build(doc, raw_files, key)
+    pack.write(out, data)
+    click.echo(f"evidence: {len(manifest['files']) + 2 + (key is not None)} files, {len(raw_files) - 1} raw answer files, "
+               f"{len(doc['findings'])} findings" + ("; manifest signed" if key is not None else ""), err=True)
+    click.echo(str(out))
+
+
+@cli.command()
+@click.argument("pack_path", metavar="PACK", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--key", "key_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="The Ed25519 public key (PEM) the pack's manifest must be signed with.")
+def verify(pack_path, key_path):
+    """Check an evidence pack offline: every hash and the signature, no file added or removed, and
+    the snapshot and findings re-derived from its raw AWS answers. Exit 7 names the first difference."""
+    from archviz.evidence import pack as evidence_pack
+    from archviz.evidence.verify import verify as check
+
+    public = evidence_pack.read_small(key_path, "--key") if key_path is not None else None
+    result = check(pack_path, public, str(key_path))
+    signature = "signature good" if result.signed else \
+        "signed, signature NOT checked (pass --key)" if result.unchecked_signature else "not signed"
+    click.echo(f"{pack_path}: verified: {result.files} files match the manifest; the snapshot and findings "
+               f"({result.connections} connections, {result.findings} findings) re-derive from {result.answers} raw "
+               f"answer files; {signature}")
 
 
 @cli.command()

@@ -1,0 +1,246 @@
+"""An analyzed snapshot's findings as audit evidence: CSV for spreadsheets, JSON for scripts and
+OCSF Detection Findings for security tools.
+
+Every export is a pure function of the snapshot: the same document gives the same bytes. The only
+time written is the snapshot's own ``generated_at``; findings keep the model's order (most severe
+first). Each finding carries its rule's rationale and remediation, taken from the snapshot's
+``analysis["rules"]`` and, for a rule the snapshot does not describe, from ``archviz.model.CATALOG``.
+
+CSV: UTF-8 without a byte-order mark, "\\r\\n" line ends (RFC 4180, the csv module's default), one
+header row then one row per finding. Names, tags and messages come from AWS and are untrusted, so
+the CSV guards against CSV (formula) injection as OWASP advises: a cell that starts with ``=``,
+``+``, ``-``, ``@``, a tab or a carriage return gets a leading apostrophe, which spreadsheets read
+as "this is text" instead of evaluating a formula. ``rows`` gives the unguarded values.
+
+OCSF: a JSON array of Detection Findings (class_uid 2004) built with py-ocsf-models, mapped the way
+Prowler maps its checks (prowler/lib/outputs/ocsf/ocsf.py); see ``detection_finding``."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections import Counter
+from datetime import datetime, timezone
+
+from py_ocsf_models.events.findings.activity_id import ActivityID
+from py_ocsf_models.events.findings.detection_finding import DetectionFinding
+from py_ocsf_models.events.findings.detection_finding_type_id import DetectionFindingTypeID
+from py_ocsf_models.events.findings.severity_id import SeverityID
+from py_ocsf_models.events.findings.status_id import StatusID
+from py_ocsf_models.objects.account import Account, TypeID
+from py_ocsf_models.objects.analytic import Analytic
+from py_ocsf_models.objects.cloud import Cloud
+from py_ocsf_models.objects.finding_info import FindingInformation
+from py_ocsf_models.objects.metadata import Metadata
+from py_ocsf_models.objects.organization import Organization
+from py_ocsf_models.objects.product import Product
+from py_ocsf_models.objects.remediation import Remediation
+from py_ocsf_models.objects.resource_details import ResourceDetails
+
+from archviz import __version__
+from archviz.model import CATALOG, SEVERITIES
+
+__all__ = ["COLUMNS", "rows", "neutralise", "to_csv", "to_json", "detection_findings", "to_ocsf"]
+
+COLUMNS = ("rule", "severity", "title", "resource", "account", "region", "message", "rationale", "remediation")
+
+# A cell starting with one of these is a formula to Excel, LibreOffice Calc or Google Sheets.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+# archviz's severities (vocab.SEVERITIES) and OCSF's: "info" is OCSF's Informational.
+SEVERITY_IDS: dict[str, SeverityID] = {"critical": SeverityID.Critical, "high": SeverityID.High,
+                                       "medium": SeverityID.Medium, "low": SeverityID.Low,
+                                       "info": SeverityID.Informational}
+assert set(SEVERITY_IDS) == set(SEVERITIES), "every archviz severity needs an OCSF severity"
+
+# What a finding's resource is, by its id's prefix, else by the kind of its first piece of evidence
+# (CloudFormation's type names). A coverage gap's resource is an account/region unit: "Other".
+_TYPE_BY_PREFIX = (("vpce-svc-", "AWS::EC2::VPCEndpointService"), ("vpce-", "AWS::EC2::VPCEndpoint"),
+                   ("sg-", "AWS::EC2::SecurityGroup"), ("subnet-", "AWS::EC2::Subnet"),
+                   ("arn:aws:elasticloadbalancing:", "AWS::ElasticLoadBalancingV2::LoadBalancer"))
+_TYPE_BY_KIND = {"endpoint_services": "AWS::EC2::VPCEndpointService", "endpoints": "AWS::EC2::VPCEndpoint",
+                 "endpoint_connections": "AWS::EC2::VPCEndpoint", "security_groups": "AWS::EC2::SecurityGroup",
+                 "subnets": "AWS::EC2::Subnet", "load_balancers": "AWS::ElasticLoadBalancingV2::LoadBalancer"}
+
+# AWS documentation for the rules that have one obvious page (OCSF remediation.references).
+_CONFIGURE = "https://docs.aws.amazon.com/vpc/latest/privatelink/configure-endpoint-service.html"
+_PERMISSIONS = _CONFIGURE + "#add-remove-permissions"
+_ACCEPTANCE = _CONFIGURE + "#accept-reject-connection-requests"
+REFERENCES: dict[str, list[str]] = {
+    "endpoint-service-open-to-all": [_PERMISSIONS],
+    "endpoint-service-untrusted-principal": [_PERMISSIONS],
+    "endpoint-service-auto-accept": [_ACCEPTANCE],
+    "external-consumer-connected": [_ACCEPTANCE],
+    "endpoint-policy-full-access": ["https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-access.html"],
+}
+
+PRODUCT = "archviz"
+
+
+# --- the findings, explained ----------------------------------------------------------------
+
+def _rule_texts(doc: dict) -> dict[str, tuple[str, str]]:
+    """rule_id -> (rationale, remediation): the snapshot's analysis first, the catalog behind it."""
+    texts = {r.id: (r.rationale, r.remediation) for r in CATALOG.values()}
+    for r in (doc.get("analysis") or {}).get("rules") or []:
+        texts[r["rule_id"]] = (r.get("rationale") or "", r.get("remediation") or "")
+    return texts
+
+
+def _explained(doc: dict) -> list[dict]:
+    """Each finding (a copy) with its rule's rationale and remediation ("" for an unknown rule)."""
+    if not isinstance(doc.get("findings"), list):
+        raise ValueError("the snapshot has no findings list: analyze it first (archviz.model.apply)")
+    texts = _rule_texts(doc)
+    explained = []
+    for f in doc["findings"]:
+        rationale, remediation = texts.get(f["rule_id"], ("", ""))
+        explained.append({**f, "rationale": rationale, "remediation": remediation})
+    return explained
+
+
+# --- CSV ----------------------------------------------------------------------------------------
+
+def rows(doc: dict) -> list[dict]:
+    """One dict per finding, keyed by ``COLUMNS``: the raw values (an unknown account or region is
+    ""), not yet guarded against formula injection; ``to_csv`` guards them."""
+    return [{"rule": f["rule_id"], "severity": f["severity"], "title": f["title"], "resource": f["resource_id"],
+             "account": f["account_id"] or "", "region": f["region"] or "", "message": f["message"],
+             "rationale": f["rationale"], "remediation": f["remediation"]} for f in _explained(doc)]
+
+
+def neutralise(value) -> str:
+    """A cell's text, with a leading apostrophe when it would start a spreadsheet formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+
+
+def to_csv(doc: dict) -> bytes:
+    """The findings as CSV (UTF-8, "\\r\\n" line ends): the ``COLUMNS`` header, then one row per
+    finding, every cell guarded against formula injection."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for row in rows(doc):
+        writer.writerow([neutralise(row[c]) for c in COLUMNS])
+    return buffer.getvalue().encode("utf-8")
+
+
+# --- JSON ---------------------------------------------------------------------------------------
+
+def _dumps(value) -> bytes:
+    return (json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+
+
+def to_json(doc: dict) -> bytes:
+    """``{"generated_at", "tool", "findings"}`` with each finding plus its rationale and remediation:
+    sorted keys, two-space indent, UTF-8, a trailing newline."""
+    return _dumps({"generated_at": doc["generated_at"], "tool": doc["tool"], "findings": _explained(doc)})
+
+
+# --- OCSF ---------------------------------------------------------------------------------------
+
+def _generated_at(doc: dict) -> datetime:
+    """The snapshot's time, aware (UTC when the text carries no offset)."""
+    when = datetime.fromisoformat(doc["generated_at"].replace("Z", "+00:00"))
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def _uids(findings: list[dict]) -> list[str]:
+    """Stable finding uids: ``archviz-<rule>-<account>-<region>-<resource>``, the same finding
+    keeps it from crawl to crawl. Findings that would share one (one rule, one resource, several
+    principals or connections) each get a suffix hashed from their evidence and message."""
+    bases = ["-".join(("archviz", f["rule_id"], f["account_id"] or "", f["region"] or "", f["resource_id"]))
+             for f in findings]
+    shared = {b for b, n in Counter(bases).items() if n > 1}
+    uids = []
+    for base, f in zip(bases, findings):
+        if base in shared:
+            what = json.dumps([f["evidence"], f["message"]], sort_keys=True, ensure_ascii=False)
+            base += "-" + hashlib.sha256(what.encode("utf-8")).hexdigest()[:12]
+        uids.append(base)
+    return uids
+
+
+def _resource_type(f: dict) -> str:
+    for prefix, kind in _TYPE_BY_PREFIX:
+        if f["resource_id"].startswith(prefix):
+            return kind
+    first = f["evidence"][0].split("/", 1)[0] if f["evidence"] else ""
+    return _TYPE_BY_KIND.get(first, "Other")
+
+
+class _Estate:
+    """What a DetectionFinding borrows from the rest of the snapshot: account names, the
+    organization, and the names and tags of endpoints and endpoint services."""
+
+    def __init__(self, doc: dict):
+        self.accounts = {a["account_id"]: a for a in doc.get("accounts") or []}
+        self.organization = doc.get("organization") or {}
+        self.members = set(self.organization.get("account_ids") or [])
+        self.records = {e["endpoint_id"]: e for e in doc.get("endpoints") or []}
+        self.records.update((s["service_id"], s) for s in doc.get("endpoint_services") or [])
+
+    def cloud(self, account_id: str | None, region: str | None) -> Cloud:
+        account = org = None
+        if account_id:
+            known = self.accounts.get(account_id, {})
+            account = Account(uid=account_id, name=known.get("name") or account_id, type_id=TypeID.AWS_Account,
+                              type=TypeID.AWS_Account.name.replace("_", " "))
+            if account_id in self.members and self.organization.get("id"):
+                org = Organization(uid=self.organization["id"], ou_uid=known.get("ou_id"))
+        return Cloud(provider="AWS", region=region, account=account, org=org)
+
+    def resource(self, f: dict) -> ResourceDetails:
+        record = self.records.get(f["resource_id"], {})
+        tags = record.get("tags") or {}
+        return ResourceDetails(uid=f["resource_id"], type=_resource_type(f), region=f["region"],
+                               name=record.get("name") or None,
+                               labels=[f"{k}:{v}" for k, v in sorted(tags.items())] or None)
+
+
+def _severity(severity: str) -> tuple[SeverityID, str]:
+    """OCSF's severity id and caption; a severity archviz does not know is Other, named as is."""
+    if severity in SEVERITY_IDS:
+        return SEVERITY_IDS[severity], SEVERITY_IDS[severity].name
+    return SeverityID.Other, severity
+
+
+def detection_finding(f: dict, uid: str, when: datetime, estate: _Estate) -> DetectionFinding:
+    """One explained finding as an OCSF Detection Finding: created (activity Create), new (status
+    New), at the snapshot's time; the rule is the analytic and the metadata's event code, its
+    rationale the risk details, its remediation the remediation; the evidence is unmapped."""
+    severity_id, severity = _severity(f["severity"])
+    epoch = int(when.timestamp())
+    org = estate.organization.get("id") if f["account_id"] in estate.members else None
+    return DetectionFinding(
+        activity_id=ActivityID.Create, activity_name=ActivityID.Create.name,
+        type_uid=DetectionFindingTypeID.Create, type_name=f"Detection Finding: {DetectionFindingTypeID.Create.name}",
+        severity_id=severity_id, severity=severity, status_id=StatusID.New, status=StatusID.New.name,
+        time=epoch, time_dt=when, message=f["message"],
+        finding_info=FindingInformation(
+            uid=uid, title=f["title"], desc=f["message"], created_time=epoch, created_time_dt=when,
+            analytic=Analytic(uid=f["rule_id"], name=f["title"], type_id=1, type="Rule")),
+        risk_details=f["rationale"] or None,
+        remediation=Remediation(desc=f["remediation"], references=REFERENCES.get(f["rule_id"])),
+        metadata=Metadata(event_code=f["rule_id"], profiles=["cloud", "datetime"], tenant_uid=org,
+                          product=Product(uid=PRODUCT, name=PRODUCT, vendor_name=PRODUCT, version=__version__)),
+        cloud=estate.cloud(f["account_id"], f["region"]),
+        resources=[estate.resource(f)],
+        unmapped={"evidence": list(f["evidence"])},
+    )
+
+
+def detection_findings(doc: dict) -> list[DetectionFinding]:
+    """The snapshot's findings as OCSF Detection Findings, in the snapshot's order."""
+    findings = _explained(doc)
+    when, estate = _generated_at(doc), _Estate(doc)
+    return [detection_finding(f, uid, when, estate) for f, uid in zip(findings, _uids(findings))]
+
+
+def to_ocsf(doc: dict) -> bytes:
+    """The findings as a JSON array of OCSF Detection Findings (class_uid 2004): each serialized as
+    pydantic's ``model_dump(mode="json", exclude_none=True)``, sorted keys, two-space indent."""
+    return _dumps([finding.model_dump(mode="json", exclude_none=True) for finding in detection_findings(doc)])

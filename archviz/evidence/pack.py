@@ -1,0 +1,267 @@
+"""An audit evidence pack: one zip a third party can check by themselves, offline.
+
+It holds what was seen (``raw/``: every AWS answer the crawl used), what archviz made of it
+(``snapshot.json``, the findings in three forms, the pages and diagrams, ``report.html``),
+and how to check the two agree: ``manifest.json`` (who crawled what, when, with which calls
+and IAM actions, and a SHA-256 for every other file), ``SHA256SUMS`` (the same hashes for
+``sha256sum -c``, plus the manifest's), an optional Ed25519 signature over the manifest, and a
+README for the auditor. A pack is only written once its snapshot has been re-derived from its
+own ``raw/`` (:func:`rederive`), so every pack archviz writes passes ``archviz verify``.
+
+Same snapshot and raw answers, same bytes: the zip's entries are sorted, and their dates are
+the crawl's."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import os
+import tempfile
+import zipfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from archviz import __version__, model
+from archviz.discovery.permissions import PERMISSIONS
+from archviz.discovery.raw import CRAWL_FILE, parse_time, read_folder
+from archviz.errors import ArchvizError, InputError
+from archviz.evidence import findings, report
+from archviz.evidence.compare import first_difference
+from archviz.files import write_atomic
+
+PACK_FORMAT = 1
+MANIFEST = "manifest.json"
+SIGNATURE = "manifest.json.sig"
+SUMS = "SHA256SUMS"
+README = "README.md"
+RAW = "raw/"
+PAGES = "pages/"
+# Files the manifest cannot list: itself, what is derived from it, and its signature.
+UNLISTED = (MANIFEST, SUMS, SIGNATURE)
+ACTIONS = {(p.service, p.operation): p.action for p in PERMISSIONS}
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def dumps(value: Any) -> bytes:
+    return (json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def analysis_settings(doc: dict) -> dict:
+    """The settings a snapshot was analyzed with (kept in it), to analyze a replay the same way."""
+    analysis = doc.get("analysis") or {}
+    return {"trusted_accounts": frozenset(analysis.get("trusted_accounts") or []),
+            "marketplace_links": dict(analysis.get("marketplace_links") or {})}
+
+
+def rederive(raw_files: dict[str, bytes], settings: dict) -> dict:
+    """The analyzed snapshot that ``raw_files`` (a raw folder's files, by relative path) rebuild
+    through the collectors, offline."""
+    from archviz import pipeline
+
+    with tempfile.TemporaryDirectory(prefix="archviz-replay-") as tmp:
+        for rel, data in raw_files.items():
+            target = Path(tmp, rel)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        doc = pipeline.replay(Path(tmp))
+    return model.apply(doc, **settings)
+
+
+def mismatch(doc: dict, derived: dict) -> str | None:
+    """Where ``doc`` differs from what its raw answers derive (``tool`` aside: a replay by
+    another archviz version stamps its own)."""
+    return first_difference(dict(derived, tool=None), dict(doc, tool=None))
+
+
+def read_raw_folder(folder: Path) -> dict[str, bytes]:
+    """A raw folder's files by relative path, after checking it is one (:func:`raw.read_folder`)."""
+    read_folder(folder)
+    out = {}
+    for path in sorted(Path(folder).rglob("*")):
+        if path.is_file():
+            out[path.relative_to(folder).as_posix()] = path.read_bytes()
+    return out
+
+
+def calls(raw_files: dict[str, bytes]) -> dict[str, int]:
+    """Every operation the crawl called, as ``service:Operation``, with how often."""
+    counted: Counter[str] = Counter()
+    for rel, data in raw_files.items():
+        parts = rel.split("/")
+        if len(parts) == 3:
+            service, operation = parts[2][: -len(".json")].split(".", 1)
+            counted[f"{service}:{operation}"] += len(json.loads(data))
+    return dict(sorted(counted.items()))
+
+
+def assumed_roles(raw_files: dict[str, bytes], caller_account: str | None, home: str | None) -> list[dict]:
+    """Each AssumeRole the crawl made: the role, and the session's ARN and expiry or the error."""
+    data = raw_files.get(f"{caller_account}/{home}/sts.AssumeRole.json")
+    roles = []
+    for record in json.loads(data) if data else []:
+        answer = record.get("response") or {}
+        error = answer.get("Error") or {}
+        roles.append({"role_arn": record["params"].get("RoleArn"),
+                      "session_arn": (answer.get("AssumedRoleUser") or {}).get("Arn"),
+                      "expires_at": (answer.get("Credentials") or {}).get("Expiration"),
+                      "error_code": error.get("Code"), "requested_at": record.get("received_at")})
+    return sorted(roles, key=lambda r: (r["role_arn"] or "", r["requested_at"] or ""))
+
+
+def manifest(doc: dict, raw_files: dict[str, bytes], files: dict[str, bytes]) -> dict:
+    crawl = json.loads(raw_files[CRAWL_FILE])
+    caller = crawl.get("caller") or {}
+    operations = calls(raw_files)
+    coverage = Counter(c["status"] for c in doc["coverage"])
+    return {
+        "pack_format": PACK_FORMAT,
+        "tool": {"name": "archviz", "version": __version__},
+        "snapshot_tool": doc["tool"],
+        "crawl": {"started_at": crawl.get("started_at"), "finished_at": crawl.get("finished_at"),
+                  "home_region": crawl.get("home_region"), "request": crawl.get("request"),
+                  "made_by": crawl.get("tool")},
+        "caller": caller,
+        "assumed_roles": assumed_roles(raw_files, caller.get("Account"), crawl.get("home_region")),
+        "scope": doc["scope"],
+        "coverage": {"units": len(doc["coverage"]), **{k: coverage[k] for k in ("ok", "error", "skipped")},
+                     "not_covered": [{k: c[k] for k in ("account_id", "region", "kind", "status", "error_code")}
+                                     for c in doc["coverage"] if c["status"] != "ok"]},
+        "operations": {op: {"calls": n, "iam_action": ACTIONS.get(tuple(op.split(":", 1)))}
+                       for op, n in operations.items()},
+        "iam_actions": sorted({ACTIONS[k] for k in (tuple(op.split(":", 1)) for op in operations) if k in ACTIONS}),
+        "files": {rel: sha256(data) for rel, data in sorted(files.items())},
+    }
+
+
+def sums(manifest_bytes: bytes, files: dict[str, bytes]) -> bytes:
+    """``SHA256SUMS`` in the format ``sha256sum -c`` reads: every file but itself and the signature."""
+    listed = dict(files, **{MANIFEST: manifest_bytes})
+    return "".join(f"{sha256(data)}  {rel}\n" for rel, data in sorted(listed.items())).encode("ascii")
+
+
+def _render(doc: dict) -> tuple[dict[str, bytes], list]:
+    from archviz.render import build
+
+    files: dict[str, bytes] = {}
+    built = build(doc, lambda rel, data: files.__setitem__(rel, data), formats=("svg",))
+    return files, built.order
+
+
+def _facts(doc: dict, crawl: dict) -> list[tuple[str, str]]:
+    caller = crawl.get("caller") or {}
+    cov = Counter(c["status"] for c in doc["coverage"])
+    return [("Produced by", f"archviz {doc['tool']['version']}"),
+            ("Crawl", f"{crawl.get('started_at')} to {crawl.get('finished_at')}"),
+            ("Caller", str(caller.get("Arn"))),
+            ("Scope", f"{doc['scope']['mode']}: {len(doc['scope']['accounts'])} accounts, "
+                      f"regions {', '.join(doc['scope']['regions'])}"),
+            ("Coverage", f"{cov['ok']} units ok, {cov['error']} failed, {cov['skipped']} skipped"),
+            ("Connections and findings", f"{len(doc['connections'])} connections, {len(doc['findings'])} findings")]
+
+
+def contents(doc: dict, raw_files: dict[str, bytes]) -> dict[str, bytes]:
+    """Every file of the pack but the manifest, its sums and its signature."""
+    crawl = json.loads(raw_files[CRAWL_FILE])
+    from archviz import snapshot
+
+    pages, order = _render(doc)
+    files = {
+        "snapshot.json": snapshot.dumps(doc),
+        "findings.csv": findings.to_csv(doc),
+        "findings.json": findings.to_json(doc),
+        "findings.ocsf.json": findings.to_ocsf(doc),
+        "report.html": report.report_html(pages, order, "PrivateLink architecture: audit evidence", _facts(doc, crawl)),
+        **{RAW + rel: data for rel, data in raw_files.items()},
+        **{PAGES + rel: data for rel, data in pages.items()},
+    }
+    files[README] = _readme(doc, crawl, files)
+    return files
+
+
+def _readme(doc: dict, crawl: dict, files: dict[str, bytes]) -> bytes:
+    from archviz.render.pages import render_page
+
+    request = crawl.get("request") or {}
+    text = render_page("evidence_readme.md.j2", README, doc=doc, crawl=crawl, caller=crawl.get("caller") or {},
+                       request=request, version=__version__, raw_files=sum(1 for r in files if r.startswith(RAW)),
+                       pages=sum(1 for r in files if r.startswith(PAGES)))
+    return text.encode("utf-8")
+
+
+def load_key(path: Path) -> Any:
+    """An Ed25519 private key in PEM (``openssl genpkey -algorithm ed25519``); a passphrase, if
+    any, from ``ARCHVIZ_SIGNING_KEY_PASSPHRASE``."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    data = read_small(path, "--sign")
+    passphrase = os.environ.get("ARCHVIZ_SIGNING_KEY_PASSPHRASE")
+    try:
+        key = serialization.load_pem_private_key(data, password=passphrase.encode() if passphrase else None)
+    except TypeError as exc:
+        raise InputError(f"--sign {path}: {exc} (set ARCHVIZ_SIGNING_KEY_PASSPHRASE)")
+    except ValueError:
+        raise InputError(f"--sign {path}: not a PEM private key (create one with: openssl genpkey -algorithm ed25519 -out KEY)")
+    if not isinstance(key, ed25519.Ed25519PrivateKey):
+        raise InputError(f"--sign {path}: not an Ed25519 key (create one with: openssl genpkey -algorithm ed25519 -out KEY)")
+    return key
+
+
+def read_small(path: Path, option: str, limit: int = 64 * 1024) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    except FileNotFoundError:
+        raise InputError(f"{option} {path}: no such file")
+    except OSError as exc:
+        raise InputError(f"{option} {path}: cannot read: {exc.strerror or exc}")
+    if len(data) > limit:
+        raise InputError(f"{option} {path}: too large to be a key")
+    return data
+
+
+def zip_bytes(files: dict[str, bytes], when: dt.datetime) -> bytes:
+    """The zip of ``files``, sorted, every entry dated ``when`` (deterministic)."""
+    stamp = when.astimezone(dt.timezone.utc).timetuple()[:6]
+    stamp = max(stamp, (1980, 1, 1, 0, 0, 0))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        for rel in sorted(files):
+            info = zipfile.ZipInfo(rel, date_time=stamp)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, files[rel])
+    return buffer.getvalue()
+
+
+def build(doc: dict, raw_files: dict[str, bytes], key: Any = None) -> tuple[bytes, dict]:
+    """The pack's bytes and its manifest. Refuses a snapshot that its raw answers do not derive."""
+    derived = rederive(raw_files, analysis_settings(doc))
+    diff = mismatch(doc, derived)
+    if diff:
+        raise InputError(f"the snapshot is not what the raw answers derive (snapshot.json: {diff}); "
+                         f"give the snapshot and the raw folder of the same crawl")
+    files = contents(doc, raw_files)
+    info = manifest(doc, raw_files, files)
+    manifest_bytes = dumps(info)
+    files[MANIFEST] = manifest_bytes
+    files[SUMS] = sums(manifest_bytes, {k: v for k, v in files.items() if k not in UNLISTED})
+    if key is not None:
+        files[SIGNATURE] = key.sign(manifest_bytes)
+    finished = json.loads(raw_files[CRAWL_FILE]).get("finished_at")
+    return zip_bytes(files, parse_time(finished)), info
+
+
+def write(path: Path, data: bytes) -> Path:
+    """Write the pack atomically (a temporary file beside it, then renamed)."""
+    try:
+        write_atomic(Path(path), data)
+    except OSError as exc:
+        raise ArchvizError(f"cannot write {path}: {exc.strerror or exc}")
+    return Path(path)

@@ -1,0 +1,195 @@
+"""``archviz verify``: check an evidence pack by itself, offline.
+
+In order, stopping at the first problem: the zip is readable and its names are safe; the
+manifest is one this archviz reads (else: which version made it); the signature, with
+``--key``; every file the manifest lists is there with its SHA-256, no file is there that it
+does not list, and ``SHA256SUMS`` agrees; then the snapshot is rebuilt from ``raw/`` alone
+(the same collectors, served the recorded answers), analyzed with the settings the snapshot
+records, and compared with ``snapshot.json``, and the findings files are made again from it and
+compared with the pack's. A problem is :class:`VerificationError` (exit code 7) naming the
+file and, inside the snapshot, the record and the field."""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+import stat
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from archviz import __version__
+from archviz.errors import ArchvizError, InputError, ReplayError
+from archviz.evidence import findings
+from archviz.evidence.compare import first_difference
+from archviz.evidence.pack import (MANIFEST, PACK_FORMAT, RAW, SIGNATURE, SUMS, UNLISTED, analysis_settings, mismatch,
+                                   rederive, sha256, sums)
+
+MAX_PACK_BYTES = int(os.environ.get("ARCHVIZ_MAX_PACK_BYTES", 4 * 1024**3))  # uncompressed, all files together
+MAX_FILES = 1_000_000
+
+
+class VerificationError(ArchvizError):
+    """The pack does not hold: a file altered, added or removed, a bad signature, or a snapshot
+    or findings file its raw answers do not derive."""
+
+    exit_code = 7
+
+
+@dataclass
+class Verified:
+    files: int
+    answers: int
+    connections: int
+    findings: int
+    signed: bool  # a signature was checked with --key
+    unchecked_signature: bool  # the pack is signed but no --key was given
+    made_by: str
+
+
+def _safe(name: str) -> bool:
+    return (bool(name) and not name.startswith("/") and "\\" not in name and "\x00" not in name
+            and not name.endswith("/") and posixpath.normpath(name) == name and not name.startswith("../")
+            and ".." not in name.split("/"))
+
+
+def read_pack(path: Path) -> dict[str, bytes]:
+    """Every file of the zip, by name, read within bounds (a zip bomb is refused, not inflated)."""
+    path = Path(path)
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}")
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(f"{path}: not a regular file (an evidence pack is a zip file)")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            entries = [e for e in zf.infolist() if not e.is_dir()]
+            if len(entries) > MAX_FILES or sum(e.file_size for e in entries) > MAX_PACK_BYTES:
+                raise VerificationError(f"{path}: more than {MAX_PACK_BYTES} bytes or {MAX_FILES} files once "
+                                        f"unpacked (ARCHVIZ_MAX_PACK_BYTES raises the limit)")
+            files: dict[str, bytes] = {}
+            for entry in entries:
+                if not _safe(entry.filename):
+                    raise VerificationError(f"{path}: unsafe file name in the pack: {entry.filename!r}")
+                if entry.filename in files:
+                    raise VerificationError(f"{path}: {entry.filename} is in the pack twice")
+                with zf.open(entry) as f:
+                    data = f.read(entry.file_size + 1)
+                if len(data) != entry.file_size:
+                    raise VerificationError(f"{path}: {entry.filename}: its size is not the one the zip declares")
+                files[entry.filename] = data
+    except zipfile.BadZipFile as exc:
+        raise VerificationError(f"{path}: not a readable zip file ({exc})")
+    except (zipfile.LargeZipFile, NotImplementedError, EOFError, OSError, RuntimeError) as exc:
+        raise VerificationError(f"{path}: cannot read the zip ({exc})")
+    return files
+
+
+def _json(files: dict[str, bytes], name: str) -> Any:
+    from archviz.snapshot import _no_constants
+
+    try:
+        return json.loads(files[name].decode("utf-8"), parse_constant=_no_constants)
+    except (ValueError, RecursionError) as exc:
+        raise VerificationError(f"{name}: not JSON ({exc})")
+
+
+def _manifest(files: dict[str, bytes]) -> dict:
+    if MANIFEST not in files:
+        raise VerificationError(f"{MANIFEST} is missing: not an archviz evidence pack")
+    manifest = _json(files, MANIFEST)
+    if not isinstance(manifest, dict):
+        raise VerificationError(f"{MANIFEST}: not an archviz manifest")
+    tool = manifest.get("tool") if isinstance(manifest.get("tool"), dict) else {}
+    made_by = f"archviz {tool.get('version')}" if tool.get("version") else "an unknown tool"
+    if manifest.get("pack_format") != PACK_FORMAT:
+        raise VerificationError(f"this pack was made by {made_by} (pack format {manifest.get('pack_format')!r}); "
+                                f"this archviz {__version__} verifies pack format {PACK_FORMAT}: verify it with the "
+                                f"version that made it")
+    if not isinstance(manifest.get("files"), dict) or not all(isinstance(v, str) for v in manifest["files"].values()):
+        raise VerificationError(f"{MANIFEST}: no file list")
+    return manifest
+
+
+def check_signature(files: dict[str, bytes], public_key: bytes, key_name: str) -> None:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    try:
+        key = serialization.load_pem_public_key(public_key)
+    except ValueError:
+        raise InputError(f"--key {key_name}: not a PEM public key (make one with: openssl pkey -in KEY -pubout -out KEY.pub)")
+    if not isinstance(key, ed25519.Ed25519PublicKey):
+        raise InputError(f"--key {key_name}: not an Ed25519 public key")
+    if SIGNATURE not in files:
+        raise VerificationError(f"{SIGNATURE} is missing: the pack is not signed, so --key cannot be checked")
+    try:
+        key.verify(files[SIGNATURE], files[MANIFEST])
+    except InvalidSignature:
+        raise VerificationError(f"{SIGNATURE}: the signature over {MANIFEST} does not match the key {key_name} "
+                                f"(another key signed it, or the manifest was altered)")
+
+
+def check_hashes(files: dict[str, bytes], manifest: dict) -> None:
+    listed = manifest["files"]
+    for name in sorted(files):
+        if name not in listed and name not in UNLISTED:
+            raise VerificationError(f"{name}: added (the manifest does not list it)")
+    for name, digest in sorted(listed.items()):
+        if name not in files:
+            raise VerificationError(f"{name}: removed (the manifest lists it)")
+        if sha256(files[name]) != digest:
+            raise VerificationError(f"{name}: altered (its SHA-256 is not the one the manifest lists)")
+    if SUMS not in files:
+        raise VerificationError(f"{SUMS}: removed")
+    if files[SUMS] != sums(files[MANIFEST], {k: files[k] for k in listed}):
+        raise VerificationError(f"{SUMS}: altered (it does not list exactly the manifest's files and the manifest's hash)")
+
+
+def verify(path: Path, public_key: bytes | None = None, key_name: str = "") -> Verified:
+    files = read_pack(path)
+    manifest = _manifest(files)
+    made_by = str((manifest.get("tool") or {}).get("version"))
+    if public_key is not None:
+        check_signature(files, public_key, key_name)
+    check_hashes(files, manifest)
+    raw = {name[len(RAW):]: data for name, data in files.items() if name.startswith(RAW)}
+    doc = _json(files, "snapshot.json")
+    from archviz.snapshot import validate
+
+    try:
+        validate(doc, "snapshot.json")
+        derived = rederive(raw, analysis_settings(doc))
+    except ReplayError as exc:
+        raise VerificationError(f"raw/ does not rebuild the snapshot: {exc}")
+    except InputError as exc:  # includes SnapshotError
+        raise VerificationError(str(exc))
+    other = "" if made_by == __version__ else f" (the pack was made by archviz {made_by}; this is {__version__})"
+    diff = mismatch(doc, derived)
+    if diff:
+        raise VerificationError(f"snapshot.json: not what raw/ derives: {diff}{other}")
+    for name, make in (("findings.json", findings.to_json), ("findings.csv", findings.to_csv),
+                       ("findings.ocsf.json", findings.to_ocsf)):
+        expected = make(derived)
+        if files.get(name) != expected:
+            where = first_difference(json.loads(expected), _json(files, name)) if name.endswith(".json") else \
+                _first_line_difference(expected, files.get(name, b""))
+            raise VerificationError(f"{name}: not what raw/ derives: {where}{other}")
+    return Verified(files=len(files), answers=sum(1 for n in raw if n.count("/") == 2),
+                    connections=len(derived["connections"]), findings=len(derived["findings"]),
+                    signed=public_key is not None, unchecked_signature=public_key is None and SIGNATURE in files,
+                    made_by=made_by)
+
+
+def _first_line_difference(expected: bytes, actual: bytes) -> str:
+    want, have = expected.decode("utf-8", "replace").splitlines(), actual.decode("utf-8", "replace").splitlines()
+    for number, (a, b) in enumerate(zip(want, have), 1):
+        if a != b:
+            return f"line {number}: expected {a[:80]!r}, found {b[:80]!r}"
+    return f"{len(want)} lines expected, {len(have)} found"
