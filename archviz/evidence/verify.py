@@ -136,8 +136,27 @@ def check_signature(files: dict[str, bytes], public_key: bytes, key_name: str) -
                                 f"(another key signed it, or the manifest was altered)")
 
 
+def _parse_sums(data: bytes) -> dict[str, str]:
+    listed = {}
+    for line in data.decode("utf-8", "replace").splitlines():
+        digest, _, name = line.partition("  ")
+        listed[name] = digest
+    return listed
+
+
 def check_hashes(files: dict[str, bytes], manifest: dict) -> None:
+    """The manifest against SHA256SUMS first (so an altered manifest is named as such), then
+    every file against the manifest, then SHA256SUMS against both."""
     listed = manifest["files"]
+    if SUMS not in files:
+        raise VerificationError(f"{SUMS}: removed")
+    summed = _parse_sums(files[SUMS])
+    if summed.get(MANIFEST) != sha256(files[MANIFEST]):
+        others_hold = all(name in files and sha256(files[name]) == digest
+                          for name, digest in summed.items() if name != MANIFEST)
+        if others_hold:
+            raise VerificationError(f"{MANIFEST}: altered (its SHA-256 is not the one {SUMS} lists)")
+        raise VerificationError(f"{SUMS}: altered (it does not list the files' and the manifest's hashes)")
     for name in sorted(files):
         if name not in listed and name not in UNLISTED:
             raise VerificationError(f"{name}: added (the manifest does not list it)")
@@ -146,8 +165,6 @@ def check_hashes(files: dict[str, bytes], manifest: dict) -> None:
             raise VerificationError(f"{name}: removed (the manifest lists it)")
         if sha256(files[name]) != digest:
             raise VerificationError(f"{name}: altered (its SHA-256 is not the one the manifest lists)")
-    if SUMS not in files:
-        raise VerificationError(f"{SUMS}: removed")
     if files[SUMS] != sums(files[MANIFEST], {k: files[k] for k in listed}):
         raise VerificationError(f"{SUMS}: altered (it does not list exactly the manifest's files and the manifest's hash)")
 
