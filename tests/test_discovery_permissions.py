@@ -21,7 +21,8 @@ README = Path(__file__).parent.parent / "README.md"
 
 def test_readme_permission_list_is_the_table():
     readme = README.read_text()
-    section = readme[readme.index("### Permissions the crawl role needs"):readme.index("## The snapshot")]
+    start = readme.index("### Permissions the crawl role needs")
+    section = readme[start:readme.index("\n#", start + 1) + 1]  # up to the next heading
     assert section == permissions.markdown() + "\n", (
         "regenerate the README section with: python -c 'from archviz.discovery.permissions import markdown; "
         "print(markdown())'")

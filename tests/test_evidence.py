@@ -467,3 +467,21 @@ def test_the_shipped_policies_allow_every_operation_a_crawl_made(crawled):
     assert assumed and all(permissions.allows({"m": policies["archviz-management.json"]}, "sts:AssumeRole", arn)
                            for arn in assumed)
     assert not permissions.allows(policies, "sts:AssumeRole", "arn:aws:iam::111122223333:role/Admin")
+
+
+def test_an_encrypted_signing_key_is_read_with_its_passphrase(crawled, tmp_path, monkeypatch):
+    key = ed25519.Ed25519PrivateKey.generate()
+    (tmp_path / "k.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                       serialization.BestAvailableEncryption(b"correct horse")))
+    (tmp_path / "k.pub").write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                                   serialization.PublicFormat.SubjectPublicKeyInfo))
+    args = ["evidence", "--snapshot", str(crawled["live"] / "snapshot.json"), "--raw", str(crawled["raw"]),
+            "--out", str(tmp_path / "p.zip"), "--sign", str(tmp_path / "k.pem")]
+    result = invoke(args)
+    assert result.returncode == 2 and "ARCHVIZ_SIGNING_KEY_PASSPHRASE" in result.stderr
+    monkeypatch.setenv("ARCHVIZ_SIGNING_KEY_PASSPHRASE", "wrong")
+    result = invoke(args)
+    assert result.returncode == 2 and "is not its passphrase" in result.stderr and len(result.stderr.splitlines()) == 1
+    monkeypatch.setenv("ARCHVIZ_SIGNING_KEY_PASSPHRASE", "correct horse")
+    assert invoke(args).returncode == 0
+    assert verify(tmp_path / "p.zip", "--key", str(tmp_path / "k.pub")).returncode == 0

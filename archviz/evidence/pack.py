@@ -207,7 +207,9 @@ def load_key(path: Path) -> Any:
     except TypeError as exc:
         raise InputError(f"--sign {path}: {exc} (set ARCHVIZ_SIGNING_KEY_PASSPHRASE)")
     except ValueError:
-        raise InputError(f"--sign {path}: not a PEM private key (create one with: openssl genpkey -algorithm ed25519 -out KEY)")
+        hint = " or ARCHVIZ_SIGNING_KEY_PASSPHRASE is not its passphrase" if passphrase else ""
+        raise InputError(f"--sign {path}: not a PEM private key{hint} (create one with: "
+                         f"openssl genpkey -algorithm ed25519 -out KEY)")
     if not isinstance(key, ed25519.Ed25519PrivateKey):
         raise InputError(f"--sign {path}: not an Ed25519 key (create one with: openssl genpkey -algorithm ed25519 -out KEY)")
     return key
