@@ -31,6 +31,20 @@ def default_mode() -> int:
     return 0o666 & ~mask
 
 
+def regular_file(path: Path, error: type[ArchvizError], kind: str) -> os.stat_result:
+    """``path``'s status; it must be a regular file (never a FIFO or a device, which could block a
+    read forever or never end). ``kind`` says what it should be; every problem is one line."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise error(f"{path}: no such file")
+    except OSError as exc:
+        raise error(f"{path}: cannot read: {exc.strerror or exc}")
+    if not stat.S_ISREG(info.st_mode):
+        raise error(f"{path}: not a regular file ({kind})")
+    return info
+
+
 def write_atomic(path: Path, data: bytes | Iterable[bytes], mode: int | None = None) -> None:
     """Write ``data`` to ``path`` so that a reader sees the old file or the new one, never half.
 

@@ -9,7 +9,6 @@ import hashlib
 import json
 import os
 import re
-import stat
 from datetime import datetime, timezone
 from functools import lru_cache
 from importlib import resources
@@ -20,7 +19,7 @@ import jsonschema
 
 from archviz import __version__
 from archviz.errors import ArchvizError, SnapshotError
-from archviz.files import file_lock, remove_temporaries, write_atomic
+from archviz.files import file_lock, regular_file, remove_temporaries, write_atomic
 
 SCHEMA_VERSION = 1
 SNAPSHOT_FILE = "snapshot.json"
@@ -196,14 +195,7 @@ def read_json(path: Path, what: str = "file", max_bytes: int | None = None,
     """Parse a JSON file defensively: a regular file only (never a FIFO or a device), of a bounded
     size, no ``NaN``/``Infinity``, nesting bounded. Every problem is one line."""
     max_bytes = MAX_BYTES if max_bytes is None else max_bytes
-    try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        raise error(f"{path}: no such file")
-    except OSError as exc:
-        raise error(f"{path}: cannot read: {exc.strerror or exc}")
-    if not stat.S_ISREG(info.st_mode):
-        raise error(f"{path}: not a regular file (an archviz {what} is a JSON file)")
+    info = regular_file(path, error, f"an archviz {what} is a JSON file")
     if info.st_size > max_bytes:
         raise error(f"{path}: {info.st_size} bytes is more than the {max_bytes} bytes an archviz {what} may have "
                     f"(ARCHVIZ_MAX_SNAPSHOT_BYTES raises the limit)")

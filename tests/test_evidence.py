@@ -345,7 +345,7 @@ def test_evidence_refuses_a_snapshot_its_raw_answers_do_not_derive(crawled, tmp_
 @pytest.mark.parametrize("args, message", [
     (["--snapshot", "s.json"], "--snapshot and --raw go together"),
     (["--snapshot", "s.json", "--raw", "r", "--org"], "drop --org"),
-    (["--org", "--sign", "missing.pem"], "--sign missing.pem: no such file"),
+    (["--org", "--sign", "missing.pem"], "missing.pem: no such file"),
 ])
 def test_evidence_usage_errors(tmp_path, args, message, monkeypatch):
     monkeypatch.chdir(tmp_path)

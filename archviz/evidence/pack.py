@@ -30,7 +30,7 @@ from archviz.discovery.raw import CRAWL_FILE, parse_time, read_folder
 from archviz.errors import ArchvizError, InputError
 from archviz.evidence import findings, report
 from archviz.evidence.compare import first_difference
-from archviz.files import write_atomic
+from archviz.files import regular_file, write_atomic
 
 PACK_FORMAT = 1
 MANIFEST = "manifest.json"
@@ -216,16 +216,15 @@ def load_key(path: Path) -> Any:
 
 
 def read_small(path: Path, option: str, limit: int = 64 * 1024) -> bytes:
+    """A key file (``--sign``, ``--key``): a regular file of at most ``limit`` bytes."""
+    info = regular_file(path, InputError, f"{option} takes a PEM key file")
+    if info.st_size > limit:
+        raise InputError(f"{path}: too large to be a key ({option})")
     try:
         with open(path, "rb") as f:
-            data = f.read(limit + 1)
-    except FileNotFoundError:
-        raise InputError(f"{option} {path}: no such file")
+            return f.read(limit)
     except OSError as exc:
-        raise InputError(f"{option} {path}: cannot read: {exc.strerror or exc}")
-    if len(data) > limit:
-        raise InputError(f"{option} {path}: too large to be a key")
-    return data
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}")
 
 
 def zip_bytes(files: dict[str, bytes], when: dt.datetime) -> bytes:

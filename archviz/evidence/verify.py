@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import posixpath
-import stat
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 
 from archviz import __version__
 from archviz.errors import ArchvizError, InputError, ReplayError
+from archviz.files import regular_file
 from archviz.evidence import findings
 from archviz.evidence.compare import first_difference
 from archviz.evidence.pack import (MANIFEST, PACK_FORMAT, RAW, SIGNATURE, SUMS, UNLISTED, analysis_settings, mismatch,
@@ -58,14 +58,7 @@ def _safe(name: str) -> bool:
 def read_pack(path: Path) -> dict[str, bytes]:
     """Every file of the zip, by name, read within bounds (a zip bomb is refused, not inflated)."""
     path = Path(path)
-    try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}")
-    if not stat.S_ISREG(info.st_mode):
-        raise InputError(f"{path}: not a regular file (an evidence pack is a zip file)")
+    regular_file(path, InputError, "an evidence pack is a zip file")
     try:
         with zipfile.ZipFile(path) as zf:
             entries = [e for e in zf.infolist() if not e.is_dir()]
