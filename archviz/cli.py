@@ -256,6 +256,10 @@ def run_discover(out: Path, profile, org, accounts, role_name, external_id, regi
     else:
         request = crawl_request(profile, org, accounts, role_name, external_id, regions, concurrency, ou_ids,
                                 accounts_from)
+        if raw_dir is not None:
+            if raw_dir.resolve() == out.resolve():
+                raise click.UsageError("--raw and --out must be different folders (the raw folder holds AWS's answers only)")
+            Recorder.check_target(raw_dir)  # before the crawl, not after it
         recorder = Recorder() if raw_dir is not None else None
         doc = pipeline.discover(request, Progress("discover"), recorder)
         if recorder is not None:
@@ -467,9 +471,10 @@ def verify(pack_path, key_path):
     result = check(pack_path, public, str(key_path))
     signature = "signature good" if result.signed else \
         "signed, signature NOT checked (pass --key)" if result.unchecked_signature else "not signed"
-    click.echo(f"{pack_path}: verified: {result.files} files match the manifest; the snapshot and findings "
-               f"({result.connections} connections, {result.findings} findings) re-derive from {result.answers} raw "
-               f"answer files; {signature}")
+    settings = f"{result.trusted} trusted outside accounts, {result.marketplace_links} Marketplace links"
+    click.echo(f"{pack_path}: verified: {result.files} files match the manifest; the snapshot, findings and manifest "
+               f"({result.connections} connections, {result.findings} findings; analyzed with {settings}) re-derive "
+               f"from {result.answers} raw answer files; {signature}")
 
 
 @cli.command()

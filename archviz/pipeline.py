@@ -10,7 +10,7 @@ from typing import Callable
 from archviz import snapshot
 from archviz.discovery.aws import AwsSessions
 from archviz.discovery.crawl import CrawlRequest, crawl
-from archviz.discovery.raw import Recorder, Replayer, now
+from archviz.discovery.raw import Recorder, Replayer, now, parse_time
 from archviz.errors import ReplayError
 
 
@@ -28,16 +28,21 @@ def discover(request: CrawlRequest, progress: Callable | None = None, recorder: 
                           generated_at=finished)
 
 
-def replay(folder: Path, progress: Callable | None = None, concurrency: int | None = None) -> dict:
+def replay(source: Path | Replayer, progress: Callable | None = None, concurrency: int | None = None) -> dict:
     """The snapshot a raw folder's crawl built, rebuilt from its recorded answers alone: the same
-    collectors run on real botocore clients, nothing is sent (not analyzed yet)."""
-    from archviz.discovery.raw import parse_time
-
-    replayer = Replayer(folder)
+    collectors run on real botocore clients, nothing is sent (not analyzed yet). Every recorded
+    answer must be asked for, once."""
+    replayer = source if isinstance(source, Replayer) else Replayer.from_folder(Path(source))
     request = CrawlRequest.from_record(replayer.request, concurrency)
     sessions = AwsSessions(region=replayer.home_region, hooks=replayer)
     result = crawl(request, progress, sessions)
-    if replayer.served == 0:
-        raise ReplayError(f"replay: {folder} holds no recorded answer")
+    unused = replayer.unused()
+    if unused:
+        raise ReplayError(f"replay: recorded answers the crawl never asked for, in {_some(unused)} "
+                          f"(a raw folder of another crawl, or one with answers added?)")
     return snapshot.build(result.scope, result.organization, result.accounts, result.coverage, result.records,
                           generated_at=parse_time(replayer.crawl["finished_at"]))
+
+
+def _some(items: list[str], n: int = 3) -> str:
+    return ", ".join(items[:n]) + (f" and {len(items) - n} more" if len(items) > n else "")

@@ -260,6 +260,7 @@ def test_a_deleted_raw_response_is_caught(crawled, tmp_path):
     # a forger who also fixes the manifest: the replay misses the answer and says which
     result = verify(repack({k: v for k, v in files.items() if k != gone}, tmp_path / "d2.zip", rehash=True))
     assert result.returncode == 7 and "DescribeLoadBalancers" in result.stderr and "raw/" in result.stderr
+    assert "/tmp" not in result.stderr  # named as in the pack
 
 
 def test_an_added_file_is_caught(crawled, tmp_path):
@@ -353,10 +354,21 @@ def test_evidence_usage_errors(tmp_path, args, message, monkeypatch):
     assert result.returncode == 2 and message in result.stderr
 
 
-def test_a_key_that_is_not_ed25519_is_refused(tmp_path):
+def test_a_key_that_is_not_ed25519_is_refused(tmp_path, monkeypatch):
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     (tmp_path / "k.pem").write_text("-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n")
     result = invoke(["evidence", "--org", "--sign", str(tmp_path / "k.pem"), "--out", str(tmp_path / "p.zip")])
     assert result.returncode == 2 and "not a PEM private key" in result.stderr
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    (tmp_path / "rsa.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                         serialization.NoEncryption()))
+    result = invoke(["evidence", "--org", "--sign", str(tmp_path / "rsa.pem"), "--out", str(tmp_path / "p.zip")])
+    assert result.returncode == 2 and "not an Ed25519 key" in result.stderr
+    private, _ = keypair(tmp_path, "plain")
+    monkeypatch.setenv("ARCHVIZ_SIGNING_KEY_PASSPHRASE", "x")
+    result = invoke(["evidence", "--org", "--sign", str(private), "--out", str(tmp_path / "p.zip")])
+    assert result.returncode == 2 and "the key is not encrypted" in result.stderr
 
 
 # --- replay -------------------------------------------------------------------------------------
@@ -381,7 +393,8 @@ def test_replay_of_an_altered_raw_folder_fails_clearly(crawled, tmp_path):
     records[0]["params"]["Filters"] = [{"Name": "vpc-id", "Values": ["vpc-forged"]}]
     victim.write_text(json.dumps(records))
     result = invoke(["discover", "--replay", str(raw), "--out", str(tmp_path / "out")])
-    assert result.returncode == 2 and "no recorded answer for ec2:DescribeVpcEndpoints" in result.stderr
+    assert result.returncode == 2 and "asked ec2:DescribeVpcEndpoints" in result.stderr
+    assert "but it was not recorded" in result.stderr and "ec2.DescribeVpcEndpoints.json" in result.stderr
     (raw / "stray.json").write_text("[]")
     result = invoke(["discover", "--replay", str(raw), "--out", str(tmp_path / "out")])
     assert result.returncode == 2 and "not a file of an archviz raw folder" in result.stderr
@@ -392,6 +405,8 @@ def test_replay_rejects_scope_options_and_other_folders(tmp_path):
     assert result.returncode == 2 and "drop --org" in result.stderr
     result = invoke(["discover", "--replay", str(tmp_path), "--out", str(tmp_path / "o")])
     assert result.returncode == 2 and "crawl.json: no such file" in result.stderr
+    result = invoke(["discover", "--raw", str(tmp_path / "same"), "--out", str(tmp_path / "same")])
+    assert result.returncode == 2 and "--raw and --out must be different folders" in result.stderr
 
 
 def test_raw_never_replaces_a_folder_that_is_not_a_raw_folder(sandbox, tmp_path):
@@ -400,6 +415,7 @@ def test_raw_never_replaces_a_folder_that_is_not_a_raw_folder(sandbox, tmp_path)
     result = invoke(["discover", "--raw", str(tmp_path / "mine"), "--out", str(tmp_path / "o")], env=sandbox.env())
     assert result.returncode == 2 and "not an archviz raw folder" in result.stderr
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+    assert not (tmp_path / "o").exists()  # refused before the crawl, not after it
 
 
 def test_recording_keeps_pages_in_order_and_replay_serves_them_to_a_paginator(tmp_path):
@@ -422,6 +438,7 @@ def test_recording_keeps_pages_in_order_and_replay_serves_them_to_a_paginator(tm
         pages = list(live.get_paginator("describe_vpc_endpoints").paginate())
     assert [p["VpcEndpoints"][0]["VpcEndpointId"] for p in pages] == ["vpce-1", "vpce-2"]
     recorder.home_region = "eu-west-1"
+    recorder.finished_at = recorder.started_at
     files = recorder.files({"org": False, "accounts": None, "ou_ids": None, "role_name": None, "regions": None})
     records = json.loads(files["111122223333/eu-west-1/ec2.DescribeVpcEndpoints.json"])
     assert [(r["page"], r["params"]) for r in records] == [(1, {}), (2, {"NextToken": "t1"})]
@@ -429,12 +446,14 @@ def test_recording_keeps_pages_in_order_and_replay_serves_them_to_a_paginator(tm
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(data)
     replayed = client()
-    Replayer(tmp_path).attach(replayed, "111122223333", "eu-west-1")
+    Replayer.from_folder(tmp_path).attach(replayed, "111122223333", "eu-west-1")
     items = [e["VpcEndpointId"] for p in replayed.get_paginator("describe_vpc_endpoints").paginate()
              for e in p["VpcEndpoints"]]
     assert items == ["vpce-1", "vpce-2"]
-    with pytest.raises(ReplayError, match="no recorded answer for ec2:DescribeVpcs"):
+    with pytest.raises(ReplayError, match="asked ec2:DescribeVpcs .* but it was not recorded"):
         replayed.describe_vpcs()
+    with pytest.raises(ReplayError, match="more often than it was recorded"):
+        replayed.describe_vpc_endpoints()
 
 
 def test_scrub_removes_secrets_wherever_they_are():
@@ -478,10 +497,171 @@ def test_an_encrypted_signing_key_is_read_with_its_passphrase(crawled, tmp_path,
     args = ["evidence", "--snapshot", str(crawled["live"] / "snapshot.json"), "--raw", str(crawled["raw"]),
             "--out", str(tmp_path / "p.zip"), "--sign", str(tmp_path / "k.pem")]
     result = invoke(args)
-    assert result.returncode == 2 and "ARCHVIZ_SIGNING_KEY_PASSPHRASE" in result.stderr
+    assert result.returncode == 2 and "the key is encrypted: set ARCHVIZ_SIGNING_KEY_PASSPHRASE" in result.stderr
     monkeypatch.setenv("ARCHVIZ_SIGNING_KEY_PASSPHRASE", "wrong")
     result = invoke(args)
     assert result.returncode == 2 and "is not its passphrase" in result.stderr and len(result.stderr.splitlines()) == 1
     monkeypatch.setenv("ARCHVIZ_SIGNING_KEY_PASSPHRASE", "correct horse")
     assert invoke(args).returncode == 0
     assert verify(tmp_path / "p.zip", "--key", str(tmp_path / "k.pub")).returncode == 0
+
+
+# --- what the review found ----------------------------------------------------------------------
+
+def test_replay_reads_nothing_of_the_machines_aws_configuration(crawled, tmp_path):
+    """A profile that does not exist, a config file that does not parse, bad settings and an
+    endpoint that is not a URL: a replay and a verify use none of it."""
+    (tmp_path / "config").write_text("[broken\nnot ini")
+    env = {"AWS_PROFILE": "nope", "AWS_CONFIG_FILE": str(tmp_path / "config"), "AWS_DEFAULTS_MODE": "bogus",
+           "AWS_ENDPOINT_URL": "notaurl", "AWS_ACCOUNT_ID_ENDPOINT_MODE": "bogus", "AWS_MAX_ATTEMPTS": "x",
+           "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "config")}
+    result = run_cli(["discover", "--replay", str(crawled["raw"]), "--out", str(tmp_path / "o")], env=env)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "o" / "snapshot.json").read_bytes() == (crawled["live"] / "snapshot.json").read_bytes()
+    assert invoke(["verify", str(crawled["pack"])], env=env).returncode == 0
+
+
+def test_an_answer_with_fields_this_botocore_does_not_know_still_replays(crawled, tmp_path):
+    raw = tmp_path / "raw"
+    shutil.copytree(crawled["raw"], raw)
+    victim = next(raw.rglob("ec2.DescribeVpcs.json"))
+    records = json.loads(victim.read_text())
+    records[0]["response"]["Vpcs"][0]["FieldOfANewerBotocore"] = {"Nested": True}
+    victim.write_text(json.dumps(records))
+    result = invoke(["discover", "--replay", str(raw), "--out", str(tmp_path / "o")])
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "o" / "snapshot.json").read_bytes() == (crawled["live"] / "snapshot.json").read_bytes()
+
+
+def test_a_pack_still_verifies_with_a_newer_archviz(crawled, monkeypatch):
+    import archviz.evidence.verify as verify_module
+    import archviz.snapshot as snapshot_module
+
+    for module in (snapshot_module, verify_module):
+        monkeypatch.setattr(module, "__version__", "99.0.0")
+    result = verify(crawled["pack"])
+    assert result.returncode == 0, result.stderr
+
+
+def test_answers_nobody_asked_for_are_caught(crawled, tmp_path):
+    files = files_of(crawled["pack"])
+    name = next(n for n in sorted(files) if n.endswith("ec2.DescribeVpcs.json"))
+    records = json.loads(files[name])
+    extra = dict(records[0], params={"VpcIds": ["vpc-0forged"]}, sequence=10**6)
+    files[name] = json.dumps(records + [extra]).encode()
+    result = verify(repack(files, tmp_path / "x.zip", rehash=True))
+    assert result.returncode == 7 and "never asked for" in result.stderr and name[4:] in result.stderr
+    files = files_of(crawled["pack"])
+    files["raw/210987654321/eu-west-1/ec2.DescribeVpcs.json"] = json.dumps(records).encode()
+    result = verify(repack(files, tmp_path / "y.zip", rehash=True))
+    assert result.returncode == 7 and "never asked for" in result.stderr
+
+
+def test_the_manifest_and_readme_are_derived_again(crawled, tmp_path):
+    files = files_of(crawled["pack"])
+    manifest = json.loads(files[MANIFEST])
+    manifest["caller"]["Arn"] = "arn:aws:iam::123456789012:user/someone-else"
+    files[MANIFEST] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
+    result = verify(repack(files, tmp_path / "m.zip", rehash=True))
+    assert result.returncode == 7 and "manifest.json: not what raw/ derives: caller.Arn" in result.stderr
+    files = files_of(crawled["pack"])
+    files["README.md"] = files["README.md"].replace(b"sha256sum -c SHA256SUMS", b"echo OK")
+    result = verify(repack(files, tmp_path / "r.zip", rehash=True))
+    assert result.returncode == 7 and "README.md: not the README" in result.stderr
+
+
+def _zip_with(path: Path, entries: list[tuple[zipfile.ZipInfo | str, bytes]]) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        for info, data in entries:
+            zf.writestr(info, data)
+    return path
+
+
+def test_links_folders_odd_names_and_case_twins_are_refused(crawled, tmp_path):
+    files = files_of(crawled["pack"])
+    link = zipfile.ZipInfo("pages/zlink")
+    link.external_attr = (0o120777 << 16)
+    folder = zipfile.ZipInfo("../../evil/")
+    cases = {
+        "link": ([(link, b"/etc/hostname")], "not a regular file"),
+        "folder": ([(folder, b"")], "unsafe file name"),
+        "twin": ([("Snapshot.json", b"{}")], "in the pack twice"),
+        "accent": ([("pages/caf\u00e9.md", b"x")], "unsafe file name"),
+        "newline": ([("pages/a\nb.md", b"x")], "unsafe file name"),
+        "file and folder": ([("snapshot.json/x", b"x")], "both a file and a folder"),
+    }
+    for label, (extra, message) in cases.items():
+        path = _zip_with(tmp_path / "z.zip", list(files.items()) + extra)
+        result = verify(path)
+        assert result.returncode == 7 and message in result.stderr, (label, result.stderr)
+        assert len(result.stderr.strip().splitlines()) == 1, label
+
+
+def test_broken_packs_and_raw_folders_are_one_line_errors(crawled, tmp_path):
+    files = files_of(crawled["pack"])
+    del files["snapshot.json"]
+    result = verify(repack(files, tmp_path / "s.zip", rehash=True))
+    assert result.returncode == 7 and "snapshot.json" in result.stderr
+    files = files_of(crawled["pack"])
+    manifest = json.loads(files[MANIFEST])
+    manifest["tool"] = "x"
+    files[MANIFEST] = json.dumps(manifest).encode()
+    result = verify(repack(files, tmp_path / "t.zip", rehash=True))
+    assert result.returncode == 7 and "which archviz version" in result.stderr
+    data = bytearray(crawled["pack"].read_bytes())
+    offset = data.index(b"findings.csv") + 200  # inside its compressed data
+    data[offset:offset + 40] = bytes(40)
+    (tmp_path / "c.zip").write_bytes(bytes(data))
+    result = verify(tmp_path / "c.zip")
+    assert result.returncode == 7 and len(result.stderr.strip().splitlines()) == 1
+    result = invoke(["verify", str(crawled["pack"])], env={"ARCHVIZ_MAX_PACK_BYTES": "abc"})
+    assert result.returncode == 2 and "ARCHVIZ_MAX_PACK_BYTES" in result.stderr
+    for change, message in (({"home_region": None}, "home_region"), ({"caller": "me"}, "caller"),
+                            ({"finished_at": "yesterday"}, "not a time")):
+        raw = tmp_path / f"raw-{len(message)}"
+        shutil.copytree(crawled["raw"], raw)
+        crawl = json.loads((raw / "crawl.json").read_text())
+        crawl.update(change)
+        (raw / "crawl.json").write_text(json.dumps(crawl))
+        result = invoke(["discover", "--replay", str(raw), "--out", str(tmp_path / "o")])
+        assert result.returncode == 2 and message in result.stderr, result.stderr
+    for change, message in (({"status": "abc"}, "no HTTP status"), ({"sequence": "1"}, "no sequence"),
+                            ({"exception": "boom"}, "an exception without"), ({"response": []}, "no answer")):
+        raw = tmp_path / f"rec-{len(message)}"
+        shutil.copytree(crawled["raw"], raw)
+        victim = next(raw.rglob("ec2.DescribeVpcs.json"))
+        records = json.loads(victim.read_text())
+        records[0].update(change)
+        victim.write_text(json.dumps(records))
+        result = invoke(["discover", "--replay", str(raw), "--out", str(tmp_path / "o")])
+        assert result.returncode == 2 and message in result.stderr and "call 1" in result.stderr, result.stderr
+
+
+def test_credentials_inside_error_text_never_reach_a_recording_or_the_snapshot():
+    """AWS's signature errors can quote the request they saw, session token included."""
+    import boto3
+
+    from archviz.discovery import aws
+
+    token = "FQoGZXIvYXdzEJr" + "x" * 40
+    aws.remember_secrets(token, "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY")
+    message = (f"The request signature we calculated does not match. Canonical request: x-amz-security-token:{token} "
+               "Signature=0123456789abcdef0123456789abcdef key wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY "
+               "from AKIAIOSFODNN7EXAMPLE")
+    live = boto3.client("ec2", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="y",
+                        endpoint_url="http://127.0.0.1:9")
+    recorder = Recorder()
+    recorder.attach(live, "111122223333", "eu-west-1")
+    with Stubber(live) as stub:
+        stub.add_client_error("describe_vpcs", "SignatureDoesNotMatch", message, http_status_code=403)
+        with pytest.raises(Exception) as caught:
+            live.describe_vpcs()
+    shown = aws.error_message(caught.value)
+    recorder.home_region, recorder.finished_at = "eu-west-1", recorder.started_at
+    files = recorder.files({"org": False, "accounts": None, "ou_ids": None, "role_name": None, "regions": None})
+    kept = json.loads(files["111122223333/eu-west-1/ec2.DescribeVpcs.json"])[0]
+    for text in (shown, json.dumps(kept)):
+        for secret in (token, "wJalrXUtnFEMI", "0123456789abcdef", "AKIAIOSFODNN7EXAMPLE"):
+            assert secret not in text
+    assert "removed-by-archviz" in shown and "response.Error.Message (part of the text)" not in kept["removed"]
+    assert "Error.Message (part of the text)" in kept["removed"]

@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import threading
 import weakref
 from typing import Any, Callable, Iterable, Iterator
 
 import boto3
 import botocore.client
+import botocore.configprovider as configprovider
 import botocore.loaders
 import botocore.session
 from botocore.config import Config
@@ -129,12 +131,47 @@ def error_code(exc: BaseException) -> str:
 
 
 def error_message(exc: BaseException) -> str:
+    """The error's message, credentials removed (:func:`redact`): it goes into the snapshot."""
     if isinstance(exc, ClientError):
         err = exc.response.get("Error", {})
         op = getattr(exc, "operation_name", "")
         msg = err.get("Message") or str(exc)
-        return f"{op}: {msg}" if op else msg
-    return " ".join(str(exc).split()) or type(exc).__name__
+        return redact(f"{op}: {msg}" if op else msg)
+    return redact(" ".join(str(exc).split()) or type(exc).__name__)
+
+
+# Credentials never reach a snapshot or a recording, even inside free text (an AWS error about a
+# bad signature can quote the request it saw): every credential archviz obtains is remembered
+# here, in memory, and removed wherever it appears, as are the signing fields' values.
+REMOVED = "removed-by-archviz"
+_secrets: set[str] = set()
+_secrets_lock = threading.Lock()
+_SIGNING_TEXT = re.compile(r"(?i)\b(x-amz-security-token|x-amz-signature|x-amz-credential|signature|credential)"
+                           r"(\s*[:=]\s*)(?!removed-by-archviz)[^\s,;&'\"<>]+")
+_ACCESS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")
+
+
+def remember_secrets(*values: str | None) -> None:
+    """Credentials to remove wherever they appear (a replay's placeholders are not credentials)."""
+    with _secrets_lock:
+        _secrets.update(v for v in values if isinstance(v, str) and len(v) >= 8 and REMOVED not in v)
+
+
+def redact(text: str) -> str:
+    """``text`` without any credential archviz holds, signing field values or access key ids."""
+    with _secrets_lock:
+        known = sorted((s for s in _secrets if s in text), key=len, reverse=True)
+    for secret in known:
+        text = text.replace(secret, REMOVED)
+    text = _SIGNING_TEXT.sub(lambda m: f"{m.group(1)}{m.group(2)}{REMOVED}", text)
+    return _ACCESS_KEY_ID.sub(REMOVED, text)
+
+
+def holds_secret(data: bytes) -> bool:
+    """Whether ``data`` holds a credential archviz obtained (the last check before a write)."""
+    with _secrets_lock:
+        known = list(_secrets)
+    return any(s.encode("utf-8") in data for s in known)
 
 
 # A read-only violation is a bug, never a coverage gap: it is deliberately not listed here.
@@ -185,6 +222,14 @@ def _prepare(client: Any, hooks: Any, account_id: str, region: str | None) -> No
         hooks.attach(client, account_id, region)
 
 
+# Every botocore setting at its default, read from neither the environment nor a config file
+# (config and credentials files: none); configured endpoint URLs ignored.
+_OFFLINE_VARIABLES = {name: (None, None, default, convert)
+                      for name, (_key, _env, default, convert) in configprovider.BOTOCORE_DEFAUT_SESSION_VARIABLES.items()}
+_OFFLINE_VARIABLES.update(config_file=(None, None, os.devnull, None), credentials_file=(None, None, os.devnull, None),
+                          ignore_configured_endpoint_urls=(None, None, True, None))
+
+
 class AwsSessions:
     """Builds the caller's session and assumed-role sessions, all sharing one loader.
 
@@ -213,9 +258,11 @@ class AwsSessions:
         self.partition = "aws"
 
     def _core(self, profile: str | None = None) -> botocore.session.Session:
-        core = botocore.session.Session(profile=profile)
-        if self.offline:
+        if self.offline:  # nothing from the machine: no profile, config file, AWS_* variable or IMDS
+            core = botocore.session.Session(session_vars=_OFFLINE_VARIABLES)
             core.set_credentials("archviz-replay", "archviz-replay")
+        else:
+            core = botocore.session.Session(profile=profile)
         core.register_component("data_loader", self.loader)
         core.get_component("event_emitter").archviz_session = True  # see _sharing
         return core
@@ -223,6 +270,10 @@ class AwsSessions:
     def caller(self) -> AccountSession:
         """The caller's own account, identified with sts:GetCallerIdentity."""
         if self._caller is None:
+            credentials = None if self.offline else self._caller_boto.get_credentials()
+            if credentials is not None:
+                frozen = credentials.get_frozen_credentials()
+                remember_secrets(frozen.access_key, frozen.secret_key, frozen.token)
             probe = AccountSession(self._caller_boto, "", self.config, self._lock, self.hooks)
             ident = probe.client("sts", self.region).get_caller_identity()
             self.partition = ident["Arn"].split(":")[1]
@@ -249,6 +300,7 @@ class AwsSessions:
 
         def fetch() -> dict[str, str]:
             creds = sts.assume_role(**params)["Credentials"]
+            remember_secrets(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
             return {
                 "access_key": creds["AccessKeyId"],
                 "secret_key": creds["SecretAccessKey"],

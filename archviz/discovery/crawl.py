@@ -153,8 +153,8 @@ def crawl(request: CrawlRequest, progress: Progress | None = None, sessions: Aws
 
     try:
         caller = sessions.caller()
-    except ProfileNotFound:  # botocore looks the profile up lazily, on the first client
-        raise InputError(f"AWS profile {request.profile!r} is not configured")
+    except ProfileNotFound as exc:  # botocore looks the profile up lazily, on the first client
+        raise InputError(f"AWS profile {exc.kwargs.get('profile') or request.profile!r} is not configured")
     except AWS_ERRORS as exc:
         raise AccessError(f"cannot identify the caller (sts:GetCallerIdentity): {error_code(exc)}: {error_message(exc)}")
 

@@ -13,13 +13,21 @@ about them and a new call is recorded and replayed without a change here:
   and its error handling. A call that was not recorded stops the replay: nothing is ever sent.
 
 What never reaches a recording: request signatures and headers (only the parameters are
-kept), and the values of :data:`SECRET_FIELDS` wherever they appear (an ``AssumeRole``
-answer keeps the role, its session's ARN and the expiry; its credentials are dropped). Each
+kept), the values of :data:`SECRET_FIELDS` wherever they appear (an ``AssumeRole`` answer keeps
+the role, its session's ARN and the expiry; its credentials are dropped), and, inside any text,
+every credential archviz holds and the values of signing fields (:func:`aws.redact`). Each
 record lists what was removed, and replay puts placeholders back where the model needs them.
+Before anything is written, the files are searched once more for every credential archviz
+holds: a hit is a bug, and nothing is written.
+
+Replay is strict: a call asked more often than it was recorded, or a recorded answer no call
+asked for, stops it, so a raw folder cannot carry answers that the snapshot does not account
+for. A recorded answer holding fields this botocore's model does not know (one recorded with a
+newer botocore) is served without them, as this botocore's own parser would have dropped them.
 
 The folder: ``crawl.json`` (the request, the times, the caller), then one file per account,
 region and operation, ``<account>/<region>/<service>.<Operation>.json``: a list of calls in the
-order they were sent, each with its parameters, the page it was of a paginated listing, the
+order their answers arrived, each with its parameters, the page it was of a paginated listing, the
 HTTP status, AWS's request id, the time the answer arrived and the answer itself."""
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import botocore
 import botocore.loaders
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import BotoCoreError
@@ -44,6 +53,7 @@ from botocore.utils import parse_timestamp
 from botocore.validate import ParamValidator
 
 from archviz import __version__
+from archviz.discovery.aws import REMOVED, holds_secret, redact
 from archviz.errors import ArchvizError, InputError, ReplayError
 
 FORMAT = 1
@@ -51,8 +61,11 @@ CRAWL_FILE = "crawl.json"
 # Values that are credentials or secrets, wherever they appear, in parameters and answers alike.
 SECRET_FIELDS = frozenset({"AccessKeyId", "SecretAccessKey", "SessionToken", "ExternalId", "Password",
                            "SecretString", "SecretBinary"})
-PLACEHOLDER = "removed-by-archviz"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+PLACEHOLDER = REMOVED
+# Answers of which only these members are kept: an AssumeRole answer keeps the session's role ARN
+# and the expiry (the credentials are removed by SECRET_FIELDS; the rest is not needed).
+KEEP_ONLY = {("sts", "AssumeRole"): frozenset({"AssumedRoleUser", "Credentials"})}
+_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")  # an account id (or "caller"), a region (or "global")
 _FILE = re.compile(r"^(?P<service>[a-z0-9-]+)\.(?P<operation>[A-Za-z0-9]+)\.json$")
 _MAX_FILE_BYTES = 256 * 1024**2
 
@@ -99,6 +112,11 @@ def scrub(value: Any, path: str = "", removed: list[str] | None = None) -> tuple
         return kept, removed
     if isinstance(value, list):
         return [scrub(item, f"{path}[{i}]", removed)[0] for i, item in enumerate(value)], removed
+    if isinstance(value, str):
+        clean = redact(value)
+        if clean != value:
+            removed.append(f"{path} (part of the text)")
+        return clean, removed
     return value, removed
 
 
@@ -148,23 +166,26 @@ class Recorder:
     def _keep(self, client: Any, account_id: str, region: str, service: str, operation: str,
               tokens: dict[str, tuple[str, str]], context: dict, answer: dict | None = None,
               status: int | None = None, request_id: str | None = None, exception: dict | None = None) -> None:
-        received = now()
         params, removed = scrub(_plain(context.get("archviz_params") or {}))
         record: dict[str, Any] = {"params": params}
         if answer is not None:
             if not account_id and operation == "GetCallerIdentity" and status == 200:
                 account_id = answer.get("Account") or ""
             answer, removed = scrub(_plain(answer), "", [f"params.{p}" for p in removed])
+            keep = KEEP_ONLY.get((service, operation))
+            if keep is not None and status == 200:
+                removed += [k for k in answer if k not in keep]
+                answer = {k: v for k, v in answer.items() if k in keep}
             record.update(status=status, request_id=request_id, response=answer)
         else:
-            removed = [f"params.{p}" for p in removed]
+            exception, removed = scrub(exception, "exception", [f"params.{p}" for p in removed])
             record["exception"] = exception
         if removed:
             record["removed"] = sorted(removed)
         in_token, out_token = tokens.get(operation, (None, None))
         with self._lock:
             self._sequence += 1
-            record.update(sequence=self._sequence, received_at=iso(received, ms=True))
+            record.update(sequence=self._sequence, received_at=iso(now(), ms=True))
             page = 1
             if in_token and params.get(in_token):
                 page = self._pages.pop((id(client), operation, params[in_token]), 1)
@@ -175,33 +196,44 @@ class Recorder:
                 self.caller = {k: answer.get(k) for k in ("Account", "Arn", "UserId")}
             self.calls[(account_id or "caller", region or "global", service, operation)].append(record)
 
-    def write(self, folder: Path, request: dict) -> Path:
-        """Write the folder atomically: a new folder beside it, then renamed into place. An
-        existing folder is replaced only if it is a raw folder itself (it holds ``crawl.json``)."""
+    @staticmethod
+    def check_target(folder: Path) -> None:
+        """Refuse, before a crawl, a folder that is not new, empty or an earlier raw folder."""
         folder = Path(folder)
         if folder.exists() and (not folder.is_dir() or (any(folder.iterdir()) and not (folder / CRAWL_FILE).is_file())):
             raise InputError(f"--raw {folder}: exists and is not an archviz raw folder; choose an empty or new folder")
+
+    def write(self, folder: Path, request: dict) -> Path:
+        """Write the folder atomically: a new folder beside it, then renamed into place. An
+        existing folder is replaced only if it is a raw folder itself (it holds ``crawl.json``);
+        if the new one cannot be put in place, the old one is put back."""
+        folder = Path(folder)
+        self.check_target(folder)
+        files = self.files(request)
         parent = folder.parent
+        staging = old = None
         try:
             parent.mkdir(parents=True, exist_ok=True)
             staging = Path(_mkdtemp(parent, folder.name))
+            for rel, data in files.items():
+                target = staging / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+            if folder.exists():
+                old = Path(_mkdtemp(parent, folder.name + ".old"))
+                os.replace(folder, old / "raw")
             try:
-                for rel, data in self.files(request).items():
-                    target = staging / rel
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(data)
-                old = None
-                if folder.exists():
-                    old = Path(_mkdtemp(parent, folder.name + ".old"))
-                    os.replace(folder, old / "raw")
                 os.replace(staging, folder)
-                if old is not None:
-                    shutil.rmtree(old, ignore_errors=True)
             except BaseException:
-                shutil.rmtree(staging, ignore_errors=True)
+                if old is not None:
+                    os.replace(old / "raw", folder)  # the earlier folder, back in place
                 raise
         except OSError as exc:
             raise ArchvizError(f"cannot write {folder}: {exc.strerror or exc}")
+        finally:
+            for leftover in (staging, old):
+                if leftover is not None and leftover.exists():
+                    shutil.rmtree(leftover, ignore_errors=True)
         return folder
 
     def files(self, request: dict) -> dict[str, bytes]:
@@ -211,6 +243,7 @@ class Recorder:
         out = {CRAWL_FILE: dumps({
             "format": FORMAT,
             "tool": {"name": "archviz", "version": __version__},
+            "botocore": botocore.__version__,
             "started_at": iso(self.started_at),
             "finished_at": iso(self.finished_at or now()),
             "home_region": self.home_region,
@@ -219,6 +252,10 @@ class Recorder:
         })}
         for (account, region, service, operation), records in sorted(calls.items()):
             out[f"{account}/{region}/{service}.{operation}.json"] = dumps(records)
+        leaked = [rel for rel, data in out.items() if holds_secret(data)]
+        if leaked:
+            raise ArchvizError(f"archviz bug: a credential would have been written to {leaked[0]}; nothing was "
+                               f"written (please report this)")
         return out
 
 
@@ -258,36 +295,43 @@ def _page_tokens(client: Any) -> dict[str, tuple[str, str]]:
 # --- replay --------------------------------------------------------------------------------------
 
 def _as_parsed(value: Any, shape: Any) -> Any:
-    """Recorded JSON -> what botocore hands the caller (timestamps as datetimes, blobs as bytes)."""
+    """Recorded JSON -> what botocore hands the caller: timestamps as datetimes, blobs as bytes,
+    and only the members the model knows (as this botocore's parser would have kept)."""
     if shape is None or value is None:
         return value
     kind = shape.type_name
     if kind == "structure" and isinstance(value, dict):
-        return {k: _as_parsed(v, shape.members.get(k)) for k, v in value.items()}
+        return {k: _as_parsed(v, shape.members[k]) for k, v in value.items() if k in shape.members}
     if kind == "list" and isinstance(value, list):
         return [_as_parsed(v, shape.member) for v in value]
     if kind == "map" and isinstance(value, dict):
         return {k: _as_parsed(v, shape.value) for k, v in value.items()}
     if kind == "timestamp" and isinstance(value, str):
-        return parse_timestamp(value)
+        try:
+            return parse_timestamp(value)
+        except (ValueError, TypeError):
+            return value  # the model check names it
     if kind == "blob" and isinstance(value, str):
-        return base64.b64decode(value)
+        try:
+            return base64.b64decode(value, validate=True)
+        except ValueError:
+            return value
     return value
 
 
 def _put_back(answer: dict, removed: list[str], shape: Any) -> None:
     """Placeholders where secrets were removed and the output shape requires a value."""
     for path in removed:
-        if path.startswith("params."):
+        if path.startswith(("params.", "exception")) or "[" in path or " " in path:
             continue
         parts = path.split(".")
         node, node_shape = answer, shape
         for part in parts[:-1]:
-            if not isinstance(node, dict) or "[" in part or node_shape is None:
+            member = node_shape.members.get(part) if node_shape is not None and node_shape.type_name == "structure" else None
+            if member is None or not isinstance(node, dict):
                 node = None
                 break
-            node_shape = node_shape.members.get(part) if node_shape.type_name == "structure" else None
-            node = node.setdefault(part, {})
+            node, node_shape = node.setdefault(part, {}), member
         if isinstance(node, dict) and node_shape is not None and node_shape.type_name == "structure":
             member = node_shape.members.get(parts[-1])
             if member is not None and parts[-1] in node_shape.required_members:
@@ -312,18 +356,23 @@ class _RecordedFailure(BotoCoreError):
 class Replayer:
     """Serves a raw folder's answers to the clients it is attached to. Calls are matched by
     account, region, operation and parameters; the same call asked twice gets its recordings in
-    order. Thread-safe."""
+    order; each recording is served once. Thread-safe. ``files``: the folder's files by relative
+    path; ``source``: how errors name the folder."""
 
     offline = True  # see aws.AwsSessions
 
-    def __init__(self, folder: Path):
-        self.folder = Path(folder)
-        self.crawl, self.calls = read_folder(self.folder)
+    def __init__(self, files: dict[str, bytes], source: str):
+        self.source = source.rstrip("/") + "/"
+        self.crawl, self.calls = parse(files, self.source)
         self.served = 0
         self._lock = threading.Lock()
         self._validator = ParamValidator()
         caller = self.crawl.get("caller") or {}
         self.caller_account = caller.get("Account") or "caller"
+
+    @classmethod
+    def from_folder(cls, folder: Path) -> "Replayer":
+        return cls(read_folder(folder), str(folder))
 
     @property
     def request(self) -> dict:
@@ -332,6 +381,11 @@ class Replayer:
     @property
     def home_region(self) -> str:
         return self.crawl["home_region"]
+
+    def unused(self) -> list[str]:
+        """The recorded answers no call asked for, by file (the replay must account for all)."""
+        with self._lock:
+            return sorted({f"{a}/{r}/{svc}.{op}.json" for (a, r, svc, op, _), queue in self.calls.items() if queue})
 
     def attach(self, client: Any, account_id: str, region: str) -> None:
         service = client.meta.service_model.service_name
@@ -348,56 +402,124 @@ class Replayer:
 
     def _answer(self, account_id: str, region: str, service: str, model: Any, params: dict) -> tuple[AWSResponse, dict]:
         key = (account_id, region, service, model.name, canonical(params))
+        where = f"{self.source}{account_id}/{region}/{service}.{model.name}.json"
         with self._lock:
             queue = self.calls.get(key)
             if not queue:
-                raise ReplayError(f"replay: {self.folder} has no recorded answer for {service}:{model.name} in "
-                                  f"{account_id}/{region} with parameters {key[4]} (a raw folder of another crawl, "
-                                  f"or one that was altered?)")
-            record = queue.popleft() if len(queue) > 1 else queue[0]
+                asked = "more often than it was recorded" if key in self.calls else "but it was not recorded"
+                raise ReplayError(f"replay: the crawl asked {service}:{model.name} in {account_id}/{region} with "
+                                  f"parameters {key[4]} {asked} ({where}; a raw folder of another crawl, or altered?)")
+            record = queue.popleft()
             self.served += 1
         if "exception" in record:
-            failure = record["exception"] or {}
+            failure = record["exception"]
             raise _RecordedFailure(str(failure.get("type") or "ConnectionError"), str(failure.get("message") or ""))
-        status = int(record.get("status") or 200)
-        parsed = _as_parsed(copy.deepcopy(record.get("response") or {}), model.output_shape if status < 300 else None)
+        status = record.get("status", 200)
+        parsed = _as_parsed(copy.deepcopy(record["response"]), model.output_shape if status < 300 else None)
         if status < 300 and model.output_shape is not None:
             _put_back(parsed, record.get("removed") or [], model.output_shape)
             report = self._validator.validate(parsed, model.output_shape)
             if report.has_errors():
-                raise ReplayError(f"replay: the recorded answer to {service}:{model.name} in {account_id}/{region} "
-                                  f"does not match the service model: {report.generate_report().splitlines()[-1]}")
+                raise ReplayError(f"replay: {where}: answer {record['sequence']} does not match the service model: "
+                                  f"{report.generate_report().splitlines()[-1]}")
         parsed["ResponseMetadata"] = {"RequestId": record.get("request_id") or "", "HTTPStatusCode": status,
                                       "HTTPHeaders": {}, "RetryAttempts": 0}
         return AWSResponse(None, status, {}, None), parsed
 
 
-def read_folder(folder: Path) -> tuple[dict, dict[tuple, deque]]:
-    """``crawl.json`` and every recorded call, by lookup key. Any odd file is one clear error."""
-    from archviz.snapshot import read_json
-
+def read_folder(folder: Path) -> dict[str, bytes]:
+    """A raw folder's files by relative path: regular files only, each of a bounded size."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise ReplayError(f"--replay {folder}: not a folder (give the folder discover --raw wrote)")
-    crawl = read_json(folder / CRAWL_FILE, "raw folder's crawl.json", error=ReplayError)
-    if not isinstance(crawl, dict) or crawl.get("format") != FORMAT or not isinstance(crawl.get("request"), dict):
-        made = crawl.get("tool", {}).get("version") if isinstance(crawl, dict) and isinstance(crawl.get("tool"), dict) else None
-        raise ReplayError(f"{folder / CRAWL_FILE}: not a raw folder this archviz {__version__} reads"
+        raise ReplayError(f"{folder}: not a folder (give the folder discover --raw wrote)")
+    files = {}
+    for root, dirs, names in os.walk(folder):
+        dirs.sort()
+        for name in sorted(names):
+            path = Path(root, name)
+            rel = path.relative_to(folder).as_posix()
+            if path.is_symlink() or not path.is_file():
+                raise ReplayError(f"{path}: not a regular file (a raw folder holds JSON files only)")
+            if path.stat().st_size > _MAX_FILE_BYTES:
+                raise ReplayError(f"{path}: more than {_MAX_FILE_BYTES} bytes: not a file of a raw folder")
+            try:
+                files[rel] = path.read_bytes()
+            except OSError as exc:
+                raise ReplayError(f"{path}: cannot read: {exc.strerror or exc}")
+    return files
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _load(data: bytes, name: str) -> Any:
+    try:
+        return json.loads(data.decode("utf-8"), parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:
+        raise ReplayError(f"{name}: not JSON ({exc})")
+
+
+def _check_crawl(crawl: Any, name: str) -> dict:
+    made = crawl.get("tool", {}).get("version") if isinstance(crawl, dict) and isinstance(crawl.get("tool"), dict) else None
+    if not isinstance(crawl, dict) or crawl.get("format") != FORMAT:
+        raise ReplayError(f"{name}: not a raw folder this archviz {__version__} reads"
                           + (f" (made by archviz {made})" if made else ""))
+    problems = [key for key, kind in (("request", dict), ("home_region", str), ("started_at", str),
+                                      ("finished_at", str)) if not isinstance(crawl.get(key), kind)]
+    if crawl.get("caller") is not None and not isinstance(crawl.get("caller"), dict):
+        problems.append("caller")
+    if problems:
+        raise ReplayError(f"{name}: not a raw folder's crawl.json ({', '.join(problems)} missing or of the wrong type)")
+    for key in ("started_at", "finished_at"):
+        parse_time(crawl[key])
+    return crawl
+
+
+def _check_record(record: Any) -> str | None:
+    """What is wrong with one recorded call, or None."""
+    if not isinstance(record, dict) or not isinstance(record.get("params"), dict):
+        return "not a recorded call with its parameters"
+    if not isinstance(record.get("sequence"), int) or isinstance(record.get("sequence"), bool):
+        return "no sequence number"
+    if "exception" in record:
+        failure = record["exception"]
+        ok = isinstance(failure, dict) and all(isinstance(failure.get(k), str) for k in ("type", "message"))
+        return None if ok else "an exception without its type and message"
+    status = record.get("status")
+    if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
+        return "no HTTP status"
+    if not isinstance(record.get("response"), dict):
+        return "no answer"
+    removed = record.get("removed", [])
+    if not isinstance(removed, list) or not all(isinstance(r, str) for r in removed):
+        return "a bad list of removed fields"
+    return None
+
+
+def parse(files: dict[str, bytes], source: str = "") -> tuple[dict, dict[tuple, deque]]:
+    """``crawl.json`` and every recorded call, by lookup key. Any odd file is one clear error
+    naming it (``source`` + its path)."""
+    if CRAWL_FILE not in files:
+        raise ReplayError(f"{source}{CRAWL_FILE}: no such file (not a raw folder of discover --raw)")
+    crawl = _check_crawl(_load(files[CRAWL_FILE], source + CRAWL_FILE), source + CRAWL_FILE)
     calls: dict[tuple, deque] = defaultdict(deque)
-    for path in sorted(folder.rglob("*")):
-        rel = path.relative_to(folder)
-        if path.is_dir() or rel.as_posix() == CRAWL_FILE:
+    for rel in sorted(files):
+        if rel == CRAWL_FILE:
             continue
-        parts = rel.parts
+        name = source + rel
+        parts = rel.split("/")
         match = _FILE.match(parts[-1]) if len(parts) == 3 else None
         if match is None or not all(_NAME.match(p) for p in parts[:2]):
-            raise ReplayError(f"{path}: not a file of an archviz raw folder (<account>/<region>/<service>.<Operation>.json)")
-        records = read_json(path, "raw response file", max_bytes=_MAX_FILE_BYTES, error=ReplayError)
-        if not isinstance(records, list) or not all(isinstance(r, dict) and isinstance(r.get("params"), dict)
-                                                    for r in records):
-            raise ReplayError(f"{path}: not a list of recorded calls")
-        for record in sorted(records, key=lambda r: r.get("sequence") or 0):
+            raise ReplayError(f"{name}: not a file of an archviz raw folder (<account>/<region>/<service>.<Operation>.json)")
+        records = _load(files[rel], name)
+        if not isinstance(records, list) or not records:
+            raise ReplayError(f"{name}: not a list of recorded calls")
+        for i, record in enumerate(records):
+            problem = _check_record(record)
+            if problem:
+                raise ReplayError(f"{name}: call {i + 1}: {problem}")
+        for record in sorted(records, key=lambda r: r["sequence"]):
             key = (parts[0], parts[1], match["service"], match["operation"], canonical(record["params"]))
             calls[key].append(record)
     return crawl, calls

@@ -208,7 +208,7 @@ def _severity(severity: str) -> tuple[SeverityID, str]:
     return SeverityID.Other, severity
 
 
-def detection_finding(f: dict, uid: str, when: datetime, estate: _Estate) -> DetectionFinding:
+def detection_finding(f: dict, uid: str, when: datetime, estate: _Estate, version: str = __version__) -> DetectionFinding:
     """One explained finding as an OCSF Detection Finding: created (activity Create), new (status
     New), at the snapshot's time; the rule is the analytic and the metadata's event code, its
     rationale the risk details, its remediation the remediation; the evidence is unmapped."""
@@ -226,7 +226,7 @@ def detection_finding(f: dict, uid: str, when: datetime, estate: _Estate) -> Det
         risk_details=f["rationale"] or None,
         remediation=Remediation(desc=f["remediation"], references=REFERENCES.get(f["rule_id"])),
         metadata=Metadata(event_code=f["rule_id"], profiles=["cloud", "datetime"], tenant_uid=org,
-                          product=Product(uid=PRODUCT, name=PRODUCT, vendor_name=PRODUCT, version=__version__)),
+                          product=Product(uid=PRODUCT, name=PRODUCT, vendor_name=PRODUCT, version=version)),
         cloud=estate.cloud(f["account_id"], f["region"]),
         resources=[estate.resource(f)],
         unmapped={"evidence": list(f["evidence"])},
@@ -237,7 +237,8 @@ def detection_findings(doc: dict) -> list[DetectionFinding]:
     """The snapshot's findings as OCSF Detection Findings, in the snapshot's order."""
     findings = _explained(doc)
     when, estate = _generated_at(doc), _Estate(doc)
-    return [detection_finding(f, uid, when, estate) for f, uid in zip(findings, _uids(findings))]
+    version = (doc.get("tool") or {}).get("version") or __version__  # the archviz that made the snapshot
+    return [detection_finding(f, uid, when, estate, version) for f, uid in zip(findings, _uids(findings))]
 
 
 def to_ocsf(doc: dict) -> bytes:

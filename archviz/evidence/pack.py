@@ -18,7 +18,6 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -26,7 +25,8 @@ from typing import Any
 
 from archviz import __version__, model
 from archviz.discovery.permissions import PERMISSIONS
-from archviz.discovery.raw import CRAWL_FILE, parse_time, read_folder
+from archviz.discovery.raw import CRAWL_FILE, parse_time
+from archviz.discovery.raw import parse as raw_parse, read_folder as raw_read_folder
 from archviz.errors import ArchvizError, InputError
 from archviz.evidence import findings, report
 from archviz.evidence.compare import first_difference
@@ -60,17 +60,12 @@ def analysis_settings(doc: dict) -> dict:
 
 
 def rederive(raw_files: dict[str, bytes], settings: dict) -> dict:
-    """The analyzed snapshot that ``raw_files`` (a raw folder's files, by relative path) rebuild
-    through the collectors, offline."""
+    """The analyzed snapshot that ``raw_files`` (a raw folder's files, by relative path, as in a
+    pack's ``raw/``) rebuild through the collectors, offline."""
     from archviz import pipeline
+    from archviz.discovery.raw import Replayer
 
-    with tempfile.TemporaryDirectory(prefix="archviz-replay-") as tmp:
-        for rel, data in raw_files.items():
-            target = Path(tmp, rel)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-        doc = pipeline.replay(Path(tmp))
-    return model.apply(doc, **settings)
+    return model.apply(pipeline.replay(Replayer(raw_files, RAW)), **settings)
 
 
 def mismatch(doc: dict, derived: dict) -> str | None:
@@ -80,13 +75,10 @@ def mismatch(doc: dict, derived: dict) -> str | None:
 
 
 def read_raw_folder(folder: Path) -> dict[str, bytes]:
-    """A raw folder's files by relative path, after checking it is one (:func:`raw.read_folder`)."""
-    read_folder(folder)
-    out = {}
-    for path in sorted(Path(folder).rglob("*")):
-        if path.is_file():
-            out[path.relative_to(folder).as_posix()] = path.read_bytes()
-    return out
+    """A raw folder's files by relative path, after checking it is one (:func:`raw.parse`)."""
+    files = raw_read_folder(folder)
+    raw_parse(files, f"{folder}/")
+    return files
 
 
 def calls(raw_files: dict[str, bytes]) -> dict[str, int]:
@@ -114,18 +106,19 @@ def assumed_roles(raw_files: dict[str, bytes], caller_account: str | None, home:
     return sorted(roles, key=lambda r: (r["role_arn"] or "", r["requested_at"] or ""))
 
 
-def manifest(doc: dict, raw_files: dict[str, bytes], files: dict[str, bytes]) -> dict:
+def facts(doc: dict, raw_files: dict[str, bytes]) -> dict:
+    """What the manifest says about the crawl, all derived from the snapshot and ``raw/`` (so
+    ``verify`` derives it again): everything but the tool that made the pack and the hashes."""
     crawl = json.loads(raw_files[CRAWL_FILE])
     caller = crawl.get("caller") or {}
     operations = calls(raw_files)
     coverage = Counter(c["status"] for c in doc["coverage"])
     return {
-        "pack_format": PACK_FORMAT,
-        "tool": {"name": "archviz", "version": __version__},
         "snapshot_tool": doc["tool"],
         "crawl": {"started_at": crawl.get("started_at"), "finished_at": crawl.get("finished_at"),
                   "home_region": crawl.get("home_region"), "request": crawl.get("request"),
-                  "made_by": crawl.get("tool")},
+                  "made_by": crawl.get("tool"), "botocore": crawl.get("botocore")},
+        "analysis": {k: (doc.get("analysis") or {}).get(k) for k in ("trusted_accounts", "marketplace_links")},
         "caller": caller,
         "assumed_roles": assumed_roles(raw_files, caller.get("Account"), crawl.get("home_region")),
         "scope": doc["scope"],
@@ -135,8 +128,12 @@ def manifest(doc: dict, raw_files: dict[str, bytes], files: dict[str, bytes]) ->
         "operations": {op: {"calls": n, "iam_action": ACTIONS.get(tuple(op.split(":", 1)))}
                        for op, n in operations.items()},
         "iam_actions": sorted({ACTIONS[k] for k in (tuple(op.split(":", 1)) for op in operations) if k in ACTIONS}),
-        "files": {rel: sha256(data) for rel, data in sorted(files.items())},
     }
+
+
+def manifest(doc: dict, raw_files: dict[str, bytes], files: dict[str, bytes]) -> dict:
+    return {"pack_format": PACK_FORMAT, "tool": {"name": "archviz", "version": __version__},
+            **facts(doc, raw_files), "files": {rel: sha256(data) for rel, data in sorted(files.items())}}
 
 
 def sums(manifest_bytes: bytes, files: dict[str, bytes]) -> bytes:
@@ -165,8 +162,9 @@ def _facts(doc: dict, crawl: dict) -> list[tuple[str, str]]:
             ("Connections and findings", f"{len(doc['connections'])} connections, {len(doc['findings'])} findings")]
 
 
-def contents(doc: dict, raw_files: dict[str, bytes]) -> dict[str, bytes]:
-    """Every file of the pack but the manifest, its sums and its signature."""
+def contents(doc: dict, raw_files: dict[str, bytes], version: str = __version__) -> dict[str, bytes]:
+    """Every file of the pack but the manifest, its sums and its signature (``version``: of the
+    archviz that makes the pack, named in its README)."""
     crawl = json.loads(raw_files[CRAWL_FILE])
     from archviz import snapshot
 
@@ -180,16 +178,16 @@ def contents(doc: dict, raw_files: dict[str, bytes]) -> dict[str, bytes]:
         **{RAW + rel: data for rel, data in raw_files.items()},
         **{PAGES + rel: data for rel, data in pages.items()},
     }
-    files[README] = _readme(doc, crawl, files)
+    files[README] = readme(doc, crawl, files, version)
     return files
 
 
-def _readme(doc: dict, crawl: dict, files: dict[str, bytes]) -> bytes:
+def readme(doc: dict, crawl: dict, files: dict[str, bytes], version: str) -> bytes:
     from archviz.render.pages import render_page
 
     request = crawl.get("request") or {}
     text = render_page("evidence_readme.md.j2", README, doc=doc, crawl=crawl, caller=crawl.get("caller") or {},
-                       request=request, version=__version__, raw_files=sum(1 for r in files if r.startswith(RAW)),
+                       request=request, version=version, raw_files=sum(1 for r in files if r.startswith(RAW)),
                        pages=sum(1 for r in files if r.startswith(PAGES)))
     return text.encode("utf-8")
 
@@ -204,8 +202,10 @@ def load_key(path: Path) -> Any:
     passphrase = os.environ.get("ARCHVIZ_SIGNING_KEY_PASSPHRASE")
     try:
         key = serialization.load_pem_private_key(data, password=passphrase.encode() if passphrase else None)
-    except TypeError as exc:
-        raise InputError(f"--sign {path}: {exc} (set ARCHVIZ_SIGNING_KEY_PASSPHRASE)")
+    except TypeError:  # a passphrase for a plain key, or none for an encrypted one
+        advice = "unset ARCHVIZ_SIGNING_KEY_PASSPHRASE: the key is not encrypted" if passphrase else \
+            "the key is encrypted: set ARCHVIZ_SIGNING_KEY_PASSPHRASE to its passphrase"
+        raise InputError(f"--sign {path}: {advice}")
     except ValueError:
         hint = " or ARCHVIZ_SIGNING_KEY_PASSPHRASE is not its passphrase" if passphrase else ""
         raise InputError(f"--sign {path}: not a PEM private key{hint} (create one with: "
@@ -235,6 +235,7 @@ def zip_bytes(files: dict[str, bytes], when: dt.datetime) -> bytes:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
         for rel in sorted(files):
             info = zipfile.ZipInfo(rel, date_time=stamp)
+            info.create_system = 3  # Unix, wherever the pack is made: the same bytes everywhere
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
             zf.writestr(info, files[rel])

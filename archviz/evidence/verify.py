@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import json
 import os
-import posixpath
+import re
+import stat
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,11 +26,24 @@ from archviz.errors import ArchvizError, InputError, ReplayError
 from archviz.files import regular_file
 from archviz.evidence import findings
 from archviz.evidence.compare import first_difference
-from archviz.evidence.pack import (MANIFEST, PACK_FORMAT, RAW, SIGNATURE, SUMS, UNLISTED, analysis_settings, mismatch,
-                                   rederive, sha256, sums)
+from archviz.discovery.raw import CRAWL_FILE
+from archviz.evidence.pack import (MANIFEST, PACK_FORMAT, RAW, README, SIGNATURE, SUMS, UNLISTED, analysis_settings,
+                                   facts, mismatch, readme, rederive, sha256, sums)
+from archviz.snapshot import validate
 
-MAX_PACK_BYTES = int(os.environ.get("ARCHVIZ_MAX_PACK_BYTES", 4 * 1024**3))  # uncompressed, all files together
 MAX_FILES = 1_000_000
+# A pack's names: our own, plain ASCII segments (a name with anything else was not written by archviz).
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-9._-]*)*$")
+
+
+def max_pack_bytes() -> int:
+    """How much a pack may unpack to, all files together (``ARCHVIZ_MAX_PACK_BYTES``, default 4 GiB):
+    verify holds the unpacked pack in memory."""
+    value = os.environ.get("ARCHVIZ_MAX_PACK_BYTES", "")
+    try:
+        return int(value) if value else 4 * 1024**3
+    except ValueError:
+        raise InputError(f"ARCHVIZ_MAX_PACK_BYTES: not a number of bytes: {value!r}")
 
 
 class VerificationError(ArchvizError):
@@ -47,38 +62,60 @@ class Verified:
     signed: bool  # a signature was checked with --key
     unchecked_signature: bool  # the pack is signed but no --key was given
     made_by: str
+    trusted: int  # accounts outside the organization the analysis treated as inside
+    marketplace_links: int
 
 
-def _safe(name: str) -> bool:
-    return (bool(name) and not name.startswith("/") and "\\" not in name and "\x00" not in name
-            and not name.endswith("/") and posixpath.normpath(name) == name and not name.startswith("../")
-            and ".." not in name.split("/"))
+def _entry_problem(entry: zipfile.ZipInfo, seen: dict[str, str], folders: set[str]) -> str | None:
+    name = entry.filename
+    if not _NAME.match(name) or ".." in name.split("/"):
+        return f"unsafe file name in the pack: {name!r}"
+    kind = stat.S_IFMT(entry.external_attr >> 16)
+    if entry.is_dir() or (kind and kind != stat.S_IFREG):
+        return f"{name}: not a regular file (a link or a folder entry; archviz packs hold files only)"
+    folded = name.casefold()
+    if folded in seen:
+        return f"{name}: in the pack twice (as {seen[folded]})" if seen[folded] != name else f"{name}: in the pack twice"
+    if folded in folders or any(p in seen for p in _parents(folded)):
+        return f"{name}: both a file and a folder in the pack"
+    return None
+
+
+def _parents(name: str) -> list[str]:
+    parts = name.split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts))]
 
 
 def read_pack(path: Path) -> dict[str, bytes]:
-    """Every file of the zip, by name, read within bounds (a zip bomb is refused, not inflated)."""
+    """Every file of the zip, by name, read within bounds (a zip bomb is refused, not inflated);
+    only plain files with plain names, each once whatever the case (a pack unpacks the same on
+    every file system)."""
     path = Path(path)
+    limit = max_pack_bytes()
     regular_file(path, InputError, "an evidence pack is a zip file")
     try:
         with zipfile.ZipFile(path) as zf:
-            entries = [e for e in zf.infolist() if not e.is_dir()]
-            if len(entries) > MAX_FILES or sum(e.file_size for e in entries) > MAX_PACK_BYTES:
-                raise VerificationError(f"{path}: more than {MAX_PACK_BYTES} bytes or {MAX_FILES} files once "
+            entries = zf.infolist()
+            if len(entries) > MAX_FILES or sum(e.file_size for e in entries) > limit:
+                raise VerificationError(f"{path}: more than {limit} bytes or {MAX_FILES} files once "
                                         f"unpacked (ARCHVIZ_MAX_PACK_BYTES raises the limit)")
             files: dict[str, bytes] = {}
+            seen: dict[str, str] = {}
+            folders: set[str] = set()
             for entry in entries:
-                if not _safe(entry.filename):
-                    raise VerificationError(f"{path}: unsafe file name in the pack: {entry.filename!r}")
-                if entry.filename in files:
-                    raise VerificationError(f"{path}: {entry.filename} is in the pack twice")
+                problem = _entry_problem(entry, seen, folders)
+                if problem:
+                    raise VerificationError(problem)
+                seen[entry.filename.casefold()] = entry.filename
+                folders.update(_parents(entry.filename.casefold()))
                 with zf.open(entry) as f:
                     data = f.read(entry.file_size + 1)
                 if len(data) != entry.file_size:
-                    raise VerificationError(f"{path}: {entry.filename}: its size is not the one the zip declares")
+                    raise VerificationError(f"{entry.filename}: its size is not the one the zip declares")
                 files[entry.filename] = data
     except zipfile.BadZipFile as exc:
         raise VerificationError(f"{path}: not a readable zip file ({exc})")
-    except (zipfile.LargeZipFile, NotImplementedError, EOFError, OSError, RuntimeError) as exc:
+    except (zipfile.LargeZipFile, NotImplementedError, EOFError, OSError, RuntimeError, zlib.error) as exc:
         raise VerificationError(f"{path}: cannot read the zip ({exc})")
     return files
 
@@ -86,6 +123,8 @@ def read_pack(path: Path) -> dict[str, bytes]:
 def _json(files: dict[str, bytes], name: str) -> Any:
     from archviz.snapshot import _no_constants
 
+    if name not in files:
+        raise VerificationError(f"{name}: missing from the pack")
     try:
         return json.loads(files[name].decode("utf-8"), parse_constant=_no_constants)
     except (ValueError, RecursionError) as exc:
@@ -99,13 +138,18 @@ def _manifest(files: dict[str, bytes]) -> dict:
     if not isinstance(manifest, dict):
         raise VerificationError(f"{MANIFEST}: not an archviz manifest")
     tool = manifest.get("tool") if isinstance(manifest.get("tool"), dict) else {}
-    made_by = f"archviz {tool.get('version')}" if tool.get("version") else "an unknown tool"
+    made_by = f"archviz {tool.get('version')}" if isinstance(tool.get("version"), str) else "an unknown tool"
     if manifest.get("pack_format") != PACK_FORMAT:
         raise VerificationError(f"this pack was made by {made_by} (pack format {manifest.get('pack_format')!r}); "
                                 f"this archviz {__version__} verifies pack format {PACK_FORMAT}: verify it with the "
                                 f"version that made it")
     if not isinstance(manifest.get("files"), dict) or not all(isinstance(v, str) for v in manifest["files"].values()):
         raise VerificationError(f"{MANIFEST}: no file list")
+    odd = [name for name in manifest["files"] if not _NAME.match(name) or name in UNLISTED]
+    if odd:
+        raise VerificationError(f"{MANIFEST}: lists a name no archviz pack holds: {odd[0]!r}")
+    if not isinstance(tool.get("version"), str):
+        raise VerificationError(f"{MANIFEST}: does not say which archviz version made the pack")
     return manifest
 
 
@@ -165,22 +209,21 @@ def check_hashes(files: dict[str, bytes], manifest: dict) -> None:
 def verify(path: Path, public_key: bytes | None = None, key_name: str = "") -> Verified:
     files = read_pack(path)
     manifest = _manifest(files)
-    made_by = str((manifest.get("tool") or {}).get("version"))
+    made_by = manifest["tool"]["version"]
     if public_key is not None:
         check_signature(files, public_key, key_name)
     check_hashes(files, manifest)
     raw = {name[len(RAW):]: data for name, data in files.items() if name.startswith(RAW)}
     doc = _json(files, "snapshot.json")
-    from archviz.snapshot import validate
-
+    other = "" if made_by == __version__ else f" (the pack was made by archviz {made_by}; this is {__version__})"
     try:
         validate(doc, "snapshot.json")
         derived = rederive(raw, analysis_settings(doc))
     except ReplayError as exc:
-        raise VerificationError(f"raw/ does not rebuild the snapshot: {exc}")
+        raise VerificationError(f"raw/ does not rebuild the snapshot: {exc}{other}")
     except InputError as exc:  # includes SnapshotError
-        raise VerificationError(str(exc))
-    other = "" if made_by == __version__ else f" (the pack was made by archviz {made_by}; this is {__version__})"
+        raise VerificationError(f"{exc}{other}")
+    derived["tool"] = doc["tool"]  # the archviz that made the snapshot, whichever re-derives it
     diff = mismatch(doc, derived)
     if diff:
         raise VerificationError(f"snapshot.json: not what raw/ derives: {diff}{other}")
@@ -191,10 +234,21 @@ def verify(path: Path, public_key: bytes | None = None, key_name: str = "") -> V
             where = first_difference(json.loads(expected), _json(files, name)) if name.endswith(".json") else \
                 _first_line_difference(expected, files.get(name, b""))
             raise VerificationError(f"{name}: not what raw/ derives: {where}{other}")
+    said = {k: v for k, v in manifest.items() if k not in ("pack_format", "tool", "files")}
+    diff = first_difference(facts(derived, raw), said)
+    if diff:
+        raise VerificationError(f"{MANIFEST}: not what raw/ derives: {diff}{other}")
+    crawl = json.loads(raw[CRAWL_FILE])
+    expected = readme(derived, crawl, {n: b"" for n in manifest["files"]}, made_by)
+    if files.get(README) != expected:
+        raise VerificationError(f"{README}: not the README archviz {made_by} writes for this pack: "
+                                f"{_first_line_difference(expected, files.get(README, b''))}")
+    analysis = derived["analysis"]
     return Verified(files=len(files), answers=sum(1 for n in raw if n.count("/") == 2),
                     connections=len(derived["connections"]), findings=len(derived["findings"]),
                     signed=public_key is not None, unchecked_signature=public_key is None and SIGNATURE in files,
-                    made_by=made_by)
+                    made_by=made_by, trusted=len(analysis["trusted_accounts"]),
+                    marketplace_links=len(analysis["marketplace_links"]))
 
 
 def _first_line_difference(expected: bytes, actual: bytes) -> str:
