@@ -151,18 +151,27 @@ _SIGNING_TEXT = re.compile(r"(?i)\b(x-amz-security-token|x-amz-signature|x-amz-c
 _ACCESS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")
 
 
+# Where a credential can stand in text: a run of base64 characters (keys, secrets and session
+# tokens are such runs), looked up whole in the set of credentials: one regular-expression pass
+# over the text and set lookups, whatever the number of credentials a large crawl holds.
+_RUN = re.compile(r"[A-Za-z0-9/+]{16,}={0,2}")
+_RUN_BYTES = re.compile(rb"[A-Za-z0-9/+]{16,}={0,2}")
+
+
 def remember_secrets(*values: str | None) -> None:
     """Credentials to remove wherever they appear (a replay's placeholders are not credentials)."""
     with _secrets_lock:
-        _secrets.update(v for v in values if isinstance(v, str) and len(v) >= 8 and REMOVED not in v)
+        _secrets.update(v for v in values if isinstance(v, str) and len(v) >= 16 and REMOVED not in v)
 
 
 def redact(text: str) -> str:
     """``text`` without any credential archviz holds, signing field values or access key ids."""
-    with _secrets_lock:
-        known = sorted((s for s in _secrets if s in text), key=len, reverse=True)
-    for secret in known:
-        text = text.replace(secret, REMOVED)
+    runs = set(_RUN.findall(text))
+    if runs:
+        with _secrets_lock:
+            found = runs & _secrets
+        for secret in sorted(found, key=len, reverse=True):
+            text = text.replace(secret, REMOVED)
     text = _SIGNING_TEXT.sub(lambda m: f"{m.group(1)}{m.group(2)}{REMOVED}", text)
     return _ACCESS_KEY_ID.sub(REMOVED, text)
 
@@ -170,8 +179,8 @@ def redact(text: str) -> str:
 def holds_secret(data: bytes) -> bool:
     """Whether ``data`` holds a credential archviz obtained (the last check before a write)."""
     with _secrets_lock:
-        known = list(_secrets)
-    return any(s.encode("utf-8") in data for s in known)
+        known = {s.encode("utf-8") for s in _secrets}
+    return bool(known) and not known.isdisjoint(_RUN_BYTES.findall(data))
 
 
 # A read-only violation is a bug, never a coverage gap: it is deliberately not listed here.
