@@ -17,7 +17,7 @@ import click
 
 from archviz import __version__
 from archviz.config import ACCOUNT as ACCOUNT_RE
-from archviz.errors import ArchvizError, IncompleteCrawl, InputError
+from archviz.errors import ArchvizError, IncompleteCrawl, InputError, some as _some
 
 REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
 OU_RE = re.compile(r"^(ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|r-[0-9a-z]{4,32})$")  # an OU, or the root
@@ -39,12 +39,6 @@ def _ids(pattern: re.Pattern, expected: str, unique: bool = False):
 
 _accounts = _ids(ACCOUNT_RE, "12-digit account ids")
 _ous = _ids(OU_RE, "organizational unit ids (like ou-ab12-cd34ef56, or the root r-ab12)", unique=True)
-
-
-def _some(items: list[str], n: int = 5) -> str:
-    """The first ``n`` items, and how many more."""
-    more = f" and {len(items) - n} more" if len(items) > n else ""
-    return ", ".join(items[:n]) + more
 
 
 def read_account_ids(source: str) -> list[str]:
@@ -221,6 +215,23 @@ def with_options(options):
     return apply
 
 
+# The option each parameter comes from, where its name is not the flag's.
+_FLAG = {"raw_dir": "--raw", "replay_dir": "--replay", "ou_ids": "--ou", "config_path": "--config"}
+
+
+def _given(**values) -> list[str]:
+    """The flags of the options that were given (for "drop ..." usage errors)."""
+    return [_FLAG.get(name, "--" + name.replace("_", "-")) for name, value in values.items() if value]
+
+
+def _report_strict(label: str, doc: dict, where: Path, strict: bool, consequence: str) -> None:
+    """Report what the snapshot holds and misses; with --strict, a failed unit is exit code 5
+    (the OU tree is optional: a denied one is reported, it does not fail --strict)."""
+    failed = [c for c in _report_snapshot(label, doc, where) if c["kind"] != "organization"]
+    if strict and failed:
+        raise IncompleteCrawl(f"--strict: {len(failed)} unit(s) failed; {consequence}")
+
+
 def crawl_request(profile, org, accounts, role_name, external_id, regions, concurrency, ou_ids=None,
                   accounts_from=None):
     """The crawl the discover options ask for; alternatives given together are a usage error."""
@@ -246,10 +257,8 @@ def run_discover(out: Path, profile, org, accounts, role_name, external_id, regi
 
     settings = _analysis_settings(trusted_accounts, config_path)
     if replay_dir is not None:
-        scoped = [flag for flag, value in (("--profile", profile), ("--org", org), ("--accounts", accounts),
-                                           ("--accounts-from", accounts_from), ("--ou", ou_ids),
-                                           ("--role-name", role_name), ("--external-id", external_id),
-                                           ("--regions", regions), ("--raw", raw_dir)) if value]
+        scoped = _given(profile=profile, org=org, accounts=accounts, accounts_from=accounts_from, ou_ids=ou_ids,
+                        role_name=role_name, external_id=external_id, regions=regions, raw_dir=raw_dir)
         if scoped:
             raise click.UsageError(f"--replay rebuilds the recorded crawl as it was asked: drop {', '.join(scoped)}")
         doc = pipeline.replay(replay_dir, Progress("replay"), concurrency)
@@ -268,10 +277,10 @@ def run_discover(out: Path, profile, org, accounts, role_name, external_id, regi
                        err=True)
     model.apply(doc, **settings)
     path = snapshot.save(doc, out)
-    failed = [c for c in _report_snapshot("discover", doc, path) if c["kind"] != "organization"]
-    click.echo(str(path))
-    if strict and failed:  # the OU tree is optional: a denied one is reported, it does not fail --strict
-        raise IncompleteCrawl(f"--strict: {len(failed)} unit(s) failed; the snapshot was written to {path}")
+    try:
+        _report_strict("discover", doc, path, strict, f"the snapshot was written to {path}")
+    finally:
+        click.echo(str(path))
     return doc
 
 
@@ -427,19 +436,19 @@ def evidence(snapshot_path, raw_dir, out, key_path, strict, trusted_accounts, co
     raw AWS answers, the snapshot, the findings (CSV, JSON, OCSF), the pages, report.html, a
     manifest with every file's SHA-256, and a README telling an auditor how to verify it."""
     from archviz import model, pipeline, snapshot
-    from archviz.discovery.raw import Recorder
+    from archviz.discovery.raw import Recorder, read_folder
     from archviz.evidence import pack
 
     key = pack.load_key(key_path) if key_path is not None else None
+    source = pack.RAW
     if snapshot_path is not None or raw_dir is not None:
         if snapshot_path is None or raw_dir is None:
             raise click.UsageError("--snapshot and --raw go together: the snapshot and the raw folder of one crawl")
-        given = [f"--{k.replace('_', '-')}" for k, v in opts.items() if v] + (["--strict"] if strict else []) + \
-            (["--trusted-accounts"] if trusted_accounts else []) + (["--config"] if config_path else [])
+        given = _given(**opts, strict=strict, trusted_accounts=trusted_accounts, config_path=config_path)
         if given:
             raise click.UsageError(f"--snapshot packs a finished crawl as it was analyzed: drop {', '.join(given)}")
         doc = snapshot.load(snapshot_path)
-        raw_files = pack.read_raw_folder(raw_dir)
+        raw_files, source = read_folder(raw_dir), f"{raw_dir}/"
     else:
         settings = _analysis_settings(trusted_accounts, config_path)
         request = crawl_request(**opts)
@@ -447,10 +456,8 @@ def evidence(snapshot_path, raw_dir, out, key_path, strict, trusted_accounts, co
         doc = pipeline.discover(request, Progress("evidence"), recorder)
         model.apply(doc, **settings)
         raw_files = recorder.files(request.record())
-        failed = [c for c in _report_snapshot("evidence", doc, out) if c["kind"] != "organization"]
-        if strict and failed:
-            raise IncompleteCrawl(f"--strict: {len(failed)} unit(s) failed; no pack was written")
-    data, manifest = pack.build(doc, raw_files, key)
+        _report_strict("evidence", doc, out, strict, "no pack was written")
+    data, manifest = pack.build(doc, raw_files, key, source)
     pack.write(out, data)
     click.echo(f"evidence: {len(manifest['files']) + 2 + (key is not None)} files, {len(raw_files) - 1} raw answer files, "
                f"{len(doc['findings'])} findings" + ("; manifest signed" if key is not None else ""), err=True)

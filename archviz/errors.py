@@ -1,6 +1,12 @@
 """Errors that the command line turns into one line and a documented exit code."""
 
 
+def some(items: list[str], n: int = 5) -> str:
+    """The first ``n`` items, and how many more: a long list named in a one-line message."""
+    more = f" and {len(items) - n} more" if len(items) > n else ""
+    return ", ".join(items[:n]) + more
+
+
 class ArchvizError(Exception):
     """An expected failure: reported as one line, never as a traceback."""
 

@@ -11,7 +11,7 @@ from archviz import snapshot
 from archviz.discovery.aws import AwsSessions
 from archviz.discovery.crawl import CrawlRequest, crawl
 from archviz.discovery.raw import Recorder, Replayer, now, parse_time
-from archviz.errors import ReplayError
+from archviz.errors import ReplayError, some
 
 
 def discover(request: CrawlRequest, progress: Callable | None = None, recorder: Recorder | None = None) -> dict:
@@ -38,11 +38,7 @@ def replay(source: Path | Replayer, progress: Callable | None = None, concurrenc
     result = crawl(request, progress, sessions)
     unused = replayer.unused()
     if unused:
-        raise ReplayError(f"replay: recorded answers the crawl never asked for, in {_some(unused)} "
+        raise ReplayError(f"replay: recorded answers the crawl never asked for, in {some(unused, 3)} "
                           f"(a raw folder of another crawl, or one with answers added?)")
     return snapshot.build(result.scope, result.organization, result.accounts, result.coverage, result.records,
                           generated_at=parse_time(replayer.crawl["finished_at"]))
-
-
-def _some(items: list[str], n: int = 3) -> str:
-    return ", ".join(items[:n]) + (f" and {len(items) - n} more" if len(items) > n else "")

@@ -95,7 +95,7 @@ def repack(files: dict[str, bytes], path: Path, rehash: bool = False) -> Path:
         manifest["files"] = {k: hashlib.sha256(v).hexdigest() for k, v in sorted(files.items())
                              if k not in (MANIFEST, SUMS, SIGNATURE)}
         files[MANIFEST] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
-        files[SUMS] = sums(files[MANIFEST], {k: v for k, v in files.items() if k not in (MANIFEST, SUMS, SIGNATURE)})
+        files[SUMS] = sums(files[MANIFEST], manifest["files"])
         files.pop(SIGNATURE, None)
     with zipfile.ZipFile(path, "w") as zf:
         for name, data in files.items():
@@ -312,16 +312,16 @@ def test_a_pack_of_another_format_says_which_version_made_it(crawled, tmp_path):
     assert result.returncode == 7 and "archviz 9.9.9" in result.stderr
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"not a zip", "not a readable zip"),
-    (None, "no such file"),
+@pytest.mark.parametrize("content, message, code", [
+    (b"not a zip", "not a readable zip", 7),
+    (None, "no such file", 2),
 ])
-def test_verify_bad_input_is_one_line(tmp_path, content, message):
+def test_verify_bad_input_is_one_line(tmp_path, content, message, code):
     path = tmp_path / "p.zip"
     if content is not None:
         path.write_bytes(content)
     result = verify(path)
-    assert result.returncode in (2, 7) and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert result.returncode == code and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
 def test_unsafe_names_in_a_pack_are_refused(tmp_path):
@@ -346,12 +346,13 @@ def test_evidence_refuses_a_snapshot_its_raw_answers_do_not_derive(crawled, tmp_
 @pytest.mark.parametrize("args, message", [
     (["--snapshot", "s.json"], "--snapshot and --raw go together"),
     (["--snapshot", "s.json", "--raw", "r", "--org"], "drop --org"),
+    (["--snapshot", "s.json", "--raw", "r", "--ou", "ou-ab12-cd34ef56"], "drop --ou"),
     (["--org", "--sign", "missing.pem"], "missing.pem: no such file"),
 ])
 def test_evidence_usage_errors(tmp_path, args, message, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = invoke(["evidence", *args, "--out", "p.zip"])
-    assert result.returncode == 2 and message in result.stderr
+    assert result.returncode == 2 and message in result.stderr and "-ids" not in result.stderr
 
 
 def test_a_key_that_is_not_ed25519_is_refused(tmp_path, monkeypatch):
@@ -537,7 +538,9 @@ def test_a_pack_still_verifies_with_a_newer_archviz(crawled, monkeypatch):
     import archviz.evidence.verify as verify_module
     import archviz.snapshot as snapshot_module
 
-    for module in (snapshot_module, verify_module):
+    import archviz.evidence.findings as findings_module
+
+    for module in (snapshot_module, verify_module, findings_module):
         monkeypatch.setattr(module, "__version__", "99.0.0")
     result = verify(crawled["pack"])
     assert result.returncode == 0, result.stderr

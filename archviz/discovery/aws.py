@@ -145,6 +145,7 @@ def error_message(exc: BaseException) -> str:
 # here, in memory, and removed wherever it appears, as are the signing fields' values.
 REMOVED = "removed-by-archviz"
 _secrets: set[str] = set()
+_secret_bytes: set[bytes] = set()  # the same, encoded, for the last check over whole files
 _secrets_lock = threading.Lock()
 _SIGNING_TEXT = re.compile(r"(?i)\b(x-amz-security-token|x-amz-signature|x-amz-credential|signature|credential)"
                            r"(\s*[:=]\s*)(?!removed-by-archviz)[^\s,;&'\"<>]+")
@@ -160,8 +161,10 @@ _RUN_BYTES = re.compile(rb"[A-Za-z0-9/+]{16,}={0,2}")
 
 def remember_secrets(*values: str | None) -> None:
     """Credentials to remove wherever they appear (a replay's placeholders are not credentials)."""
+    kept = {v for v in values if isinstance(v, str) and len(v) >= 16 and REMOVED not in v}
     with _secrets_lock:
-        _secrets.update(v for v in values if isinstance(v, str) and len(v) >= 16 and REMOVED not in v)
+        _secrets.update(kept)
+        _secret_bytes.update(v.encode("utf-8") for v in kept)
 
 
 def redact(text: str) -> str:
@@ -178,9 +181,9 @@ def redact(text: str) -> str:
 
 def holds_secret(data: bytes) -> bool:
     """Whether ``data`` holds a credential archviz obtained (the last check before a write)."""
+    runs = _RUN_BYTES.findall(data)
     with _secrets_lock:
-        known = {s.encode("utf-8") for s in _secrets}
-    return bool(known) and not known.isdisjoint(_RUN_BYTES.findall(data))
+        return not _secret_bytes.isdisjoint(runs)
 
 
 # A read-only violation is a bug, never a coverage gap: it is deliberately not listed here.

@@ -50,7 +50,6 @@ class CrawlRequest:
     regions: list[str] | None = None  # None: the session's region; ["all"]: every opted-in region
     concurrency: int | None = None  # None: default_concurrency(number of units)
 
-
     def record(self) -> dict:
         """The request as a raw folder keeps it: what was asked, never the profile or external id."""
         return {"org": self.org, "accounts": self.accounts, "ou_ids": self.ou_ids, "role_name": self.role_name,

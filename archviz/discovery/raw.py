@@ -40,7 +40,7 @@ import os
 import re
 import shutil
 import threading
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -364,6 +364,10 @@ class Replayer:
     def __init__(self, files: dict[str, bytes], source: str):
         self.source = source.rstrip("/") + "/"
         self.crawl, self.calls = parse(files, self.source)
+        counted: Counter[str] = Counter()
+        for (_, _, service, operation, _), queue in self.calls.items():
+            counted[f"{service}:{operation}"] += len(queue)
+        self.recorded = dict(sorted(counted.items()))  # every operation, with how often it was called
         self.served = 0
         self._lock = threading.Lock()
         self._validator = ParamValidator()

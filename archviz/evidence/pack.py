@@ -14,7 +14,6 @@ the crawl's."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import io
 import json
 import os
@@ -25,12 +24,12 @@ from typing import Any
 
 from archviz import __version__, model
 from archviz.discovery.permissions import PERMISSIONS
-from archviz.discovery.raw import CRAWL_FILE, parse_time
-from archviz.discovery.raw import parse as raw_parse, read_folder as raw_read_folder
+from archviz.discovery.raw import CRAWL_FILE, dumps, parse_time
 from archviz.errors import ArchvizError, InputError
 from archviz.evidence import findings, report
 from archviz.evidence.compare import first_difference
 from archviz.files import regular_file, write_atomic
+from archviz.render.output import sha256
 
 PACK_FORMAT = 1
 MANIFEST = "manifest.json"
@@ -44,14 +43,6 @@ UNLISTED = (MANIFEST, SUMS, SIGNATURE)
 ACTIONS = {(p.service, p.operation): p.action for p in PERMISSIONS}
 
 
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def dumps(value: Any) -> bytes:
-    return (json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
-
-
 def analysis_settings(doc: dict) -> dict:
     """The settings a snapshot was analyzed with (kept in it), to analyze a replay the same way."""
     analysis = doc.get("analysis") or {}
@@ -59,37 +50,21 @@ def analysis_settings(doc: dict) -> dict:
             "marketplace_links": dict(analysis.get("marketplace_links") or {})}
 
 
-def rederive(raw_files: dict[str, bytes], settings: dict) -> dict:
-    """The analyzed snapshot that ``raw_files`` (a raw folder's files, by relative path, as in a
-    pack's ``raw/``) rebuild through the collectors, offline."""
+def rederive(raw_files: dict[str, bytes], settings: dict, source: str = RAW) -> tuple[dict, dict[str, int]]:
+    """The analyzed snapshot that ``raw_files`` (a raw folder's files, by relative path; errors
+    name them under ``source``) rebuild through the collectors, offline, and every operation the
+    crawl called, as ``service:Operation``, with how often."""
     from archviz import pipeline
     from archviz.discovery.raw import Replayer
 
-    return model.apply(pipeline.replay(Replayer(raw_files, RAW)), **settings)
+    replayer = Replayer(raw_files, source)
+    return model.apply(pipeline.replay(replayer), **settings), replayer.recorded
 
 
 def mismatch(doc: dict, derived: dict) -> str | None:
     """Where ``doc`` differs from what its raw answers derive (``tool`` aside: a replay by
     another archviz version stamps its own)."""
     return first_difference(dict(derived, tool=None), dict(doc, tool=None))
-
-
-def read_raw_folder(folder: Path) -> dict[str, bytes]:
-    """A raw folder's files by relative path, after checking it is one (:func:`raw.parse`)."""
-    files = raw_read_folder(folder)
-    raw_parse(files, f"{folder}/")
-    return files
-
-
-def calls(raw_files: dict[str, bytes]) -> dict[str, int]:
-    """Every operation the crawl called, as ``service:Operation``, with how often."""
-    counted: Counter[str] = Counter()
-    for rel, data in raw_files.items():
-        parts = rel.split("/")
-        if len(parts) == 3:
-            service, operation = parts[2][: -len(".json")].split(".", 1)
-            counted[f"{service}:{operation}"] += len(json.loads(data))
-    return dict(sorted(counted.items()))
 
 
 def assumed_roles(raw_files: dict[str, bytes], caller_account: str | None, home: str | None) -> list[dict]:
@@ -106,12 +81,12 @@ def assumed_roles(raw_files: dict[str, bytes], caller_account: str | None, home:
     return sorted(roles, key=lambda r: (r["role_arn"] or "", r["requested_at"] or ""))
 
 
-def facts(doc: dict, raw_files: dict[str, bytes]) -> dict:
+def facts(doc: dict, raw_files: dict[str, bytes], operations: dict[str, int]) -> dict:
     """What the manifest says about the crawl, all derived from the snapshot and ``raw/`` (so
-    ``verify`` derives it again): everything but the tool that made the pack and the hashes."""
+    ``verify`` derives it again): everything but the tool that made the pack and the hashes.
+    ``operations``: what :func:`rederive` counted."""
     crawl = json.loads(raw_files[CRAWL_FILE])
     caller = crawl.get("caller") or {}
-    operations = calls(raw_files)
     coverage = Counter(c["status"] for c in doc["coverage"])
     return {
         "snapshot_tool": doc["tool"],
@@ -131,15 +106,16 @@ def facts(doc: dict, raw_files: dict[str, bytes]) -> dict:
     }
 
 
-def manifest(doc: dict, raw_files: dict[str, bytes], files: dict[str, bytes]) -> dict:
+def manifest(doc: dict, raw_files: dict[str, bytes], files: dict[str, bytes], operations: dict[str, int]) -> dict:
     return {"pack_format": PACK_FORMAT, "tool": {"name": "archviz", "version": __version__},
-            **facts(doc, raw_files), "files": {rel: sha256(data) for rel, data in sorted(files.items())}}
+            **facts(doc, raw_files, operations), "files": {rel: sha256(data) for rel, data in sorted(files.items())}}
 
 
-def sums(manifest_bytes: bytes, files: dict[str, bytes]) -> bytes:
-    """``SHA256SUMS`` in the format ``sha256sum -c`` reads: every file but itself and the signature."""
-    listed = dict(files, **{MANIFEST: manifest_bytes})
-    return "".join(f"{sha256(data)}  {rel}\n" for rel, data in sorted(listed.items())).encode("ascii")
+def sums(manifest_bytes: bytes, digests: dict[str, str]) -> bytes:
+    """``SHA256SUMS`` in the format ``sha256sum -c`` reads: every file the manifest lists (with
+    the ``digests`` it lists) and the manifest itself; not itself, not the signature."""
+    listed = dict(digests, **{MANIFEST: sha256(manifest_bytes)})
+    return "".join(f"{digest}  {rel}\n" for rel, digest in sorted(listed.items())).encode("ascii")
 
 
 def _render(doc: dict) -> tuple[dict[str, bytes], list]:
@@ -165,9 +141,9 @@ def _facts(doc: dict, crawl: dict) -> list[tuple[str, str]]:
 def contents(doc: dict, raw_files: dict[str, bytes], version: str = __version__) -> dict[str, bytes]:
     """Every file of the pack but the manifest, its sums and its signature (``version``: of the
     archviz that makes the pack, named in its README)."""
-    crawl = json.loads(raw_files[CRAWL_FILE])
     from archviz import snapshot
 
+    crawl = json.loads(raw_files[CRAWL_FILE])
     pages, order = _render(doc)
     files = {
         "snapshot.json": snapshot.dumps(doc),
@@ -182,13 +158,14 @@ def contents(doc: dict, raw_files: dict[str, bytes], version: str = __version__)
     return files
 
 
-def readme(doc: dict, crawl: dict, files: dict[str, bytes], version: str) -> bytes:
+def readme(doc: dict, crawl: dict, names, version: str) -> bytes:
+    """The auditor's README; ``names``: the pack's files (it counts the raw answers and pages)."""
     from archviz.render.pages import render_page
 
     request = crawl.get("request") or {}
     text = render_page("evidence_readme.md.j2", README, doc=doc, crawl=crawl, caller=crawl.get("caller") or {},
-                       request=request, version=version, raw_files=sum(1 for r in files if r.startswith(RAW)),
-                       pages=sum(1 for r in files if r.startswith(PAGES)))
+                       request=request, version=version, raw_files=sum(1 for r in names if r.startswith(RAW)),
+                       pages=sum(1 for r in names if r.startswith(PAGES)))
     return text.encode("utf-8")
 
 
@@ -242,18 +219,19 @@ def zip_bytes(files: dict[str, bytes], when: dt.datetime) -> bytes:
     return buffer.getvalue()
 
 
-def build(doc: dict, raw_files: dict[str, bytes], key: Any = None) -> tuple[bytes, dict]:
-    """The pack's bytes and its manifest. Refuses a snapshot that its raw answers do not derive."""
-    derived = rederive(raw_files, analysis_settings(doc))
+def build(doc: dict, raw_files: dict[str, bytes], key: Any = None, source: str = RAW) -> tuple[bytes, dict]:
+    """The pack's bytes and its manifest. Refuses a snapshot that its raw answers do not derive
+    (``source``: how errors name the raw files, e.g. the folder they came from)."""
+    derived, operations = rederive(raw_files, analysis_settings(doc), source)
     diff = mismatch(doc, derived)
     if diff:
         raise InputError(f"the snapshot is not what the raw answers derive (snapshot.json: {diff}); "
                          f"give the snapshot and the raw folder of the same crawl")
     files = contents(doc, raw_files)
-    info = manifest(doc, raw_files, files)
+    info = manifest(doc, raw_files, files, operations)
     manifest_bytes = dumps(info)
     files[MANIFEST] = manifest_bytes
-    files[SUMS] = sums(manifest_bytes, {k: v for k, v in files.items() if k not in UNLISTED})
+    files[SUMS] = sums(manifest_bytes, info["files"])
     if key is not None:
         files[SIGNATURE] = key.sign(manifest_bytes)
     finished = json.loads(raw_files[CRAWL_FILE]).get("finished_at")
