@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from archviz import model
+from archviz import diff, model
 from archviz.errors import ArchvizError, InputError
 from archviz.render import contexts, layout, nav, pictures
 from archviz.render.draw import draw
@@ -30,7 +30,7 @@ IMAGES = ("svg", "png")  # drawn by Graphviz; "mermaid" is text the viewer draws
 DEFAULT_TITLE = "PrivateLink architecture"
 KIND_OF_GROUP = {folder: kind for kind, folder in PAGE_FOLDERS.items()}  # the groups are named after the folders
 
-__all__ = ["render", "build", "Built", "Site", "GROUPS", "FORMATS", "MANIFEST"]
+__all__ = ["render", "build", "prepare", "Built", "Site", "GROUPS", "FORMATS", "MANIFEST"]
 
 
 def _check(formats: tuple[str, ...], only: tuple[str, ...]) -> None:
@@ -109,9 +109,11 @@ def _draw_all(view: View, subjects: list[tuple[str, str]], formats: tuple[str, .
     return pics
 
 
-def _pages(view: View, subjects: list[tuple[str, str]], links: contexts.Links, title: str | None):
+def _pages(view: View, subjects: list[tuple[str, str]], links: contexts.Links, title: str | None,
+           since: dict | None = None):
     """(file, template, context) for every page."""
-    yield "index.md", "index.md.j2", dict(contexts.index(view, links), title=title or DEFAULT_TITLE)
+    yield "index.md", "index.md.j2", dict(contexts.index(view, links), title=title or DEFAULT_TITLE,
+                                          since=diff.context(since) if since is not None else None)
     yield "findings.md", "findings.md.j2", contexts.findings(view, links)
     build = {"use-case": ("use_case.md.j2", lambda u: contexts.use_case(view, links, u)),
              "service": ("service.md.j2", lambda sid: contexts.service(view, links, view.services_by_id[sid])),
@@ -120,6 +122,15 @@ def _pages(view: View, subjects: list[tuple[str, str]], links: contexts.Links, t
         if kind in build:
             template, context = build[kind]
             yield view.names.page(kind, ident), template, context(ident)
+
+
+def prepare(doc: dict, old: dict | None = None, redactor=None) -> tuple[dict, dict | None]:
+    """The snapshot to draw and, given an older one (``--since``), the changes to show: both
+    redacted first when a :class:`archviz.redact.Redactor` is given, so that nothing a page says
+    about the changes names what the drawing hides."""
+    if redactor is not None:
+        doc, old = redactor.snapshot(doc), (redactor.snapshot(old) if old is not None else None)
+    return doc, (diff.compare(old, doc) if old is not None else None)
 
 
 @dataclass
@@ -133,14 +144,17 @@ class Built:
 
 
 def build(doc: dict, emit, formats: tuple[str, ...] = ("svg",), only: tuple[str, ...] = GROUPS,
-          title: str | None = None, nav_prefix: str | None = None) -> Built:
+          title: str | None = None, nav_prefix: str | None = None, since: dict | None = None) -> Built:
     """Every page and diagram of a render, handed to ``emit(rel, data)``. ``title`` heads the
     index page; ``nav_prefix`` (a docs-site section, see :mod:`archviz.render.nav`) adds the
-    navigation fragments."""
+    navigation fragments; ``since`` (an :func:`archviz.diff.compare` result ending at ``doc``)
+    adds the changes to the index page and marks the new connections on the overview."""
     _check(formats, only)
     if "connections" not in doc:  # a snapshot written before the model existed
         model.apply(doc)
     view = View(doc)
+    if since is not None:
+        view.new_connections = diff.new_connections(since)
     view.linked = {KIND_OF_GROUP[g] for g in ("services", "accounts") if g in only}
     subjects = ([("overview", "")] if "overview" in only else []) + _subjects(view, only)
     built = Built()
@@ -152,7 +166,7 @@ def build(doc: dict, emit, formats: tuple[str, ...] = ("svg",), only: tuple[str,
         {s: pic.collapsed for s, pic in pics.items()}, built.mermaid,
         ous=[(pic.title, f"diagrams/{pic.name}.{image or 'mmd'}", pic.collapsed)
              for s, pic in sorted(pics.items(), key=lambda kv: (kv[1].title, kv[1].name)) if s[0] == "ou"])
-    for rel, template, context in _pages(view, subjects, links, title):
+    for rel, template, context in _pages(view, subjects, links, title, since):
         emit(rel, render_page(template, rel, **context).encode("utf-8"))
     built.order = nav.sections(view, subjects)
     if nav_prefix is not None:
@@ -162,9 +176,9 @@ def build(doc: dict, emit, formats: tuple[str, ...] = ("svg",), only: tuple[str,
 
 
 def render(doc: dict, out_dir: Path, formats: tuple[str, ...] = ("svg",), only: tuple[str, ...] = GROUPS,
-           title: str | None = None, nav_prefix: str | None = None) -> Site:
+           title: str | None = None, nav_prefix: str | None = None, since: dict | None = None) -> Site:
     """Render into a folder, staged and committed under its lock (:class:`output.Output`)."""
     _check(formats, only)
     with Output(Path(out_dir)) as out:
-        out.site.nodes = build(doc, out.write, formats, only, title, nav_prefix).nodes
+        out.site.nodes = build(doc, out.write, formats, only, title, nav_prefix, since).nodes
         return out.commit({"tool": doc["tool"], "snapshot_sha256": snapshot.sha256(doc)})

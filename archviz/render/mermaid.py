@@ -107,6 +107,6 @@ def mermaid(pic: Picture) -> str:
         w.lines.append(f"    {e.src} {EDGE.get(style, '-->')}{text} {e.dst}")
         color = e.attrs.get("color", "#424242")
         extra = "," + DASHES[style] if style in DASHES else ""
-        width = "3px" if style == "bold" else "2px"
+        width = "3px" if style == "bold" or e.attrs.get("penwidth") else "2px"
         links.append(f"linkStyle {i} stroke:{color},stroke-width:{width},color:{color}{extra}")
     return "\n".join(w.lines + ["    " + s for s in w.styles + links]) + "\n"

@@ -83,10 +83,18 @@ def edge_attrs(case: str, states: set | None = None) -> dict:
     return attrs
 
 
-def connect_counted(pic: Picture, nodes: dict, edges: Counter, states: dict, label=str) -> None:
-    """One edge per (source, target, use case), labelled with how many connections it stands for."""
-    for (src, dst, case), n in sorted(edges.items(), key=lambda kv: str(kv[0])):
-        pic.connect(nodes[src], nodes[dst], label(n), **edge_attrs(case, states[(src, dst, case)]))
+def connect_counted(pic: Picture, nodes: dict, edges: Counter, states: dict, label=str,
+                    new: Counter | None = None) -> None:
+    """One edge per (source, target, use case), labelled with how many connections it stands for;
+    ``new`` counts those that appeared since an older snapshot (``render --since``): their edge
+    says how many and is drawn heavier."""
+    for key, n in sorted(edges.items(), key=lambda kv: str(kv[0])):
+        src, dst, case = key
+        attrs, text = edge_attrs(case, states[key]), label(n)
+        if new and new[key]:
+            attrs["penwidth"] = "3.5"
+            text = f"{text} ({new[key]} new)" if text else f"{new[key]} new"
+        pic.connect(nodes[src], nodes[dst], text, **attrs)
 
 
 def connect_split(pic: Picture, nodes: dict, edges: Counter) -> None:
@@ -441,17 +449,18 @@ def _overview(view: View, plan: _OverviewPlan, level: int) -> Picture | None:
     else:
         title = f"PrivateLink in {view.ou_title(scope.ou)}" if scope.ou else "PrivateLink overview"
     pic = Picture(scope.name(view), title)
-    edges, states = Counter(), defaultdict(set)
+    edges, states, new = Counter(), defaultdict(set), Counter()
     for c in plan.connections:
         key = (*plan.ends(c, step), c["use_case"])
         edges[key] += 1
         states[key].add(c["state"])
+        new[key] += c["endpoint_id"] in view.new_connections
     nodes: dict = {}
     if not _overview_accounts(view, pic, plan, step, nodes):
         return None
     _overview_notes(view, pic, plan, step)
     _overview_outside(view, pic, plan, {end for key in edges for end in key[:2]}, nodes)
-    connect_counted(pic, nodes, edges, states, lambda n: plural(n, "endpoint"))
+    connect_counted(pic, nodes, edges, states, lambda n: plural(n, "endpoint"), new)
     pic.legend = [c for c in USE_CASE_STYLE if any(x["use_case"] == c for x in plan.connections)]
     return pic
 

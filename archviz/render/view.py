@@ -105,6 +105,7 @@ class View:
         self.crawled_accounts = sorted(a for a, rec in self.accounts.items() if rec.get("crawled", True))
         self._index()
         self.linked: set[str] = {"service", "account"}  # kinds of diagram this render writes
+        self.new_connections: frozenset[str] = frozenset()  # endpoint ids new since --since's snapshot
         # Each account's OU path (OU keys, :func:`ou_tree`) and the OUs' names, for labels only.
         self.ou_paths, self._ou_names = ou_tree(doc)
         self.doc_has_ous = any(p is not None for p in self.ou_paths.values())
