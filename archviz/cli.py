@@ -3,7 +3,7 @@
 Exit codes: 0 success; 1 unexpected error; 2 bad usage or input; 3 invalid snapshot;
 4 the caller's credentials cannot do what the run needs; 5 ``--strict`` and some units
 failed; 6 an AWS operation not on the allowlist was refused; 7 an evidence pack failed
-``verify``; 130 interrupted."""
+``verify``; 8 ``diff --fail-on`` found a change it names; 130 interrupted."""
 
 from __future__ import annotations
 
@@ -179,6 +179,18 @@ def _list(choices):
     return parse
 
 
+REDACT_OPTIONS = [
+    click.option("--redact", is_flag=True,
+                 help="Replace account ids, IP addresses, organization ids and DNS names that embed an id "
+                      "with stable pseudonyms in everything written (AWS service and region names stay)."),
+    click.option("--redact-key", "redact_key", type=click.Path(dir_okay=False, path_type=Path),
+                 help="HMAC key file (16 bytes or more) for --redact: the same pseudonyms across runs. "
+                      "Without it, the key is derived from the snapshot itself."),
+    click.option("--redact-names", is_flag=True, help="With --redact: also replace account, OU and resource names, "
+                                                       "tag values and custom private DNS names."),
+]
+
+
 RENDER_OPTIONS = [
     click.option("--diagram-format", "--format", "formats", default="svg", show_default=True,
                  metavar="svg,png,mermaid", callback=_list(("svg", "png", "mermaid")),
@@ -190,10 +202,10 @@ RENDER_OPTIONS = [
 ]
 
 
-def run_render(doc: dict, out: Path, formats, only, title=None, nav_prefix=None) -> None:
+def run_render(doc: dict, out: Path, formats, only, title=None, nav_prefix=None, since=None) -> None:
     from archviz.render import render
 
-    site = render(doc, out, formats=formats, only=only, title=title, nav_prefix=nav_prefix)
+    site = render(doc, out, formats=formats, only=only, title=title, nav_prefix=nav_prefix, since=since)
     pages = sum(1 for f in site.files if f.endswith(".md"))
     diagrams = sum(1 for f in site.files if f.startswith("diagrams/"))
     click.echo(f"render: {pages} pages and {diagrams} diagram files in {out}/ (start at {out / 'index.md'})", err=True)
@@ -356,9 +368,15 @@ def snapshot(out, formats, only, **opts):
               help="Like --out, for a folder inside a docs site (docs/privatelink): also writes "
                    "nav.yml (for mkdocs.yml) and .nav.yml (for mkdocs-awesome-nav).")
 @click.option("--site-title", metavar="TEXT", help="Title of the section and of its first page.")
-def render(snapshot_path, out, site, site_title, formats, only):
+@click.option("--since", "since_path", metavar="OLD", type=click.Path(path_type=Path),
+              help="An older snapshot: index.md gets a 'Changes since' section (as archviz diff) and the "
+                   "overview marks the connections that are new.")
+@with_options(REDACT_OPTIONS)
+def render(snapshot_path, out, site, site_title, formats, only, since_path, redact, redact_key, redact_names):
     """Render diagrams and markdown pages from a snapshot (offline, no credentials)."""
+    from archviz import diff as drift
     from archviz import snapshot as snap
+    from archviz.render import prepare
     from archviz.render.nav import is_docs_folder, prefix_for
 
     if (out is None) == (site is None):
@@ -369,10 +387,15 @@ def render(snapshot_path, out, site, site_title, formats, only):
         raise click.UsageError(f"--site {site} is a docs folder itself: give a folder inside it "
                                f"(for example {site / 'privatelink'}), so the site's own pages stay its own")
     doc = snap.load(snapshot_path)
+    old = snap.load(since_path) if since_path is not None else None
+    redactor = _redactor([doc] + ([old] if old else []), redact, redact_key, redact_names)
+    doc, since = prepare(doc, old, redactor)
     if site is not None:
-        run_render(doc, site, formats, only, title=site_title, nav_prefix=prefix_for(site))
+        run_render(doc, site, formats, only, title=site_title, nav_prefix=prefix_for(site), since=since)
     else:
-        run_render(doc, out, formats, only)
+        run_render(doc, out, formats, only, since=since)
+    if since is not None:
+        click.echo(f"render: since {since['old']['generated_at']}: {drift.headline(since)}", err=True)
 
 
 @cli.command()
@@ -493,6 +516,86 @@ def validate(snapshot_path):
     doc = snapshot.load(snapshot_path)
     click.echo(f"{snapshot_path}: valid archviz snapshot (schema version {doc['schema_version']}, "
                f"{len(doc['accounts'])} accounts, {len(doc['endpoints'])} endpoints)")
+
+
+def _redactor(docs: list[dict], redact: bool, redact_key, redact_names: bool):
+    """The :class:`archviz.redact.Redactor` the flags ask for, or None without --redact."""
+    if not redact:
+        flags = _given(redact_key=redact_key, redact_names=redact_names)
+        if flags:
+            raise click.UsageError(f"{' and '.join(flags)} go{'es' if len(flags) == 1 else ''} with --redact")
+        return None
+    from archviz.redact import from_options
+
+    return from_options(docs, redact_key, redact_names)
+
+
+def _write_or_print(text: str, out: Path | None) -> None:
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    from archviz.files import write_atomic
+
+    try:
+        write_atomic(out, text.encode("utf-8"))
+    except OSError as exc:
+        raise ArchvizError(f"cannot write {out}: {exc.strerror or exc}")
+
+
+@cli.command()
+@click.argument("old_path", metavar="OLD", type=click.Path(path_type=Path))
+@click.argument("new_path", metavar="NEW", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "md", "json"]), default="text", show_default=True,
+              help="text for a terminal, md for a docs-site page, json (archviz/schema/diff-1.schema.json).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of standard output.")
+@click.option("--fail-on", metavar="KINDS",
+              help="Exit with code 8 when a change of these kinds is found (comma-separated): new-external-consumer, "
+                   "new-untrusted-principal, open-to-all, new-findings[:critical|high|medium|low|info], "
+                   "coverage-worse, any.")
+@with_options(ANALYSIS_OPTIONS + REDACT_OPTIONS)
+def diff(old_path, new_path, fmt, out, fail_on, trusted_accounts, config_path, redact, redact_key, redact_names):
+    """What changed from snapshot OLD to snapshot NEW (offline): connections, endpoint services,
+    principals, targets, findings, coverage, accounts."""
+    from archviz import diff as drift
+    from archviz import snapshot
+
+    kinds = drift.parse_fail_on(fail_on)
+    old, new = snapshot.load(old_path), snapshot.load(new_path)
+    settings = _analysis_settings(trusted_accounts, config_path) if (trusted_accounts or config_path) else {}
+    redactor = _redactor([new, old], redact, redact_key, redact_names)
+    if redactor is not None:
+        old, new = redactor.snapshot(old), redactor.snapshot(new)
+        settings = {k: frozenset(redactor.value(sorted(v))) if k == "trusted_accounts" else redactor.value(v)
+                    for k, v in settings.items()}
+    result = drift.compare(old, new, **settings)
+    _write_or_print(drift.FORMATS[fmt](result), out)
+    click.echo(f"diff: {drift.headline(result)}" + (f" (written to {out})" if out else ""), err=True)
+    fired = drift.triggered(result, kinds)
+    if fired:
+        raise drift.DriftFound(f"--fail-on {','.join(kinds)}: {len(fired)} change(s), first: "
+                               f"{fired[0]['kind']} {drift.CHANGES[fired[0]['change']]}: {fired[0]['summary']}")
+
+
+@cli.command("redact")
+@click.argument("snapshot_path", metavar="SNAPSHOT", type=click.Path(path_type=Path))
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The redacted snapshot to write (a .json file).")
+@click.option("--redact-key", "redact_key", type=click.Path(dir_okay=False, path_type=Path),
+              help="HMAC key file (16 bytes or more): the same pseudonyms across runs.")
+@click.option("--redact-names", is_flag=True, help="Also replace account, OU and resource names, tag values and "
+                                                   "custom private DNS names.")
+def redact_command(snapshot_path, out, redact_key, redact_names):
+    """Write a copy of SNAPSHOT with account ids, addresses and ids in DNS names replaced by
+    stable pseudonyms; it loads, analyses and renders like the original."""
+    from archviz import snapshot
+
+    doc = snapshot.load(snapshot_path)
+    source = snapshot_path / snapshot.SNAPSHOT_FILE if snapshot_path.is_dir() else snapshot_path
+    if out.resolve() == source.resolve():
+        raise click.UsageError("--out must not be the snapshot being redacted (keep the original)")
+    redacted = _redactor([doc], True, redact_key, redact_names).snapshot(doc)
+    snapshot.write(snapshot.validate(redacted, "redacted snapshot"), out)
+    click.echo(f"redact: {out} ({len(redacted['accounts'])} accounts, {len(redacted['endpoints'])} endpoints)", err=True)
 
 
 @cli.command()

@@ -7,12 +7,16 @@ snapshot committed to the site's repository, so the pages can never drift from t
           path: privatelink                 # the section's folder in the site
           title: PrivateLink architecture   # optional
           diagram_format: [svg]             # svg, png, mermaid (mermaid needs no Graphviz)
+          since: network/last-week.json     # optional: an older snapshot, as render --since
+          redact: false                     # as render --redact; with redact_key (a file) and
+          redact_key: !ENV ARCHVIZ_KEY_FILE  #   redact_names, as --redact-key and --redact-names
+          redact_names: false
 
 The pages are generated files (nothing is written into ``docs/``). In the navigation, the
 section replaces the entry that points at ``PATH/index.md`` (or, with no ``nav`` in mkdocs.yml,
 the folder MkDocs found), ordered as ``archviz render --site`` orders it; a nav that lists the
 section's pages itself is left as it is. ``mkdocs serve``
-watches the snapshot and rebuilds when it changes. A missing or invalid snapshot fails the
+watches the snapshots and rebuilds when they change. A missing or invalid snapshot fails the
 build with one line (a :class:`PluginError`)."""
 
 from __future__ import annotations
@@ -40,11 +44,20 @@ class ArchvizConfig(Config):
     path = c.Type(str, default="privatelink")
     title = c.Optional(c.Type(str))
     diagram_format = c.ListOfItems(c.Choice(("svg", "png", "mermaid")), default=["svg"])
+    since = c.Optional(c.Type(str))
+    redact = c.Type(bool, default=False)
+    redact_key = c.Optional(c.Type(str))
+    redact_names = c.Type(bool, default=False)
 
 
 class ArchvizPlugin(BasePlugin[ArchvizConfig]):
     def on_config(self, config):
-        self.snapshot = Path(config.config_file_path or ".").parent / self.config.snapshot
+        here = Path(config.config_file_path or ".").parent
+        self.snapshot = here / self.config.snapshot
+        self.since = here / self.config.since if self.config.since else None
+        if (self.config.redact_key or self.config.redact_names) and not self.config.redact:
+            raise PluginError("archviz: 'redact_key' and 'redact_names' go with 'redact: true'")
+        self.redact_key = here / self.config.redact_key if self.config.redact_key else None
         path = posixpath.normpath(self.config.path.strip("/"))
         if path in (".", "") or path.startswith("..") or "\\" in path:
             raise PluginError(f"archviz: 'path' must be a folder inside the docs folder, not {self.config.path!r}")
@@ -58,12 +71,20 @@ class ArchvizPlugin(BasePlugin[ArchvizConfig]):
 
     def _render(self) -> tuple[dict[str, bytes], list]:
         from archviz import snapshot
-        from archviz.render import build
+        from archviz.render import build, prepare
 
         try:
             out: dict[str, bytes] = {}
-            built = build(snapshot.load(self.snapshot), out.__setitem__,
-                          tuple(dict.fromkeys(self.config.diagram_format)), title=self.config.title)
+            doc = snapshot.load(self.snapshot)
+            old = snapshot.load(self.since) if self.since else None
+            redactor = None
+            if self.config.redact:
+                from archviz.redact import from_options
+
+                redactor = from_options([doc] + ([old] if old else []), self.redact_key, self.config.redact_names)
+            doc, since = prepare(doc, old, redactor)
+            built = build(doc, out.__setitem__, tuple(dict.fromkeys(self.config.diagram_format)),
+                          title=self.config.title, since=since)
         except ArchvizError as exc:
             raise PluginError(f"archviz: {exc}") from None
         return out, built.order
@@ -102,6 +123,8 @@ class ArchvizPlugin(BasePlugin[ArchvizConfig]):
 
     def on_serve(self, server, config, builder):
         server.watch(str(self.snapshot))
+        if self.since is not None:
+            server.watch(str(self.since))
         return server
 
 

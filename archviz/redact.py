@@ -1,0 +1,457 @@
+"""Redaction: a snapshot that can be published without giving away whose estate it is.
+
+A diagram or a page is worth sharing only if nobody can read account ids, addresses or the
+organization out of it. Redaction replaces them everywhere in a snapshot (every string value and
+every dict key, at any depth: endpoint policies, tags, evidence references, ARNs, principals,
+coverage messages) with pseudonyms, and keeps everything AWS owns (service names, regions, zones,
+resource ids), which reveals nothing and is what the diagrams are about.
+
+Consistency is the point: one original always becomes one pseudonym, within an output and across
+runs given the same key, and the pseudonyms keep the shape the schema and the model rely on (an
+account id stays twelve digits, an address stays an address in the same pseudonymous subnet). So
+the redacted snapshot validates, analyses and renders with the same connections and findings,
+renamed. The pseudonyms are keyed HMAC-SHA256: without the key nobody can recompute them by
+trying the few million plausible account ids.
+
+What is replaced:
+
+- 12-digit runs (account ids): by 12-digit pseudonyms, never equal to a 12-digit run of any input.
+- IPv4 and IPv6 addresses and CIDRs: prefix-preserving (Crypto-PAn with HMAC as its PRF), so a
+  subnet's addresses stay in the pseudonymous subnet; ``0.0.0.0/0`` and ``::/0`` stay as they are.
+- DNS names whose first label embeds an id or an address (``vpce-0abc...-xyz.vpce-svc-...``), and
+  load balancer DNS names: their first label, by ``h-<10 hex>``; the rest stays readable.
+- Organization, root and OU ids: pseudonyms of the same shape (an OU keeps its root's pseudonym).
+- With ``names``: account and OU names, tag values, the names of VPCs, subnets, security groups,
+  endpoints, endpoint services, load balancers and target groups (in ARNs too), and the custom
+  private DNS names of services that are not AWS's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import re
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from archviz import snapshot
+from archviz.errors import InputError
+from archviz.files import regular_file
+
+KEY_BYTES_MIN = 16
+KEY_BYTES_MAX = 64 * 1024
+_KEY_CONTEXT = b"archviz-redact-v1\0"
+
+# What a snapshot derives from its records: dropped, and recomputed from the redacted records.
+_DERIVED = ("connections", "findings", "analysis")
+
+_ACCOUNT = re.compile(r"(?<![0-9])[0-9]{12}(?![0-9])")
+
+# One pass over a string finds every address, organization id and account id, so that no
+# pseudonym is looked at again (a pseudonym never becomes the input of another replacement).
+# IPv6: hex digits and colons, at least two colons, bounded by characters that cannot continue an
+# address (so ``arn:aws:iam::123456789012:root`` and times like ``T11:53:27Z`` are not candidates);
+# ``ipaddress`` decides. IPv4: four dotted numbers not inside a longer dotted number (``1.2.3.4.5``).
+_TOKENS = re.compile(
+    r"(?P<v6>(?<![0-9A-Za-z:.])[0-9A-Fa-f]*:[0-9A-Fa-f]*:[0-9A-Fa-f:]*(?:/[0-9]{1,3})?"
+    r"(?![0-9A-Za-z:]|\.[0-9A-Za-z]))"
+    r"|(?P<v4>(?<![0-9.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?:/[0-9]{1,2})?(?![0-9]|\.[0-9]))"
+    r"|(?P<ou>(?<![A-Za-z0-9-])ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}(?![A-Za-z0-9_-]))"
+    r"|(?P<root>(?<![A-Za-z0-9-])r-[0-9a-z]{4,32}(?![A-Za-z0-9_-]))"
+    r"|(?P<org>(?<![A-Za-z0-9-])o-[a-z0-9]{10,32}(?![A-Za-z0-9_-]))"
+    r"|(?P<account>(?<![0-9])[0-9]{12}(?![0-9]))")
+
+# A dotted token: labels of DNS characters (and ``*``, ``_``), not part of a longer one.
+_DNS = re.compile(r"(?<![A-Za-z0-9*_.-])[A-Za-z0-9*_-]+(?:\.[A-Za-z0-9*_-]+)+")
+# An AWS resource id inside a DNS label: ``vpce-0abc123-xyz12`` (an endpoint's own DNS name),
+# ``ip-10-0-1-23`` (an instance's). ``vpce-svc-...`` is not one: a service id is AWS's and public.
+_LABEL_ID = re.compile(
+    r"(?<![A-Za-z0-9])(?:vpce|vpc|eni|subnet|sg|rtb|igw|eigw|nat|tgw|tgw-attach|pcx|acl|i|ami|vol|snap|vgw|cgw"
+    r"|dopt|rslvr|fs|fsap|lb|elb)-[0-9a-f]{7,17}(?![0-9A-Za-z])"
+    r"|(?<![A-Za-z0-9])(?:ip|ec2)-[0-9]{1,3}-[0-9]{1,3}-[0-9]{1,3}-[0-9]{1,3}(?![0-9])")
+# Load balancer DNS names embed the balancer's name and a hash: ``name-123.us-east-1.elb.amazonaws.com``
+# (classic, application), ``name-0abc.elb.us-east-1.amazonaws.com`` (network, gateway).
+_ELB_DNS = re.compile(r"(?:^|\.)elb\.amazonaws\.com(?:\.cn)?$|\.elb\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?$")
+# Domains that are AWS's own: a private DNS name under one of them is not a customer's.
+_AWS_DOMAINS = ("amazonaws.com", "amazonaws.com.cn", "api.aws", "on.aws", "aws.dev")
+# The name inside an ELB ARN: ``loadbalancer/app/NAME/hash``, ``listener/net/NAME/...``, ``targetgroup/NAME/hash``.
+_ELB_ARN_NAME = re.compile(
+    r"(:(?:loadbalancer|listener|listener-rule)/(?:app|net|gwy)/|:targetgroup/)([A-Za-z0-9-]+)(?=/)")
+
+# With ``names``: where a string is a name, by the key it sits under and the list or object that
+# holds it (``accounts[].name``), and the prefix of its pseudonym. Prefixes never look like an AWS
+# id (no ``vpc-``, no ``ou-``), so a reader does not take a pseudonym for a real resource.
+_NAME_HOLDERS = {"accounts": "account", "organizational_units": "unit", "vpcs": "name", "subnets": "name",
+                 "security_groups": "name", "endpoints": "name", "endpoint_services": "name",
+                 "load_balancers": "name", "target_groups": "name"}
+
+
+def _name_kind(field: str | None, holder: str | None) -> str | None:
+    """The kind of name a string is, from where it sits, or None when it is not a name."""
+    if holder == "tags":
+        return "name"  # a tag value: "name", like the Name tag's copy in the record's name field
+    if field == "name":
+        return _NAME_HOLDERS.get(holder)
+    if field in ("group_name", "endpoint_name"):
+        return "name"
+    if field == "ou_path":
+        return "unit"
+    return None
+
+
+def load_key(path: str | Path) -> bytes:
+    """The bytes of a key file (one trailing newline dropped, so ``openssl rand -hex 32 > KEY``
+    works). Every problem is one line naming the file; the key itself is never printed."""
+    path = Path(path)
+    advice = "make one with: openssl rand -hex 32 > KEY"
+    info = regular_file(path, InputError, f"a redaction key is a file of at least {KEY_BYTES_MIN} bytes; {advice}")
+    if info.st_size > KEY_BYTES_MAX:
+        raise InputError(f"{path}: too large to be a redaction key (more than {KEY_BYTES_MAX} bytes)")
+    try:
+        with open(path, "rb") as f:
+            data = f.read(KEY_BYTES_MAX + 1)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}")
+    if data.endswith(b"\n"):
+        data = data[:-2] if data.endswith(b"\r\n") else data[:-1]
+    if len(data) < KEY_BYTES_MIN:
+        raise InputError(f"{path}: a redaction key needs at least {KEY_BYTES_MIN} bytes, this one has {len(data)} "
+                         f"({advice})")
+    return data
+
+
+def derived_key(doc: dict) -> bytes:
+    """The key used when none is given: a hash of the snapshot itself. The same input gives the
+    same bytes (archviz's outputs are deterministic), yet without the original snapshot nobody
+    can recompute it, so the pseudonyms cannot be reversed by trying candidate ids."""
+    digest = hashlib.sha256(_KEY_CONTEXT)
+    for piece in snapshot.chunks(doc):
+        digest.update(piece)
+    return digest.digest()
+
+
+class _Pseudonyms:
+    """Original -> pseudonym for one kind of value, without collisions.
+
+    ``candidate(original, n)`` proposes the n-th pseudonym of an original; a candidate already
+    taken (an original of any input, or another original's pseudonym) is skipped for the next, so
+    two originals never share a pseudonym and a pseudonym never reads as another original."""
+
+    def __init__(self, candidate: Callable[[str, int], str], taken: set[str]):
+        self._candidate = candidate
+        self._taken = taken
+        self.known: dict[str, str] = {}
+
+    def reserve(self, originals: Iterable[str]) -> None:
+        """Assign in sorted order, so the mapping depends on the set of originals, not on the
+        order they were met in."""
+        self._taken.update(originals)
+        for original in sorted(originals):
+            self[original]
+
+    def __getitem__(self, original: str) -> str:
+        found = self.known.get(original)
+        if found is None:
+            self._taken.add(original)  # one the pre-scan did not see (value() of something else)
+            n = 0
+            found = self._candidate(original, n)
+            while found in self._taken:
+                n += 1
+                found = self._candidate(original, n)
+            self._taken.add(found)
+            self.known[original] = found
+        return found
+
+
+class _PrefixPreserving:
+    """Crypto-PAn with HMAC-SHA256 as the pseudorandom function: output bit i is input bit i
+    flipped by the first bit of HMAC(key, label + the input's first i bits). Two addresses that
+    share an n-bit prefix share the n-bit prefix of their pseudonyms, so subnets, containment and
+    overlap survive. Flips are cached per prefix down to ``cached_bits`` (where addresses share
+    prefixes); deeper bits are computed per address (each address is cached by the caller)."""
+
+    def __init__(self, key: bytes, label: str, bits: int, cached_bits: int):
+        self._key = key
+        self._label = label.encode()
+        self.bits = bits
+        self._cached_bits = cached_bits
+        self._flips: dict[str, int] = {}
+
+    def _flip(self, prefix: str) -> int:
+        return hmac.digest(self._key, self._label + prefix.encode(), "sha256")[0] >> 7
+
+    def __call__(self, address: int) -> int:
+        bits = format(address, f"0{self.bits}b")
+        out = 0
+        for i in range(self.bits):
+            prefix = bits[:i]
+            if i < self._cached_bits:
+                flip = self._flips.get(prefix)
+                if flip is None:
+                    flip = self._flips[prefix] = self._flip(prefix)
+            else:
+                flip = self._flip(prefix)
+            out = (out << 1) | ((bits[i] == "1") ^ flip)
+        return out
+
+    def network(self, address: int, prefix_len: int) -> int:
+        """The pseudonym of a network: its address's, masked to the prefix (valid notation)."""
+        host_bits = self.bits - prefix_len
+        return (self(address) >> host_bits) << host_bits if prefix_len else 0
+
+
+def _base36(data: bytes, length: int) -> str:
+    n = int.from_bytes(data, "big")
+    out = []
+    for _ in range(length):
+        n, d = divmod(n, 36)
+        out.append("0123456789abcdefghijklmnopqrstuvwxyz"[d])
+    return "".join(out)
+
+
+_Place = tuple[str, str | None, str | None]  # a string, the key it sits under, the key of its holder
+
+
+def _strings(x: Any, field: str | None = None, holder: str | None = None) -> Iterator[_Place]:
+    """Every string of a JSON value (dict keys included, with no place), with the key it sits under
+    and the key of the object or list holding it. Iterative: depth costs no recursion."""
+    stack = [(x, field, holder)]
+    while stack:
+        value, field, holder = stack.pop()
+        if isinstance(value, str):
+            yield value, field, holder
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                yield k, None, None
+                stack.append((v, k, field))
+        elif isinstance(value, list):
+            stack.extend((v, field, holder) for v in value)
+
+
+def _aws_domain(name: str) -> bool:
+    return any(name == d or name.endswith("." + d) for d in _AWS_DOMAINS)
+
+
+def _custom_domains(doc: dict) -> set[str]:
+    """The private DNS names of services that are not AWS's (lower case, without a leading
+    ``*.``): endpoint services' own, the consumer's view of a service not owned by Amazon, and
+    endpoints' DNS names that are neither AWS's nor an endpoint's generated name."""
+    found = [s.get("private_dns_name") for s in doc.get("endpoint_services") or [] if isinstance(s, dict)]
+    found += [d.get("private_dns_name") for d in doc.get("service_details") or []
+              if isinstance(d, dict) and d.get("owner") != "amazon"]
+    for e in doc.get("endpoints") or []:
+        names = e.get("dns_names") if isinstance(e, dict) else None
+        if isinstance(names, list):
+            found += [n for n in names if isinstance(n, str) and not _LABEL_ID.search(n.split(".")[0])]
+    domains = set()
+    for name in found:
+        if isinstance(name, str) and "." in name:
+            name = name.lower().removeprefix("*.")
+            if "." in name and not _aws_domain(name):
+                domains.add(name)
+    return domains
+
+
+class Redactor:
+    """One mapping from originals to pseudonyms, applied to any number of snapshots or values.
+
+    Build it with :meth:`build` from every snapshot it will redact: the pre-scan makes the
+    mapping collision-free across all of them (two snapshots redacted together can be compared,
+    or diffed, through one renaming)."""
+
+    def __init__(self, key: bytes, names: bool = False):
+        if len(key) < KEY_BYTES_MIN:
+            raise InputError(f"a redaction key needs at least {KEY_BYTES_MIN} bytes, this one has {len(key)}")
+        self._key = key
+        self.names = names
+        self._texts: dict[str, str] = {}
+        self._v4 = _PrefixPreserving(key, "ipv4:", 32, cached_bits=24)
+        self._v6 = _PrefixPreserving(key, "ipv6:", 128, cached_bits=64)
+        self.accounts = _Pseudonyms(self._account_candidate, set())
+        self._taken_names: set[str] = set()  # one set: no pseudonym of one kind reads as a name of another
+        self._names = {kind: _Pseudonyms(self._name_candidate(kind), self._taken_names)
+                       for kind in ("account", "unit", "name")}
+        self._domains = _Pseudonyms(self._name_candidate("domain", ".example"), self._taken_names)
+        self._shapes: dict[tuple[str, str], str] = {}
+
+    @classmethod
+    def build(cls, docs: list[dict], key: bytes | None = None, names: bool = False) -> "Redactor":
+        """Pre-scan ALL docs for originals (so collisions are avoided across all of them and two
+        snapshots redacted together share one mapping). ``key`` None: derived from the first
+        doc's content (:func:`derived_key`), so the same input gives the same bytes."""
+        if key is None:
+            if not docs:
+                raise InputError("nothing to redact: no snapshot, and no key to derive one from")
+            key = derived_key(docs[0])
+        redactor = cls(key, names)
+        texts: set[str] = set()
+        found: dict[str, set[str]] = defaultdict(set)
+        for doc in docs:
+            for text, field, holder in _strings(doc):
+                texts.add(text)
+                kind = names and _name_kind(field, holder)
+                if kind:
+                    found[kind].add(text)
+        redactor.accounts.reserve({run for text in texts for run in _ACCOUNT.findall(text)})
+        if names:
+            found["name"].update(m.group(2) for text in texts if "elasticloadbalancing" in text
+                                 for m in _ELB_ARN_NAME.finditer(text))
+            domains = set().union(*(_custom_domains(doc) for doc in docs))
+            redactor._taken_names.update(domains, *found.values())
+            for kind, originals in sorted(found.items()):
+                redactor._names[kind].reserve(originals)
+            redactor._domains.reserve(domains)
+        return redactor
+
+    # --- the public face ------------------------------------------------------------------------
+
+    def value(self, x: Any, field: str | None = None) -> Any:
+        """A redacted copy of any JSON value: strings and dict keys rewritten, the rest copied.
+
+        With ``names``, a name is recognised by where it sits (``accounts[].name``, ``tags``,
+        ``endpoint_name``...): pass the key a fragment sits under as ``field`` (``"endpoints"``
+        for a list of endpoints) when it is not a whole snapshot. Free text (a finding's message)
+        keeps its names: :meth:`snapshot` rebuilds findings from redacted records instead."""
+        return self._walk(x, field, None)
+
+    def snapshot(self, doc: dict) -> dict:
+        """A redacted copy of a snapshot: connections/findings/analysis are dropped, discovery
+        records redacted, and if the input had ``analysis``, the model is re-run on the redacted
+        records with the input's analysis settings redacted too, so finding messages are built from
+        redacted names. Sorted with snapshot.normalize. Adds nothing that could identify the
+        original: the SHA-256 of merged inputs become keyed pseudonyms too."""
+        from archviz import model  # the model does not need redaction: imported where used
+
+        out = self._walk({k: v for k, v in doc.items() if k not in _DERIVED}, None, None)
+        scope = doc.get("scope")
+        if isinstance(scope, dict) and isinstance(scope.get("merged_from"), list):
+            out["scope"]["merged_from"] = sorted(self._digest(h) for h in scope["merged_from"])
+        snapshot.normalize(out)
+        if "analysis" in doc:
+            settings = doc["analysis"] if isinstance(doc["analysis"], dict) else {}
+            trusted = self.value(list(settings.get("trusted_accounts") or []))
+            links = self.value(dict(settings.get("marketplace_links") or {}))
+            model.apply(out, trusted_accounts=frozenset(trusted), marketplace_links=links)
+        return out
+
+    # --- the walk -------------------------------------------------------------------------------
+
+    def _walk(self, x: Any, field: str | None, holder: str | None) -> Any:
+        """Recursive on purpose: a snapshot nests about 12 levels, and a call per value is the
+        cheapest way to carry the key a value sits under (how a name is recognised)."""
+        if isinstance(x, str):
+            kind = _name_kind(field, holder) if self.names else None
+            return self._names[kind][x] if kind and x else self.text(x)
+        if isinstance(x, dict):
+            return {self.text(k): self._walk(v, k, field) for k, v in x.items()}
+        if isinstance(x, list):
+            return [self._walk(v, field, holder) for v in x]
+        return x
+
+    def text(self, s: str) -> str:
+        """One string redacted, ids and addresses inside it replaced, the rest kept (cached: a
+        snapshot repeats the same ids, ARNs and service names thousands of times)."""
+        out = self._texts.get(s)
+        if out is None:
+            out = s
+            if "." in out:
+                out = _DNS.sub(self._dns, out)
+            if self.names and "elasticloadbalancing" in out:
+                out = _ELB_ARN_NAME.sub(lambda m: m.group(1) + self._names["name"][m.group(2)], out)
+            out = self._texts[s] = _TOKENS.sub(self._token, out)
+        return out
+
+    # --- the pseudonyms -------------------------------------------------------------------------
+
+    def _mac(self, message: str) -> bytes:
+        return hmac.digest(self._key, message.encode("utf-8", "surrogatepass"), "sha256")
+
+    def _account_candidate(self, account: str, n: int) -> str:
+        return f"{int.from_bytes(self._mac(f'account:{account}' + (f':{n}' if n else '')), 'big') % 10**12:012d}"
+
+    def _name_candidate(self, kind: str, suffix: str = "") -> Callable[[str, int], str]:
+        def candidate(name: str, n: int) -> str:
+            return f"{kind}-{self._mac(f'{kind}:{name}' + (f':{n}' if n else '')).hex()[:6]}{suffix}"
+        return candidate
+
+    def _shape(self, kind: str, original: str) -> str:
+        """``original`` (lower-case letters and digits) replaced by as many keyed ones."""
+        found = self._shapes.get((kind, original))
+        if found is None:
+            found = self._shapes[(kind, original)] = _base36(self._mac(f"{kind}:{original}"), len(original))
+        return found
+
+    def _digest(self, sha256: str) -> str:
+        """A keyed pseudonym for a SHA-256 (a merged input's): 64 hex digits, never holding a run
+        of 12 digits that would read as an account id."""
+        n = 0
+        while True:
+            found = self._mac(f"sha256:{sha256}" + (f":{n}" if n else "")).hex()
+            if not _ACCOUNT.search(found):
+                return found
+            n += 1
+
+    # --- the replacements -----------------------------------------------------------------------
+
+    def _dns(self, m: re.Match) -> str:
+        """A dotted token: an endpoint's or a load balancer's DNS name loses its first label (which
+        embeds the endpoint id, or the balancer's name and a hash); with ``names``, a custom
+        private DNS name becomes ``domain-<hex>.example``. Anything else is left to the tokens."""
+        token = m.group()
+        labels = token.split(".")
+        lower = token.lower()
+        first = 1 if labels[0].lower() == "dualstack" and len(labels) > 2 else 0
+        if (_ELB_DNS.search(lower) or _LABEL_ID.search(labels[first])
+                or _ACCOUNT.search(labels[first])):
+            labels[first] = "h-" + self._mac(f"dns:{labels[first]}").hex()[:10]
+        if self.names and self._domains.known:
+            lowered = lower.split(".")
+            for i in range(len(labels) - 1):
+                suffix = ".".join(lowered[i:])
+                if suffix in self._domains.known:
+                    labels[i:] = [self._domains[suffix]]
+                    break
+        return ".".join(labels)
+
+    def _token(self, m: re.Match) -> str:
+        kind, text = m.lastgroup, m.group()
+        if kind == "account":
+            return self.accounts[text]
+        if kind == "v4":
+            return self._address(text, self._v4, ipaddress.IPv4Address)
+        if kind == "v6":
+            return self._address(text, self._v6, ipaddress.IPv6Address)
+        if kind == "org":
+            return "o-" + self._shape("org", text[2:])
+        if kind == "root":
+            return "r-" + self._shape("root", text[2:])
+        _ou, root, unit = text.split("-")  # ou-<the root's part>-<the unit's part>
+        return f"ou-{self._shape('root', root)}-{self._shape('ou', unit)}"
+
+    def _address(self, text: str, prf: _PrefixPreserving, parse: type) -> str:
+        """An address or a CIDR. Not an address after all (``11:53:27``, ``300.1.1.1``): the text
+        is kept, but for account ids inside it."""
+        address, slash, length = text.partition("/")
+        try:
+            parsed = parse(address if parse is ipaddress.IPv6Address else
+                           ".".join(str(int(octet)) for octet in address.split(".")))
+        except ValueError:
+            return _ACCOUNT.sub(lambda a: self.accounts[a.group()], text)
+        if address == "::" and not slash:
+            return text  # the unspecified address reveals nothing
+        if slash and int(length) <= prf.bits:
+            return f"{parse(prf.network(int(parsed), int(length)))}/{int(length)}"
+        return f"{parse(prf(int(parsed)))}{slash}{length}"
+
+
+def from_options(docs: list[dict], key_path: str | Path | None = None, names: bool = False) -> Redactor:
+    """The redactor ``--redact [--redact-key FILE] [--redact-names]`` (or the MkDocs plugin's
+    ``redact`` settings) ask for, over every snapshot one output shows."""
+    return Redactor.build(docs, load_key(key_path) if key_path else None, names)
+
+
+def redact(doc: dict, key: bytes | None = None, names: bool = False) -> dict:
+    """A redacted copy of one snapshot (see :class:`Redactor`)."""
+    return Redactor.build([doc], key, names).snapshot(doc)

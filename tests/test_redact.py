@@ -1,0 +1,451 @@
+"""Redaction: no account id, address, organization id or endpoint DNS name of the original is left
+in a redacted snapshot (nor, with names, a name), and the redacted snapshot is still a snapshot of
+the same estate: it validates, and its analysis is the original's renamed."""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+import json
+import re
+from collections import Counter
+
+import pytest
+
+from archviz import model
+from archviz import snapshot as snap
+from archviz.errors import InputError
+from archviz.redact import KEY_BYTES_MIN, Redactor, load_key, redact
+
+KEY = b"archviz-test-redaction-key-1"
+OTHER_KEY = b"archviz-test-redaction-key-2"
+ACCOUNT = re.compile(r"(?<![0-9])[0-9]{12}(?![0-9])")
+IPV4 = re.compile(r"(?<![0-9.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?:/[0-9]{1,2})?(?![0-9]|\.[0-9])")
+ARN = re.compile(r"arn:aws[a-z-]*:[^\"\s]*")
+OPEN = {"0.0.0.0/0", "::/0"}
+
+
+def text(doc) -> str:
+    return snap.dumps(doc).decode()
+
+
+def strings(x) -> set[str]:
+    """Every string value and dict key of a JSON value."""
+    found: set[str] = set()
+    stack = [x]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            found.add(v)
+        elif isinstance(v, dict):
+            found.update(v)
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return found
+
+
+def as_multiset(items: list[dict]) -> Counter:
+    return Counter(json.dumps(i, sort_keys=True) for i in items)
+
+
+def per_use_case(doc: dict) -> Counter:
+    return Counter(c["use_case"] for c in doc["connections"])
+
+
+def per_rule(doc: dict) -> Counter:
+    return Counter(f["rule_id"] for f in doc["findings"])
+
+
+@pytest.fixture(scope="module")
+def original(demo_crawl) -> dict:
+    _manifest, doc, _result, _faults = demo_crawl
+    return model.apply(copy.deepcopy(doc))
+
+
+@pytest.fixture(scope="module")
+def redactor(original) -> Redactor:
+    return Redactor.build([original], KEY)
+
+
+@pytest.fixture(scope="module")
+def redacted(original, redactor) -> dict:
+    return redactor.snapshot(original)
+
+
+@pytest.fixture(scope="module")
+def named(original) -> dict:
+    return redact(original, KEY, names=True)
+
+
+# --- nothing of the original's ids is left ---------------------------------------------------------
+
+def test_no_original_account_id_survives_and_every_12_digit_run_is_a_pseudonym(original, redactor, redacted):
+    before = set(ACCOUNT.findall(text(original)))
+    after = set(ACCOUNT.findall(text(redacted)))
+    assert len(before) >= 5 and after
+    assert not before & after
+    pseudonyms = {redactor.text(a) for a in before}
+    assert len(pseudonyms) == len(before)  # two accounts never share a pseudonym
+    assert after <= pseudonyms
+
+
+def test_no_original_address_or_cidr_survives(original, redacted):
+    before = set(IPV4.findall(text(original))) - OPEN
+    after = set(IPV4.findall(text(redacted))) - OPEN
+    assert len(before) >= 5
+    assert not before & after
+    for a in after:
+        ipaddress.ip_network(a) if "/" in a else ipaddress.ip_address(a)  # still valid notation
+    assert {c for c in OPEN if c in text(original)} == {c for c in OPEN if c in text(redacted)}
+
+
+def test_addresses_stay_in_their_subnets_and_cidrs_keep_their_overlaps(original, redactor):
+    cidrs = sorted({r["cidr_block"] for k in ("vpcs", "subnets") for r in original[k] if r.get("cidr_block")})
+    targets = sorted({t["id"] for lb in original["load_balancers"] for tg in lb["target_groups"]
+                      for t in tg["targets"] if IPV4.fullmatch(t["id"])})
+    inside = [(ip, c) for ip in targets for c in cidrs if ipaddress.ip_address(ip) in ipaddress.ip_network(c)]
+    assert inside, "the demo has targets inside its VPCs"
+    for ip, cidr in inside:
+        assert ipaddress.ip_address(redactor.text(ip)) in ipaddress.ip_network(redactor.text(cidr))
+    for a in cidrs:
+        for b in cidrs:
+            na, nb = ipaddress.ip_network(a), ipaddress.ip_network(b)
+            ra, rb = ipaddress.ip_network(redactor.text(a)), ipaddress.ip_network(redactor.text(b))
+            assert (na.overlaps(nb), na.prefixlen) == (ra.overlaps(rb), ra.prefixlen)
+
+
+def test_no_arn_with_an_original_account_survives(original, redacted):
+    accounts = set(ACCOUNT.findall(text(original)))
+    arns = {a for a in ARN.findall(text(original)) if set(ACCOUNT.findall(a)) & accounts}
+    assert len(arns) >= 5
+    left = text(redacted)
+    assert not [a for a in arns if a in left]
+
+
+def test_endpoint_dns_names_lose_their_first_label_only(original, redactor, redacted):
+    by_id = {e["endpoint_id"]: e for e in redacted["endpoints"]}
+    names = [(e, n) for e in original["endpoints"] for n in e.get("dns_names") or [] if n.startswith("vpce-")]
+    assert names
+    left = text(redacted)
+    for e, name in names:
+        assert name not in left
+        first, rest = name.split(".", 1)
+        assert first not in left
+        mine = [n for n in by_id[redactor.text(e["endpoint_id"])]["dns_names"] if n.endswith("." + rest)]
+        assert mine and all(re.fullmatch(r"h-[0-9a-f]{10}", n.split(".", 1)[0]) for n in mine)
+
+
+def test_aws_owned_identifiers_stay_readable(original, redacted):
+    def values(doc, kind, field):
+        return sorted({r[field] for r in doc[kind] if r.get(field)})
+
+    for kind, field in [("endpoints", "service_name"), ("endpoints", "region"), ("endpoints", "endpoint_id"),
+                        ("endpoint_services", "service_name"), ("endpoint_services", "service_id"),
+                        ("service_details", "service_name"), ("subnets", "availability_zone"),
+                        ("subnets", "subnet_id"), ("vpcs", "vpc_id"), ("security_groups", "group_id"),
+                        ("marketplace_agreements", "agreement_id"), ("marketplace_agreements", "product_id")]:
+        assert values(original, kind, field) == values(redacted, kind, field), (kind, field)
+    amazon = [d["private_dns_name"] for d in original["service_details"] if d["owner"] == "amazon" and d["private_dns_name"]]
+    assert amazon and set(amazon) <= strings(redacted)
+    assert redacted["scope"]["regions"] == original["scope"]["regions"]
+    assert redacted["generated_at"] == original["generated_at"]
+
+
+def test_organization_ids_get_pseudonyms_of_the_same_shape(original, redactor, redacted):
+    org = original["organization"]
+    assert org["id"] and org["id"] not in text(redacted)
+    assert re.fullmatch(r"o-[a-z0-9]{%d}" % (len(org["id"]) - 2), redacted["organization"]["id"])
+    assert redacted["organization"]["id"] == redactor.text(org["id"])
+    if org.get("root_id"):
+        assert re.fullmatch(r"r-[0-9a-z]+", redacted["organization"]["root_id"])
+        assert redacted["organization"]["root_id"] != org["root_id"]
+
+
+# --- the same estate, renamed ----------------------------------------------------------------------
+
+def test_redacted_snapshot_validates_and_analyses_the_same(original, redacted):
+    snap.validate(redacted)
+    assert per_use_case(redacted) == per_use_case(original) and sum(per_use_case(original).values()) >= 10
+    assert per_rule(redacted) == per_rule(original) and len(per_rule(original)) >= 5
+    again = model.analyze(redacted, trusted_accounts=redacted["analysis"]["trusted_accounts"])
+    assert as_multiset(again["connections"]) == as_multiset(redacted["connections"])
+
+
+def test_without_names_the_analysis_is_the_originals_renamed(original, redactor, redacted):
+    assert as_multiset(redacted["connections"]) == as_multiset(redactor.value(original["connections"]))
+    assert as_multiset(redacted["findings"]) == as_multiset(redactor.value(original["findings"]))
+    assert redacted["analysis"] == redactor.value(original["analysis"])
+
+
+def test_redaction_does_not_touch_its_input(original):
+    before = copy.deepcopy(original)
+    r = Redactor.build([original], KEY, names=True)
+    r.snapshot(original)
+    r.value(original)
+    assert original == before
+
+
+def test_without_names_names_stay(original, redacted):
+    assert sorted(str(e["name"]) for e in original["endpoints"]) == sorted(str(e["name"]) for e in redacted["endpoints"])
+    assert sorted(a["name"] for a in original["accounts"]) == sorted(a["name"] for a in redacted["accounts"])
+    custom = {s["private_dns_name"] for s in original["endpoint_services"] if s["private_dns_name"]}
+    assert custom and custom <= strings(redacted)
+
+
+# --- keys and determinism --------------------------------------------------------------------------
+
+def test_the_same_key_gives_the_same_bytes_another_key_other_pseudonyms(original, redacted):
+    assert snap.dumps(Redactor.build([original], KEY).snapshot(original)) == snap.dumps(redacted)
+    other = redact(original, OTHER_KEY)
+    assert snap.dumps(other) != snap.dumps(redacted)
+    assert not set(other["scope"]["accounts"]) & set(redacted["scope"]["accounts"])
+
+
+def test_without_a_key_the_output_is_deterministic_and_not_the_keyed_one(original, redacted):
+    first, second = redact(original), redact(copy.deepcopy(original))
+    assert snap.dumps(first) == snap.dumps(second)
+    assert first["scope"]["accounts"] != redacted["scope"]["accounts"]
+    assert not set(ACCOUNT.findall(text(original))) & set(ACCOUNT.findall(text(first)))
+    assert snap.sha256(original) not in text(first)
+
+
+def test_snapshots_redacted_together_share_a_mapping_that_avoids_both(original):
+    alone = Redactor.build([original], KEY)
+    account = original["scope"]["accounts"][0]
+    taken = alone.text(account)  # a second snapshot holds, as a real account, the first's pseudonym
+    other = synthetic(me=taken)
+    together = Redactor.build([original, other], KEY)
+    assert together.text(account) not in (account, taken)
+    assert together.text(taken) not in (account, taken, together.text(account))
+    outputs = text(together.snapshot(original)) + text(together.snapshot(other))
+    assert account not in outputs and taken not in outputs
+
+
+def test_load_key_reads_a_key_file(tmp_path):
+    path = tmp_path / "key"
+    path.write_bytes(b"0123456789abcdef0123456789abcdef\n")
+    assert load_key(path) == b"0123456789abcdef0123456789abcdef"
+    assert Redactor.build([], load_key(path)).text("123456789012") != "123456789012"
+
+
+@pytest.mark.parametrize("case", ["short", "missing", "directory"])
+def test_load_key_errors_are_one_line_naming_the_file(tmp_path, case):
+    path = tmp_path / "key"
+    if case == "short":
+        path.write_bytes(b"s3cr3t-but-short\n"[: KEY_BYTES_MIN - 1] + b"\n")
+    elif case == "directory":
+        path.mkdir()
+    with pytest.raises(InputError) as err:
+        load_key(path)
+    message = str(err.value)
+    assert "\n" not in message and str(path) in message
+    assert "s3cr3t" not in message
+
+
+def test_a_short_key_is_refused():
+    with pytest.raises(InputError):
+        Redactor.build([], b"too short")
+
+
+# --- with names ------------------------------------------------------------------------------------
+
+def original_names(doc: dict) -> set[str]:
+    found = {a["name"] for a in doc["accounts"]}
+    found |= {u["name"] for u in (doc["organization"] or {}).get("organizational_units") or []}
+    found |= {p for a in doc["accounts"] for p in a.get("ou_path") or []}
+    for kind in ("vpcs", "subnets", "security_groups", "endpoints", "endpoint_services", "load_balancers"):
+        for r in doc[kind]:
+            found |= {r.get("name"), r.get("group_name"), *(r.get("tags") or {}).values()}
+            found |= {tg.get("name") for tg in r.get("target_groups") or []}
+    found |= {s["private_dns_name"] for s in doc["endpoint_services"]}
+    return {n for n in found if n}
+
+
+def test_with_names_no_original_name_survives(original, named):
+    names = original_names(original)
+    assert len(names) >= 20
+    assert not names & strings(named)
+    # ...not even inside another string (finding messages, ARNs); endpoint policies and the rules'
+    # static text are free text that redaction does not rename
+    searched = [s for s in strings({k: v for k, v in named.items() if k not in ("endpoints", "analysis")})]
+    searched += [s for e in named["endpoints"] for s in strings({k: v for k, v in e.items() if k != "policy"})]
+    assert not [(n, s) for n in names if len(n) >= 6 for s in searched if n in s]
+
+
+def test_with_names_pseudonyms_are_readable_kind_prefixed_and_consistent(original, named):
+    snap.validate(named)
+    assert all(re.fullmatch(r"account-[0-9a-f]{6}", a["name"]) for a in named["accounts"] if a["name"])
+    named_records = [r for k in ("vpcs", "endpoints", "endpoint_services", "load_balancers") for r in named[k] if r.get("name")]
+    assert named_records and all(re.fullmatch(r"name-[0-9a-f]{6}", r["name"]) for r in named_records)
+    assert all(r["tags"].get("Name") == r["name"] for r in named_records if "Name" in r.get("tags", {}))
+    for lb in named["load_balancers"]:
+        assert f"/{lb['name']}/" in lb["arn"]
+        assert all(f"targetgroup/{tg['name']}/" in tg["arn"] for tg in lb["target_groups"])
+    domains = {s["private_dns_name"] for s in named["endpoint_services"] if s["private_dns_name"]}
+    assert domains and all(re.fullmatch(r"domain-[0-9a-f]{6}\.example", d) for d in domains)
+    assert domains <= {d["private_dns_name"] for d in named["service_details"]}
+
+
+def test_with_names_the_analysis_counts_are_the_same(original, named):
+    assert per_use_case(named) == per_use_case(original)
+    assert per_rule(named) == per_rule(original)
+
+
+def test_names_of_organizational_units_and_tags_everywhere():
+    d = synthetic()
+    d["organization"].update(root_id="r-4abc", organizational_units=[
+        {"id": "ou-4abc-12345678", "name": "Workloads", "parent_id": "r-4abc"},
+        {"id": "ou-4abc-87654321", "name": "Payments", "parent_id": "ou-4abc-12345678"}])
+    d["accounts"][0].update(ou_id="ou-4abc-87654321", ou_path=["Workloads", "Payments"])
+    out = redact(d, KEY, names=True)
+    snap.validate(out)
+    org, account = out["organization"], next(a for a in out["accounts"] if a["ou_path"])
+    units = {u["id"]: u for u in org["organizational_units"]}
+    assert account["ou_path"] == [units[units[account["ou_id"]]["parent_id"]]["name"], units[account["ou_id"]]["name"]]
+    assert all(re.fullmatch(r"unit-[0-9a-f]{6}", n) for n in account["ou_path"])
+    root = org["root_id"][2:]
+    assert all(re.fullmatch(rf"ou-{root}-[a-z0-9]{{8}}", u) for u in units)  # an OU keeps its root's part
+    assert not {"Workloads", "Payments", "team-payments", "payments.example.internal"} & strings(out)
+    assert out["tool"] == d["tool"]
+
+
+# --- tricky tokens ---------------------------------------------------------------------------------
+
+ME, MEMBER = "111111111111", "222222222222"
+R = "us-east-1"
+SVC = "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0"
+
+
+def synthetic(me: str = ME) -> dict:
+    """A small estate: a member's endpoint, through an open security group, to a service of ours
+    with a custom private DNS name, IPv4 and IPv6 addresses, and an endpoint policy naming the
+    organization and an account (also as a dict key)."""
+    policy = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{me}:root"}, "Action": "*",
+                             "Resource": "*", "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abcdefghij"}}}],
+              f"note-{MEMBER}": "arn:aws:iam::aws:policy/ReadOnlyAccess"}
+    records = {
+        "vpcs": [{"vpc_id": "vpc-1", "account_id": MEMBER, "region": R, "cidr_block": "10.1.0.0/16",
+                  "name": "team-payments", "tags": {"Name": "team-payments", "owner": "alice"}}],
+        "subnets": [{"subnet_id": f"subnet-{z}", "vpc_id": "vpc-1", "account_id": MEMBER, "region": R,
+                     "availability_zone": f"us-east-1{z}", "public": False, "name": None, "tags": {}} for z in "ab"],
+        "security_groups": [{"group_id": "sg-1", "group_name": "open", "vpc_id": "vpc-1", "account_id": MEMBER, "region": R,
+                             "ingress": [{"protocol": "tcp", "from_port": 443, "to_port": 443,
+                                          "cidrs": ["0.0.0.0/0", "::/0", "10.1.2.0/24", "fd00:ec2::/64"]}]}],
+        "endpoints": [{"endpoint_id": "vpce-0abc1230000000001", "account_id": MEMBER, "region": R, "vpc_id": "vpc-1",
+                       "type": "Interface", "service_name": SVC, "service_region": R, "state": "available",
+                       "subnet_ids": ["subnet-a", "subnet-b"], "route_table_ids": [], "security_group_ids": ["sg-1"],
+                       "private_dns_enabled": True, "policy": policy, "name": "team-payments-ep",
+                       "tags": {"Name": "team-payments-ep"},
+                       "dns_names": ["vpce-0abc1230000000001-xyz12.vpce-svc-0123456789abcdef0.us-east-1.vpce.amazonaws.com",
+                                     "payments.example.internal", "*.payments.example.internal"]}],
+        "endpoint_services": [{"service_id": "vpce-svc-0123456789abcdef0", "service_name": SVC, "account_id": me,
+                               "region": R, "type": "Interface", "state": "available", "acceptance_required": True,
+                               "private_dns_name": "payments.example.internal",
+                               "load_balancer_arns": [f"arn:aws:elasticloadbalancing:{R}:{me}:loadbalancer/net/payments-nlb/0123abcd"],
+                               "supported_regions": [], "availability_zones": ["us-east-1a", "us-east-1b"],
+                               "allowed_principals": [{"principal": f"arn:aws:organizations::{me}:organization/o-abcdefghij",
+                                                       "principal_type": "OrganizationArn"}],
+                               "name": "payments", "tags": {"Name": "payments"}}],
+        "load_balancers": [{"arn": f"arn:aws:elasticloadbalancing:{R}:{me}:loadbalancer/net/payments-nlb/0123abcd",
+                            "name": "payments-nlb", "type": "network", "scheme": "internal", "account_id": me,
+                            "region": R, "vpc_id": "vpc-9", "availability_zones": [], "listeners": [],
+                            "target_groups": [{"arn": f"arn:aws:elasticloadbalancing:{R}:{me}:targetgroup/payments-tg/99",
+                                               "name": "payments-tg",
+                                               "targets": [{"id": "10.1.2.7", "port": 443, "health": "healthy"},
+                                                           {"id": "2001:db8::1", "port": 443, "health": "healthy"}]}]}],
+    }
+    d = snap.build({"accounts": [me, MEMBER], "regions": [R]},
+                   {"id": "o-abcdefghij", "management_account_id": me, "account_ids": [me, MEMBER]},
+                   [{"account_id": a, "name": f"acct-{a[:3]}", "in_organization": True, "crawled": True} for a in (me, MEMBER)],
+                   [], records)
+    return model.apply(snap.validate(d))
+
+
+@pytest.mark.parametrize("kept", [
+    "arn:aws:iam::aws:policy/x", "1.2.3.4.5", "version 1.2.3.4.5 of it", "0.0.0.0/0", "::/0",
+    "s3.eu-west-1.amazonaws.com", "com.amazonaws.us-east-1.s3", "com.amazonaws.vpce.us-east-1.vpce-svc-48b31e08",
+    "vpce-svc-0123.us-east-1.vpce.amazonaws.com", "eu-west-1", "use1-az1", "us-east-1a", "2026-11-27T11:53:27Z",
+    "at 11:53:27 UTC", "vpc-0533d3647e81268cf", "agmt-7xq2contosoti01", "1234567890123", "12345678901",
+    "pro-abcdefghijk", "r-abc", "hello world"])
+def test_what_reveals_nothing_is_kept(kept):
+    assert Redactor.build([], KEY).text(kept) == kept
+
+
+@pytest.mark.parametrize("original, shape", [
+    ("2001:db8::1", r"[0-9a-f:]+"),
+    ("fd00:ec2::/64", r"[0-9a-f:]+/64"),
+    ("10.1.2.3", r"[0-9.]+"),
+    ("10.1.2.0/24", r"[0-9.]+\.0/24"),
+    ("allow 10.1.2.3.", r"allow [0-9.]+\."),
+    ("arn:aws:iam::123456789012:root", r"arn:aws:iam::[0-9]{12}:root"),
+    ("arn:aws:organizations::123456789012:ou/o-abcdefghij/ou-4abc-12345678",
+     r"arn:aws:organizations::[0-9]{12}:ou/o-[a-z0-9]{10}/ou-[a-z0-9]{4}-[a-z0-9]{8}"),
+    ("vpce-0abc123-xyz12.vpce-svc-0123.us-east-1.vpce.amazonaws.com", r"h-[0-9a-f]{10}\.vpce-svc-0123\.us-east-1\.vpce\.amazonaws\.com"),
+    ("vpce-f73f4504e8fb4c296-555e144e.com.amazonaws.vpce.us-east-1.vpce-svc-f7676ead",
+     r"h-[0-9a-f]{10}\.com\.amazonaws\.vpce\.us-east-1\.vpce-svc-f7676ead"),
+    ("internal-payments-alb-1234567890.us-east-1.elb.amazonaws.com", r"h-[0-9a-f]{10}\.us-east-1\.elb\.amazonaws\.com"),
+    ("payments-nlb-0123456789abcdef.elb.us-east-1.amazonaws.com", r"h-[0-9a-f]{10}\.elb\.us-east-1\.amazonaws\.com"),
+    ("123456789012.dkr.ecr.us-east-1.amazonaws.com", r"h-[0-9a-f]{10}\.dkr\.ecr\.us-east-1\.amazonaws\.com"),
+])
+def test_what_identifies_is_replaced_by_the_same_shape(original, shape):
+    out = Redactor.build([], KEY).text(original)
+    assert out != original and re.fullmatch(shape, out), out
+    if re.fullmatch(r"[0-9a-f:./]+", original):
+        assert ipaddress.ip_network(out.split()[-1].rstrip("."), strict=True)
+
+
+def test_ipv6_is_prefix_preserving():
+    r = Redactor.build([], KEY)
+    network = ipaddress.ip_network(r.text("2001:db8::/32"))
+    assert ipaddress.ip_address(r.text("2001:db8::1")) in network
+    assert ipaddress.ip_address(r.text("2001:db9::1")) not in network
+    assert r.text("2001:DB8::1") == r.text("2001:db8::1")
+
+
+def test_a_synthetic_estate_redacts_consistently():
+    d = synthetic()
+    r = Redactor.build([d], KEY)
+    out = r.snapshot(d)
+    snap.validate(out)
+    assert per_rule(out) == per_rule(d) and per_rule(d)["endpoint-sg-open-ingress"] == 1
+    assert per_use_case(out) == per_use_case(d)
+    cidrs = out["security_groups"][0]["ingress"][0]["cidrs"]
+    assert {"0.0.0.0/0", "::/0"} <= set(cidrs) and not {"10.1.2.0/24", "fd00:ec2::/64"} & set(cidrs)
+    policy = out["endpoints"][0]["policy"]
+    org = out["organization"]["id"]
+    assert policy["Statement"][0]["Condition"]["StringEquals"]["aws:PrincipalOrgID"] == org != "o-abcdefghij"
+    assert f"note-{r.text(MEMBER)}" in policy and policy[f"note-{r.text(MEMBER)}"] == "arn:aws:iam::aws:policy/ReadOnlyAccess"
+    assert out["endpoint_services"][0]["allowed_principals"][0]["principal"].endswith(f"organization/{org}")
+    left = text(out)
+    assert not [s for s in (ME, MEMBER, "o-abcdefghij", "10.1.2.7", "2001:db8::1", "vpce-0abc1230000000001-xyz12") if s in left]
+    assert "payments.example.internal" in left and "team-payments" in left  # names only go with names=True
+
+
+def test_analysis_settings_are_redacted_and_applied_again():
+    outside = "333333333333"
+    d = synthetic()
+    d["endpoint_services"][0]["allowed_principals"].append({"principal": f"arn:aws:iam::{outside}:root",
+                                                            "principal_type": "Account"})
+    links = {SVC: "agmt-1"}
+    assert per_rule(model.apply(copy.deepcopy(d)))["endpoint-service-untrusted-principal"] == 1
+    model.apply(d, trusted_accounts={outside}, marketplace_links=links)
+    r = Redactor.build([d], KEY)
+    out = r.snapshot(d)
+    assert out["analysis"]["trusted_accounts"] == [r.text(outside)] != [outside]
+    assert out["analysis"]["marketplace_links"] == links  # service names and agreement ids are kept
+    assert per_rule(out) == per_rule(d) and "endpoint-service-untrusted-principal" not in per_rule(out)
+
+
+def test_with_names_custom_private_dns_names_go_everywhere():
+    d = synthetic()
+    out = redact(d, KEY, names=True)
+    snap.validate(out)
+    domain = out["endpoint_services"][0]["private_dns_name"]
+    assert re.fullmatch(r"domain-[0-9a-f]{6}\.example", domain)
+    assert {domain, f"*.{domain}"} <= set(out["endpoints"][0]["dns_names"])
+    assert "payments" not in text(out)
+    assert out["security_groups"][0]["group_name"].startswith("name-")
+    assert out["vpcs"][0]["tags"] == {"Name": out["vpcs"][0]["name"], "owner": out["vpcs"][0]["tags"]["owner"]}
+    assert out["vpcs"][0]["tags"]["owner"] != "alice"
+    assert per_rule(out) == per_rule(d)
