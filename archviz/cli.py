@@ -592,7 +592,8 @@ def redact_command(snapshot_path, out, redact_key, redact_names):
     doc = snapshot.load(snapshot_path)
     source = snapshot_path / snapshot.SNAPSHOT_FILE if snapshot_path.is_dir() else snapshot_path
     if out.resolve() == source.resolve():
-        raise click.UsageError("--out must not be the snapshot being redacted (keep the original)")
+        raise InputError(f"--out {out} is the snapshot being redacted: write the redacted copy elsewhere "
+                         f"(the original is kept)")
     redacted = _redactor([doc], True, redact_key, redact_names).snapshot(doc)
     snapshot.write(snapshot.validate(redacted, "redacted snapshot"), out)
     click.echo(f"redact: {out} ({len(redacted['accounts'])} accounts, {len(redacted['endpoints'])} endpoints)", err=True)
