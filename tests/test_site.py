@@ -556,3 +556,31 @@ def _browse(page, site: Path, variant: str) -> dict[str, str]:
             assert found["overflow"] == 0, rel  # every diagram fits the content column
             texts[rel] = found["text"]
     return texts
+
+
+def test_plugin_since_and_redact_in_a_real_build(demo_doc, tmp_path):
+    """The plugin with ``since`` and ``redact`` (key from a file): a strict Material build whose
+    section shows the changes and names no account id of either snapshot, in any built byte."""
+    old = copy.deepcopy(demo_doc)
+    new = copy.deepcopy(demo_doc)
+    new["endpoint_connections"].append(dict(new["endpoint_connections"][0], endpoint_id="vpce-0fresh0000000000",
+                                            endpoint_owner="210987654321"))
+    root = project(tmp_path, new, "site_name: Northwind\ntheme:\n  name: material\n  font: false\n"
+                                  "plugins:\n  - archviz:\n      snapshot: network/snapshot.json\n"
+                                  "      since: network/old.json\n      redact: true\n      redact_key: network/key\n"
+                                  "      diagram_format: [svg, mermaid]\n" + MATERIAL_MERMAID)
+    (root / "network" / "old.json").write_text(json.dumps(old))
+    (root / "network" / "key").write_bytes(b"0123456789abcdef-docs-site-key\n")
+    proc = mkdocs_build(root)
+    assert proc.returncode == 0 and not warnings(proc), proc.stderr
+    home = (root / "site" / "privatelink" / "index.html").read_text()
+    assert "Changes since" in home and "vpce-0fresh0000000000" in home and "1 new" in home
+    accounts = {a["account_id"] for a in demo_doc["accounts"]} | {"210987654321"}
+    for path in (root / "site" / "privatelink").rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert not [a for a in accounts if a.encode() in data or a in path.name], path
+    # the key file and the options are checked like the command line's
+    (root / "mkdocs.yml").write_text((root / "mkdocs.yml").read_text().replace("redact: true", "redact: false"))
+    proc = mkdocs_build(root)
+    assert proc.returncode != 0 and "'redact_key' and 'redact_names' go with 'redact: true'" in proc.stderr
