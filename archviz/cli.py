@@ -202,10 +202,11 @@ RENDER_OPTIONS = [
 ]
 
 
-def run_render(doc: dict, out: Path, formats, only, title=None, nav_prefix=None, since=None) -> None:
+def run_render(doc: dict, out: Path, formats, only, title=None, nav_prefix=None, since=None, redacted=False) -> None:
     from archviz.render import render
 
-    site = render(doc, out, formats=formats, only=only, title=title, nav_prefix=nav_prefix, since=since)
+    site = render(doc, out, formats=formats, only=only, title=title, nav_prefix=nav_prefix, since=since,
+                  redacted=redacted)
     pages = sum(1 for f in site.files if f.endswith(".md"))
     diagrams = sum(1 for f in site.files if f.startswith("diagrams/"))
     click.echo(f"render: {pages} pages and {diagrams} diagram files in {out}/ (start at {out / 'index.md'})", err=True)
@@ -390,10 +391,12 @@ def render(snapshot_path, out, site, site_title, formats, only, since_path, reda
     old = snap.load(since_path) if since_path is not None else None
     redactor = _redactor([doc] + ([old] if old else []), redact, redact_key, redact_names)
     doc, since = prepare(doc, old, redactor)
+    redacted = redactor is not None
     if site is not None:
-        run_render(doc, site, formats, only, title=site_title, nav_prefix=prefix_for(site), since=since)
+        run_render(doc, site, formats, only, title=site_title, nav_prefix=prefix_for(site), since=since,
+                   redacted=redacted)
     else:
-        run_render(doc, out, formats, only, since=since)
+        run_render(doc, out, formats, only, since=since, redacted=redacted)
     if since is not None:
         click.echo(f"render: since {since['old']['generated_at']}: {drift.headline(since)}", err=True)
 
@@ -530,12 +533,22 @@ def _redactor(docs: list[dict], redact: bool, redact_key, redact_names: bool):
     return from_options(docs, redact_key, redact_names)
 
 
+def _output_file(out: Path) -> Path:
+    """An --out FILE is written to a temporary file, then renamed over it: refuse a path that is
+    there and is not a regular file (a folder, a link, a device such as /dev/stdout, a FIFO),
+    which the rename would replace."""
+    if out.is_symlink() or (out.exists() and not out.is_file()):
+        raise InputError(f"--out {out}: not a regular file (leave out --out to write to standard output)")
+    return out
+
+
 def _write_or_print(text: str, out: Path | None) -> None:
     if out is None:
         click.echo(text, nl=False)
         return
     from archviz.files import write_atomic
 
+    _output_file(out)
     try:
         write_atomic(out, text.encode("utf-8"))
     except OSError as exc:
@@ -573,7 +586,8 @@ def diff(old_path, new_path, fmt, out, fail_on, trusted_accounts, config_path, r
     fired = drift.triggered(result, kinds)
     if fired:
         raise drift.DriftFound(f"--fail-on {','.join(kinds)}: {len(fired)} change(s), first: "
-                               f"{fired[0]['kind']} {drift.CHANGES[fired[0]['change']]}: {fired[0]['summary']}")
+                               f"{fired[0]['kind']} {drift.CHANGES[fired[0]['change']]}: "
+                               f"{drift.one_line(fired[0]['summary'])}")
 
 
 @cli.command("redact")
@@ -590,6 +604,7 @@ def redact_command(snapshot_path, out, redact_key, redact_names):
     from archviz import snapshot
 
     doc = snapshot.load(snapshot_path)
+    _output_file(out)
     source = snapshot_path / snapshot.SNAPSHOT_FILE if snapshot_path.is_dir() else snapshot_path
     if out.resolve() == source.resolve():
         raise InputError(f"--out {out} is the snapshot being redacted: write the redacted copy elsewhere "

@@ -25,6 +25,7 @@ from archviz import model, snapshot
 from archviz.errors import ArchvizError, InputError, some
 from archviz.model.estate import account_of_principal
 from archviz.model.vocab import NOT_FLOWING, SEVERITIES, severity_rank
+from archviz.render.text import visible
 
 DIFF_VERSION = 1
 
@@ -109,14 +110,17 @@ class Side:
     status: dict[Unit, str]
     members: frozenset[str]
     trusted: frozenset[str]
+    names: dict[str, str]
 
     @classmethod
-    def of(cls, doc: dict, trusted: frozenset[str], links: dict[str, str]) -> "Side":
-        analysis = model.analyze(doc, trusted_accounts=trusted, marketplace_links=links)
-        org = doc.get("organization") or {}
+    def of(cls, doc: dict, members: frozenset[str], trusted: frozenset[str], links: dict[str, str]) -> "Side":
+        """``members``: the accounts this side counts as the organization's (see :func:`_members`);
+        the analysis is run with them, so both sides call the same accounts inside."""
+        org = dict(doc.get("organization") or {}, account_ids=sorted(members))
+        analysis = model.analyze(dict(doc, organization=org), trusted_accounts=trusted, marketplace_links=links)
         return cls(doc, {c["endpoint_id"]: c for c in analysis["connections"]}, analysis["findings"],
                    {(c["account_id"], c.get("kind", "region"), c["region"]): c["status"] for c in doc["coverage"]},
-                   frozenset(org.get("account_ids") or []) | frozenset(doc["scope"]["accounts"]), trusted)
+                   members, trusted, {a["account_id"]: a["name"] for a in doc["accounts"] if a.get("name")})
 
     def ok(self, unit: Unit) -> bool:
         return self.status.get(unit) == "ok"
@@ -125,17 +129,12 @@ class Side:
         """An account as a reader knows it: its name and id, or that it is outside."""
         if account_id is None:
             return "unknown account"
-        names = _names(self.doc)
-        if account_id in names:
-            return f"{names[account_id]} ({account_id})"
+        if account_id in self.names:
+            return f"{self.names[account_id]} ({account_id})"
         return account_id if account_id in self.members else f"{account_id} (outside the organization)"
 
     def outside(self, account_id: str | None) -> bool:
         return account_id is not None and account_id not in self.members and account_id not in self.trusted
-
-
-def _names(doc: dict) -> dict[str, str]:
-    return {a["account_id"]: a["name"] for a in doc["accounts"] if a.get("name")}
 
 
 @dataclass
@@ -261,13 +260,16 @@ def endpoint_services(old: Side, new: Side, overlap: Overlap) -> Iterator[dict]:
                 yield _change("endpoint-service", how, sid, s["account_id"], s["region"], text,
                               before and {"principals": principals}, after and {"principals": principals}, alerts)
             continue
-        if not (overlap.covers(unit) and old.ok(unit) and new.ok(unit)):
-            continue  # a partial view of the service on either side: its settings are not compared
+        if not (overlap.covers(unit) and new.ok(unit)):
+            continue  # the service seen only in part now: its settings are not compared
         was, now = _principals(before), _principals(after)
         for p in sorted(now - was):
-            yield _change("principal", "added", f"{sid}/{p}", s["account_id"], s["region"],
-                          f"{_service_text(after, new)} now allows {new_principal_text(p, new)}", None, p,
-                          _principal_alerts(p, new))
+            how = "added" if old.ok(unit) else "newly-visible"  # after a crawl that failed: not known to be new
+            yield _change("principal", how, f"{sid}/{p}", s["account_id"], s["region"],
+                          f"{_service_text(after, new)} {'now allows' if how == 'added' else 'allows'} "
+                          f"{new_principal_text(p, new)}", None, p, _principal_alerts(p, new))
+        if not old.ok(unit):
+            continue  # removals and settings are compared between two complete views only
         for p in sorted(was - now):
             yield _change("principal", "removed", f"{sid}/{p}", s["account_id"], s["region"],
                           f"{_service_text(after, new)} no longer allows {p}", p, None)
@@ -334,7 +336,7 @@ def _finding_unit(f: dict) -> Unit:
 def _finding_groups(findings: list[dict]) -> dict[tuple, list[dict]]:
     groups = defaultdict(list)
     for f in findings:
-        groups[(f["rule_id"], f["account_id"] or "", f["region"] or "", f["resource_id"], tuple(f["evidence"]))].append(f)
+        groups[(f["rule_id"], f["account_id"] or "", f["region"] or "", f["resource_id"])].append(f)
     return groups
 
 
@@ -343,7 +345,8 @@ def _finding_brief(f: dict) -> dict:
 
 
 def findings(old: Side, new: Side, overlap: Overlap) -> Iterator[dict]:
-    """A finding is its rule, account, region, resource and evidence; where one resource has
+    """A finding is its rule, account, region and resource (not its evidence, which can lose the
+    side of a connection that a failed unit did not see); where one resource has
     several findings of one rule (several untrusted principals), the message tells them apart.
     A lone finding whose message changed (a renamed resource) is the same finding."""
     before_all, after_all = _finding_groups(old.findings), _finding_groups(new.findings)
@@ -372,7 +375,8 @@ def findings(old: Side, new: Side, overlap: Overlap) -> Iterator[dict]:
         if how is None:
             continue
         how = {"removed": "resolved", "added": "opened"}.get(how, how)
-        alerts = ["new-findings"] if how in ("opened", "newly-visible") else []
+        # A crawl that failed opens a coverage-gap finding: that is coverage-worse's to page about.
+        alerts = ["new-findings"] if how in ("opened", "newly-visible") and f["rule_id"] != "coverage-gap" else []
         yield _change("finding", how, f"{f['rule_id']}/{f['resource_id']}", f["account_id"], f["region"],
                       f"{f['severity']}: {f['title']}: {f['message']}", _finding_brief(f) if is_gone else None,
                       None if is_gone else _finding_brief(f), alerts)
@@ -385,8 +389,8 @@ def coverage(old: Side, new: Side, overlap: Overlap) -> Iterator[dict]:
         if not overlap.covers(unit):
             continue
         was, now = before_all.get(unit), after_all.get(unit)
-        was_s, now_s = (was or {}).get("status"), (now or {}).get("status")
-        if was_s == now_s or None in (was_s, now_s):
+        was_s, now_s = (was or {}).get("status", "not crawled"), (now or {}).get("status", "not crawled")
+        if was_s == now_s:
             continue
         account, kind, region = unit
         what = f"{kind} unit {account}/{region}" if kind != "region" else f"{new.name(account)} in {region}"
@@ -396,6 +400,9 @@ def coverage(old: Side, new: Side, overlap: Overlap) -> Iterator[dict]:
                           ["coverage-worse"])
         elif was_s == "error":
             yield _change("coverage", "better", "/".join(unit), account, region, f"{what}: error → {now_s}",
+                          was_s, now_s)
+        else:  # a region enabled or disabled (skipped), or a unit one crawl did not have
+            yield _change("coverage", "changed", "/".join(unit), account, region, f"{what}: {was_s} → {now_s}",
                           was_s, now_s)
 
 
@@ -430,11 +437,24 @@ def _settings(new: dict, trusted_accounts, marketplace_links) -> tuple[frozenset
     return trusted, links
 
 
+def _members(doc: dict, other: dict) -> frozenset[str]:
+    """The accounts a snapshot counts as inside: its organization's and its crawled ones. One that
+    does not list its organization (a crawl of --accounts, or the listing failed) also counts the
+    other snapshot's, so that crawling fewer accounts does not make one an outsider; one that lists
+    it does not, so that an account that left the organization becomes one."""
+    def listed(d: dict) -> frozenset[str]:
+        return frozenset((d.get("organization") or {}).get("account_ids") or [])
+
+    own = listed(doc) | frozenset(doc["scope"]["accounts"])
+    return own if listed(doc) else own | listed(other) | frozenset(other["scope"]["accounts"])
+
+
 def compare(old_doc: dict, new_doc: dict, trusted_accounts: Iterable[str] = (),
             marketplace_links: dict[str, str] | None = None) -> dict:
     """The changes from ``old_doc`` to ``new_doc``, as the document ``diff-1.schema.json`` describes."""
     trusted, links = _settings(new_doc, trusted_accounts, marketplace_links)
-    old, new = Side.of(old_doc, trusted, links), Side.of(new_doc, trusted, links)
+    old = Side.of(old_doc, _members(old_doc, new_doc), trusted, links)
+    new = Side.of(new_doc, _members(new_doc, old_doc), trusted, links)
     o_scope, n_scope = old_doc["scope"], new_doc["scope"]
     overlap = Overlap(frozenset(o_scope["accounts"]) & frozenset(n_scope["accounts"]),
                       frozenset(o_scope["regions"]) & frozenset(n_scope["regions"]))
@@ -503,15 +523,14 @@ def headline(result: dict) -> str:
 
 def to_text(result: dict) -> str:
     lines = [f"archviz diff: {result['old']['generated_at']} → {result['new']['generated_at']}: {headline(result)}"]
-    lines += [f"  not compared: {note}" for note in _scope_notes(result)]
+    lines += [f"  not compared: {one_line(note)}" for note in _scope_notes(result)]
     for c in result["changes"]:
-        lines.append(f"{SYMBOL.get(c['change'], '~')} {c['kind']} {CHANGES[c['change']]}: {_one_line(c['summary'])}")
+        lines.append(f"{SYMBOL.get(c['change'], '~')} {c['kind']} {CHANGES[c['change']]}: {one_line(c['summary'])}")
     return "\n".join(lines) + "\n"
 
 
-def _one_line(text: str) -> str:
-    from archviz.render.text import visible
-
+def one_line(text: str) -> str:
+    """Untrusted text (names, AWS messages) on one terminal line: control and invisible characters shown."""
     return visible(text)
 
 

@@ -15,11 +15,13 @@ trying the few million plausible account ids.
 
 What is replaced:
 
-- 12-digit runs (account ids): by 12-digit pseudonyms, never equal to a 12-digit run of any input.
+- 12-digit runs (account ids), and 12-digit numbers (an account id in a policy condition): by
+  12-digit pseudonyms (text), never equal to a 12-digit run of any input.
 - IPv4 and IPv6 addresses and CIDRs: prefix-preserving (Crypto-PAn with HMAC as its PRF), so a
   subnet's addresses stay in the pseudonymous subnet; ``0.0.0.0/0`` and ``::/0`` stay as they are.
-- DNS names whose first label embeds an id or an address (``vpce-0abc...-xyz.vpce-svc-...``), and
-  load balancer DNS names: their first label, by ``h-<10 hex>``; the rest stays readable.
+- DNS names whose first label (after ``*.`` or ``dualstack.``) embeds an id or an address
+  (``vpce-0abc...-xyz.vpce-svc-...``), and load balancer DNS names: that label, by ``h-<10 hex>``;
+  the rest stays readable. An instance host name alone (``ip-10-1-2-3``) keeps its shape.
 - Organization, root and OU ids: pseudonyms of the same shape (an OU keeps its root's pseudonym).
 - With ``names``: account and OU names, tag values, the names of VPCs, subnets, security groups,
   endpoints, endpoint services, load balancers and target groups (in ARNs too), and the custom
@@ -61,7 +63,8 @@ _TOKENS = re.compile(
     r"|(?P<ou>(?<![A-Za-z0-9-])ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}(?![A-Za-z0-9_-]))"
     r"|(?P<root>(?<![A-Za-z0-9-])r-[0-9a-z]{4,32}(?![A-Za-z0-9_-]))"
     r"|(?P<org>(?<![A-Za-z0-9-])o-[a-z0-9]{10,32}(?![A-Za-z0-9_-]))"
-    r"|(?P<account>(?<![0-9])[0-9]{12}(?![0-9]))")
+    r"|(?P<account>(?<![0-9])[0-9]{12}(?![0-9]))"
+    r"|(?P<dashed>(?<![A-Za-z0-9])(?:ip|ec2)-[0-9]{1,3}-[0-9]{1,3}-[0-9]{1,3}-[0-9]{1,3}(?![0-9]))")
 
 # A dotted token: labels of DNS characters (and ``*``, ``_``), not part of a longer one.
 _DNS = re.compile(r"(?<![A-Za-z0-9*_.-])[A-Za-z0-9*_-]+(?:\.[A-Za-z0-9*_-]+)+")
@@ -228,6 +231,8 @@ def _strings(x: Any, field: str | None = None, holder: str | None = None) -> Ite
                 stack.append((v, k, field))
         elif isinstance(value, list):
             stack.extend((v, field, holder) for v in value)
+        elif type(value) is int and 10**11 <= value < 10**12:  # an account id as a number: text for the pre-scan
+            yield str(value), None, None
 
 
 def _aws_domain(name: str) -> bool:
@@ -348,6 +353,8 @@ class Redactor:
             return {self.text(k): self._walk(v, k, field) for k, v in x.items()}
         if isinstance(x, list):
             return [self._walk(v, field, holder) for v in x]
+        if type(x) is int and 10**11 <= x < 10**12:  # an account id written as a number (in a policy)
+            return self.accounts[str(x)]
         return x
 
     def text(self, s: str) -> str:
@@ -402,7 +409,9 @@ class Redactor:
         token = m.group()
         labels = token.split(".")
         lower = token.lower()
-        first = 1 if labels[0].lower() == "dualstack" and len(labels) > 2 else 0
+        first = 0  # the label that names the endpoint or balancer: after a wildcard or "dualstack"
+        while first < len(labels) - 2 and labels[first].lower() in ("*", "dualstack"):
+            first += 1
         if (_ELB_DNS.search(lower) or _LABEL_ID.search(labels[first])
                 or _ACCOUNT.search(labels[first])):
             labels[first] = "h-" + self._mac(f"dns:{labels[first]}").hex()[:10]
@@ -423,6 +432,10 @@ class Redactor:
             return self._address(text, self._v4, ipaddress.IPv4Address)
         if kind == "v6":
             return self._address(text, self._v6, ipaddress.IPv6Address)
+        if kind == "dashed":  # an instance's host name outside a DNS name: ``ip-10-1-2-3``
+            prefix, _, dotted = text.partition("-")
+            mapped = self._address(dotted.replace("-", "."), self._v4, ipaddress.IPv4Address)
+            return f"{prefix}-{mapped.replace('.', '-')}"
         if kind == "org":
             return "o-" + self._shape("org", text[2:])
         if kind == "root":

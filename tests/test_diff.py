@@ -189,8 +189,8 @@ def test_coverage_worse_is_not_visible_any_more_never_removed():
     assert s3["change"] == "not-visible"
     # vpce-1 is still seen by its provider: not reported as gone
     assert not any(c["id"] == "vpce-1" and c["change"] in ("removed", "not-visible") for c in result["changes"])
-    assert {"coverage-worse", "any"} <= fired(result)
-    assert "new-external-consumer" not in fired(result)
+    assert fired(result) == {"coverage-worse", "any"}  # its coverage-gap finding pages as coverage-worse only
+    assert {c["after"]["rule_id"] for c in result["changes"] if c["change"] == "opened"} == {"coverage-gap"}
     md = diff.to_markdown(result)
     assert "not visible any more" in md and "| removed |" not in md
 
@@ -397,3 +397,77 @@ def test_render_since_an_identical_snapshot_says_so(pair, tmp_path):
     assert r.exit_code == 0, r.output
     assert "Compared with the snapshot of " in (out / "index.md").read_text()
     assert "No changes." in (out / "index.md").read_text()
+
+
+def test_a_failed_provider_unit_opens_and_resolves_nothing_elsewhere():
+    """The findings of a connection seen from both sides lose the provider's evidence when the
+    provider's unit fails: still the same findings (a finding is not its evidence)."""
+    def edit(d):
+        d["endpoints"][0]["state"] = "pendingAcceptance"
+        d["endpoint_connections"][0]["state"] = "pendingAcceptance"
+    _, old = changed(edit)
+    new = copy.deepcopy(old)
+    fail_unit(new, ME)
+    result = diff.compare(old, new)
+    assert not [c for c in result["changes"] if c["change"] in ("opened", "resolved", "removed", "added")
+                and (c["after"] or {}).get("rule_id") != "coverage-gap"]
+    assert ("endpoint-service", "not-visible") in kinds(result)
+    assert fired(result) == {"coverage-worse", "any"}
+
+
+def test_crawling_fewer_accounts_without_an_organization_makes_nobody_an_outsider():
+    def no_org(d):
+        d["organization"] = None
+    _, old = changed(no_org)
+    old = snap.normalize(old)
+    new = copy.deepcopy(old)
+    new["scope"]["accounts"].remove(MEMBER)
+    new["coverage"] = [c for c in new["coverage"] if c["account_id"] != MEMBER]
+    for kind in ("endpoints", "service_details"):
+        remove(new[kind], account_id=MEMBER)
+    result = diff.compare(old, new)
+    assert fired(result) == set() and result["changes"] == []
+    assert result["compared"]["out_of_scope"]["accounts_only_in_old"] == [MEMBER]
+
+
+def test_principals_found_after_a_failed_crawl_are_newly_visible_and_still_page():
+    def failed_permissions(d):
+        service_of(d)["allowed_principals"] = []
+        next(c for c in d["coverage"] if (c["account_id"], c["region"]) == (ME, R)).update(unit(ME, R, "error"))
+    _, old = changed(failed_permissions)
+    new = base()
+    service_of(new)["allowed_principals"] += [{"principal": "*", "principal_type": "All"},
+                                              {"principal": f"arn:aws:iam::{OUTSIDE}:root", "principal_type": "Account"}]
+    result = diff.compare(old, new)
+    got = [(c["kind"], c["change"], c["after"]) for c in result["changes"] if c["kind"] == "principal"]
+    assert ("principal", "newly-visible", "*") in got and ("principal", "newly-visible", f"arn:aws:iam::{OUTSIDE}:root") in got
+    assert {"open-to-all", "new-untrusted-principal"} <= fired(result)
+    assert not any(c["change"] == "removed" for c in result["changes"])
+
+
+def test_a_region_disabled_is_a_coverage_change_that_explains_what_went_out_of_view():
+    def skip(d):
+        fail_unit(d, MEMBER)
+        next(c for c in d["coverage"] if (c["account_id"], c["region"]) == (MEMBER, R)).update(
+            status="skipped", error_code="OptInRequired", message="region not enabled")
+    old, new = changed(skip)
+    result = diff.compare(old, new)
+    assert ("coverage", "changed") in kinds(result) and ("connection", "not-visible") in kinds(result)
+    assert "coverage-worse" not in fired(result)
+
+
+def test_untrusted_text_cannot_add_a_line_to_the_text_or_the_error(tmp_path):
+    def hostile(d):
+        next(c for c in d["coverage"] if (c["account_id"], c["region"]) == (MEMBER, R)).update(
+            status="error", error_code="AccessDenied", message="denied\nFAKE: archviz: ok \u202e")
+        d["scope"]["regions"].append("eu-x-1\n+ connection added: FAKE")
+    old, new = changed(hostile)
+    text = diff.to_text(diff.compare(old, new))
+    assert not [line for line in text.splitlines() if line.startswith(("FAKE", "+ connection added: FAKE"))]
+    assert "<U+202E>" in text
+    snap.write(old, tmp_path / "old.json")
+    snap.write(new, tmp_path / "new.json")
+    r = CliRunner().invoke(cli, ["diff", str(tmp_path / "old.json"), str(tmp_path / "new.json"), "--fail-on", "coverage-worse"])
+    assert r.exit_code == 8
+    assert [line for line in r.stderr.splitlines() if line.startswith("archviz: error:")] == r.stderr.splitlines()[-1:]
+    assert not any(line.startswith("FAKE") for line in r.stderr.splitlines())

@@ -387,6 +387,10 @@ def test_what_reveals_nothing_is_kept(kept):
     ("internal-payments-alb-1234567890.us-east-1.elb.amazonaws.com", r"h-[0-9a-f]{10}\.us-east-1\.elb\.amazonaws\.com"),
     ("payments-nlb-0123456789abcdef.elb.us-east-1.amazonaws.com", r"h-[0-9a-f]{10}\.elb\.us-east-1\.amazonaws\.com"),
     ("123456789012.dkr.ecr.us-east-1.amazonaws.com", r"h-[0-9a-f]{10}\.dkr\.ecr\.us-east-1\.amazonaws\.com"),
+    ("*.vpce-0abc123def4567890-xyz12345.s3.us-east-1.vpce.amazonaws.com",
+     r"\*\.h-[0-9a-f]{10}\.s3\.us-east-1\.vpce\.amazonaws\.com"),
+    ("dualstack.payments-nlb-0123.elb.us-east-1.amazonaws.com", r"dualstack\.h-[0-9a-f]{10}\.elb\.us-east-1\.amazonaws\.com"),
+    ("host ip-10-1-2-3 in the tag", r"host ip-[0-9]+-[0-9]+-[0-9]+-[0-9]+ in the tag"),
 ])
 def test_what_identifies_is_replaced_by_the_same_shape(original, shape):
     out = Redactor.build([], KEY).text(original)
@@ -449,3 +453,14 @@ def test_with_names_custom_private_dns_names_go_everywhere():
     assert out["vpcs"][0]["tags"] == {"Name": out["vpcs"][0]["name"], "owner": out["vpcs"][0]["tags"]["owner"]}
     assert out["vpcs"][0]["tags"]["owner"] != "alice"
     assert per_rule(out) == per_rule(d)
+
+
+def test_an_account_id_written_as_a_number_is_replaced():
+    """IAM reads ``"aws:PrincipalAccount": 123456789012`` too: a number is an account id as much as text."""
+    doc = {"Condition": {"StringEquals": {"aws:PrincipalAccount": 998877665544}}, "port": 443, "big": 1234567890123}
+    r = Redactor.build([doc], KEY)
+    out = r.value(doc)
+    account = out["Condition"]["StringEquals"]["aws:PrincipalAccount"]
+    assert re.fullmatch(r"[0-9]{12}", account) and account != "998877665544"
+    assert account == r.text("998877665544")  # the same pseudonym as the account written as text
+    assert (out["port"], out["big"]) == (443, 1234567890123)

@@ -30,6 +30,7 @@ def demo(demo_crawl, tmp_path_factory) -> tuple[dict, Path]:
     names an address and the organization, so those paths are exercised too."""
     doc = copy.deepcopy(demo_crawl[1])
     ep = next(e for e in doc["endpoints"] if e["type"] == "Interface")
+    ep["dns_names"] = ep["dns_names"] + ["*.vpce-0abc123def4567890-xyz12345.s3.us-east-1.vpce.amazonaws.com"]
     ep["policy"] = {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*",
                                    "Condition": {"IpAddress": {"aws:SourceIp": ["10.3.7.9/32", "2001:db8:1::7"]},
                                                  "StringEquals": {"aws:PrincipalOrgID": doc["organization"]["id"]}}}]}
@@ -183,3 +184,35 @@ def test_diff_and_since_redacted_name_no_original(demo, tmp_path):
     assert result.returncode == 8
     assert not any(a in result.stdout + result.stderr for a in secrets["account id"])
     assert json.loads(result.stdout)["changes"][0]["id"] == "vpce-0fresh0000000000"
+
+
+def test_a_redacted_render_refuses_to_leave_edited_files_of_a_plain_one(demo, tmp_path):
+    """A plain render edited by hand, then a redacted render into the same folder: the edited
+    page (named after an account, holding its id) would stay beside the redacted pages."""
+    doc, path = demo
+    out = tmp_path / "site"
+    assert run_cli(["render", str(path), "--out", str(out)]).returncode == 0
+    page = next((out / "accounts").glob("*.md"))
+    page.write_text(page.read_text() + "\nedited by hand\n")
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    result = run_cli(["render", str(path), "--out", str(out), "--redact"])
+    assert result.returncode == 1
+    assert "were edited since" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not any(a in result.stderr for a in secrets_of(doc)["account id"])  # not even in the message
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before  # nothing changed
+    page.unlink()
+    assert run_cli(["render", str(path), "--out", str(out), "--redact"]).returncode == 0
+    assert leaks(out, secrets_of(doc)) == []  # the plain render's other files were removed or replaced
+
+
+def test_out_must_be_a_regular_file(demo, tmp_path):
+    import os
+
+    fifo, link = tmp_path / "fifo", tmp_path / "link"
+    os.mkfifo(fifo)
+    link.symlink_to(demo[1])
+    for args in (["redact", str(demo[1]), "--out", str(fifo)], ["diff", str(demo[1]), str(demo[1]), "--out", str(fifo)],
+                 ["diff", str(demo[1]), str(demo[1]), "--out", str(link)]):
+        result = run_cli(args)
+        assert result.returncode == 2 and "not a regular file" in result.stderr, result.stderr
+    assert fifo.exists() and not fifo.is_file() and link.is_symlink()

@@ -176,9 +176,11 @@ def build(doc: dict, emit, formats: tuple[str, ...] = ("svg",), only: tuple[str,
 
 
 def render(doc: dict, out_dir: Path, formats: tuple[str, ...] = ("svg",), only: tuple[str, ...] = GROUPS,
-           title: str | None = None, nav_prefix: str | None = None, since: dict | None = None) -> Site:
-    """Render into a folder, staged and committed under its lock (:class:`output.Output`)."""
+           title: str | None = None, nav_prefix: str | None = None, since: dict | None = None,
+           redacted: bool = False) -> Site:
+    """Render into a folder, staged and committed under its lock (:class:`output.Output`).
+    ``redacted``: ``doc`` is redacted, so no edited file of an earlier render may stay beside it."""
     _check(formats, only)
     with Output(Path(out_dir)) as out:
         out.site.nodes = build(doc, out.write, formats, only, title, nav_prefix, since).nodes
-        return out.commit({"tool": doc["tool"], "snapshot_sha256": snapshot.sha256(doc)})
+        return out.commit({"tool": doc["tool"], "snapshot_sha256": snapshot.sha256(doc)}, keep_edited=not redacted)

@@ -126,8 +126,18 @@ class Output:
         self.site.files.append(rel)
         self.site.hashes[rel] = sha256(data)
 
-    def commit(self, extra: dict) -> Site:
-        """Write the manifest (``extra`` plus every file's hash), then move everything into place."""
+    def commit(self, extra: dict, keep_edited: bool = True) -> Site:
+        """Write the manifest (``extra`` plus every file's hash), then move everything into place.
+        ``keep_edited`` False (a redacted render): refuse, before anything moves, to leave beside
+        the new files a file of the previous render that this one does not write and that was
+        edited since (it is kept, not removed, and would show what the new render hides)."""
+        if not keep_edited:
+            edited = self._edited_leftovers()
+            if edited:
+                raise ArchvizError(f"{self.folder} holds {len(edited)} file(s) of an earlier render that this one "
+                                   f"does not write and that were edited since (listed in its {MANIFEST}); they "
+                                   f"would stay unredacted beside the redacted pages: move them away, or render "
+                                   f"into an empty folder")
         self.site.files.sort()
         manifest = dict(extra, files=dict(sorted(self.site.hashes.items())))
         try:
@@ -138,6 +148,13 @@ class Output:
         except OSError as exc:
             raise ArchvizError(f"cannot write {self.folder}: {exc.strerror or exc}")
         return self.site
+
+
+    def _edited_leftovers(self) -> list[str]:
+        previous = read_manifest(self.folder / MANIFEST) if self.adopted else {}
+        return [rel for rel, digest in sorted(previous.items())
+                if rel not in self.site.hashes and is_output(rel) and (self.folder / rel).is_file()
+                and _inside(self.folder / rel, self.folder) and sha256((self.folder / rel).read_bytes()) != digest]
 
 
 class _Commit:
