@@ -344,6 +344,18 @@ def _finding_brief(f: dict) -> dict:
     return {k: f[k] for k in ("rule_id", "severity", "title", "resource_id", "message")}
 
 
+def _unmatched(these: list[dict], others: list[dict]) -> list[dict]:
+    """The findings of ``these`` whose message ``others`` lacks (counted: two alike match two)."""
+    left = Counter(f["message"] for f in others)
+    out = []
+    for f in these:
+        if left[f["message"]]:
+            left[f["message"]] -= 1
+        else:
+            out.append(f)
+    return out
+
+
 def findings(old: Side, new: Side, overlap: Overlap) -> Iterator[dict]:
     """A finding is its rule, account, region and resource (not its evidence, which can lose the
     side of a connection that a failed unit did not see); where one resource has
@@ -355,18 +367,8 @@ def findings(old: Side, new: Side, overlap: Overlap) -> Iterator[dict]:
         was, now = before_all.get(key, []), after_all.get(key, [])
         if len(was) == 1 and len(now) == 1:
             continue
-        left = Counter(f["message"] for f in now)
-        for f in was:
-            if left[f["message"]]:
-                left[f["message"]] -= 1
-            else:
-                gone.append(f)
-        right = Counter(f["message"] for f in was)
-        for f in now:
-            if right[f["message"]]:
-                right[f["message"]] -= 1
-            else:
-                came.append(f)
+        gone += _unmatched(was, now)
+        came += _unmatched(now, was)
     for f, is_gone in sorted([(f, True) for f in gone] + [(f, False) for f in came],
                              key=lambda p: (severity_rank(p[0]["severity"]), p[0]["rule_id"], p[0]["account_id"] or "",
                                             p[0]["region"] or "", p[0]["resource_id"], p[0]["message"], p[1])):

@@ -1,7 +1,7 @@
 """Benchmark: analyze (and render) time and peak memory on a large synthetic estate (a script, not a test).
 
     .venv/bin/python bench/scale.py [--endpoints 20000] [--accounts N] [--regions 3] [--render]
-                                    [--cprofile] [--tracemalloc]
+                                    [--drift] [--cprofile] [--tracemalloc]
 
 Builds a snapshot shaped like the crawl of a large organization (every account with VPCs,
 subnets and security groups in every region; interface and gateway endpoints to AWS services;
@@ -13,7 +13,10 @@ file, analyzes, and (with ``--render``) renders into a temporary folder, printin
 wall time, the RSS it starts from and its peak RSS. The peak is reset at the start of each phase
 (``/proc/self/clear_refs``, Linux), so a phase's peak is its own, the loaded snapshot included
 (where that cannot be reset, the process's peak so far is printed and says so). Graphviz runs
-as child processes, so ``--render`` also prints the largest child's peak.
+as child processes, so ``--render`` also prints the largest child's peak. ``--drift`` also times
+``archviz diff`` against a changed copy (one endpoint in 50 gone, one provider connection in 40
+rejected, one account-region failed: both snapshots are analysed, as diff does) and
+``archviz redact`` (with the re-analysis of the redacted snapshot).
 
 ``--cprofile`` and ``--tracemalloc`` print the top entries of each measured phase (and slow it).
 """
@@ -21,6 +24,7 @@ as child processes, so ``--render`` also prints the largest child's peak.
 from __future__ import annotations
 
 import argparse
+import copy
 import cProfile
 import gc
 import io
@@ -371,12 +375,43 @@ def print_tracemalloc(phase: str, top: int) -> None:
         print(f"    {stat}")
 
 
+def changed_copy(doc: dict) -> dict:
+    """The estate a while later: one endpoint in 50 deleted, one provider connection in 40
+    rejected, and the crawl of one account-region (the first with endpoints) failed."""
+    new = copy.deepcopy(doc)
+    new["endpoints"] = [e for i, e in enumerate(new["endpoints"]) if i % 50]
+    for i, c in enumerate(new["endpoint_connections"]):
+        if i % 40 == 0:
+            c["state"] = "rejected"
+    account, region = new["endpoints"][0]["account_id"], new["endpoints"][0]["region"]
+    for kind in ("endpoints", "service_details", "endpoint_services", "endpoint_connections", "load_balancers",
+                 "subnets"):
+        new[kind] = [r for r in new[kind] if (r["account_id"], r["region"]) != (account, region)]
+    for c in new["coverage"]:
+        if (c["account_id"], c["region"]) == (account, region):
+            c.update(status="error", error_code="AccessDenied", message="bench")
+    return new
+
+
+def drift(doc: dict, analysis: dict, links: dict[str, str], args: argparse.Namespace) -> None:
+    from archviz import diff, redact
+
+    new = changed_copy(doc)
+    with measured("diff", args):
+        result = diff.compare(doc, new, marketplace_links=links)
+    print(f"         {diff.headline(result)}")
+    with measured("redact", args):
+        redacted = redact.redact(dict(doc, **analysis))  # an analysed snapshot: analysed again, redacted
+    print(f"         {len(redacted['endpoints'])} endpoints, {len(redacted['accounts'])} accounts redacted")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--endpoints", type=int, default=20000)
     parser.add_argument("--accounts", type=int, help="default: one per 200 endpoints, at least 4")
     parser.add_argument("--regions", type=int, default=3, choices=range(1, len(REGIONS) + 1))
     parser.add_argument("--render", action="store_true", help="also render into a temporary folder")
+    parser.add_argument("--drift", action="store_true", help="also time diff against a changed copy, and redact")
     parser.add_argument("--cprofile", action="store_true", help="print cProfile's top entries per phase")
     parser.add_argument("--tracemalloc", action="store_true", help="print tracemalloc's top entries per phase")
     parser.add_argument("--top", type=int, default=15, help="how many profile entries to print")
@@ -392,6 +427,8 @@ def main() -> None:
         with measured("analyze", args):
             result = model.analyze(doc, marketplace_links=links)
         print(f"         {len(result['connections'])} connections, {len(result['findings'])} findings")
+        if args.drift:
+            drift(doc, result, links, args)
         if args.render:
             from archviz.render import render  # only here: diagrams and Graphviz are heavy imports
 

@@ -571,10 +571,19 @@ def test_plugin_since_and_redact_in_a_real_build(demo_doc, tmp_path):
                                   "      diagram_format: [svg, mermaid]\n" + MATERIAL_MERMAID)
     (root / "network" / "old.json").write_text(json.dumps(old))
     (root / "network" / "key").write_bytes(b"0123456789abcdef-docs-site-key\n")
+    # diff's own page beside it, as a site publishes it, redacted with the same key
+    result = run_cli(["diff", "network/old.json", "network/snapshot.json", "--format", "md", "--out", "docs/changes.md",
+                      "--redact", "--redact-key", "network/key"], cwd=str(root))
+    assert result.returncode == 0, result.stderr
     proc = mkdocs_build(root)
     assert proc.returncode == 0 and not warnings(proc), proc.stderr
     home = (root / "site" / "privatelink" / "index.html").read_text()
     assert "Changes since" in home and "vpce-0fresh0000000000" in home and "1 new" in home
+    changes = (root / "site" / "changes" / "index.html").read_text()
+    assert "What changed in our PrivateLink estate" in changes and "vpce-0fresh0000000000" in changes
+    pseudonym = re.search(r"connection vpce-0fresh0000000000 from ([0-9]{12})", changes).group(1)
+    assert pseudonym in home  # one key: the page and the section name the outside account alike
+    assert not [a for a in {a["account_id"] for a in demo_doc["accounts"]} | {"210987654321"} if a in changes]
     accounts = {a["account_id"] for a in demo_doc["accounts"]} | {"210987654321"}
     for path in (root / "site" / "privatelink").rglob("*"):
         if path.is_file():
