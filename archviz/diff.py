@@ -205,9 +205,22 @@ def _brief(c: dict) -> dict:
     return {k: c[k] for k in CONNECTION_FIELDS}
 
 
+GONE = frozenset({"deleted"})  # AWS lists a deleted endpoint for a while: the connection is gone
+
+
 def connections(old: Side, new: Side, overlap: Overlap) -> Iterator[dict]:
+    """Connections by endpoint id. One whose endpoint is now ``deleted`` is removed (AWS lists a
+    deleted endpoint for a while; when it stops, the connection is not removed a second time)."""
     for eid in sorted(set(old.connections) | set(new.connections)):
         before, after = old.connections.get(eid), new.connections.get(eid)
+        if after is None and before is not None and before["state"] in GONE:
+            continue
+        if after is not None and before is not None and after["state"] in GONE and before["state"] not in GONE:
+            if any(overlap.covers(u) for u in _connection_units(after)):
+                yield _change("connection", "removed", eid, before["consumer_account_id"], before["consumer_region"],
+                              f"connection {_connection_text(before, old)} (its endpoint is now deleted)",
+                              _brief(before), _brief(after))
+            continue
         if before is None or after is None:
             c, side = (before, old) if after is None else (after, new)
             how = _presence(_connection_units(c), _connection_units(c), old, new, overlap, gone=after is None)

@@ -471,3 +471,18 @@ def test_untrusted_text_cannot_add_a_line_to_the_text_or_the_error(tmp_path):
     assert r.exit_code == 8
     assert [line for line in r.stderr.splitlines() if line.startswith("archviz: error:")] == r.stderr.splitlines()[-1:]
     assert not any(line.startswith("FAKE") for line in r.stderr.splitlines())
+
+
+def test_a_deleted_endpoint_is_a_removed_connection_once():
+    """AWS lists a deleted endpoint for a while (state ``deleted``), then not at all."""
+    def delete(d):
+        for rec in d["endpoints"] + d["endpoint_connections"]:
+            if rec["endpoint_id"] == "vpce-1":
+                rec["state"] = "deleted"
+    old, deleted = changed(delete)
+    [c] = [c for c in diff.compare(old, deleted)["changes"] if c["kind"] == "connection"]
+    assert (c["change"], c["before"]["state"], c["after"]["state"]) == ("removed", "available", "deleted")
+    gone = copy.deepcopy(deleted)
+    remove(gone["endpoints"], endpoint_id="vpce-1")
+    remove(gone["endpoint_connections"], endpoint_id="vpce-1")
+    assert not [c for c in diff.compare(deleted, gone)["changes"] if c["kind"] == "connection"]
