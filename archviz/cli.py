@@ -399,6 +399,8 @@ def render(snapshot_path, out, site, site_title, formats, only, since_path, reda
         run_render(doc, out, formats, only, since=since, redacted=redacted)
     if since is not None:
         click.echo(f"render: since {since['old']['generated_at']}: {drift.headline(since)}", err=True)
+        if drift.backwards(since):
+            click.echo(f"render: note: --since: {drift.backwards(since)}", err=True)
 
 
 @cli.command()
@@ -581,6 +583,8 @@ def diff(old_path, new_path, fmt, out, fail_on, trusted_accounts, config_path, r
         settings = {k: frozenset(redactor.value(sorted(v))) if k == "trusted_accounts" else redactor.value(v)
                     for k, v in settings.items()}
     result = drift.compare(old, new, **settings)
+    if drift.backwards(result):
+        click.echo(f"diff: note: {drift.backwards(result)}", err=True)
     _write_or_print(drift.FORMATS[fmt](result), out)
     click.echo(f"diff: {drift.headline(result)}" + (f" (written to {out})" if out else ""), err=True)
     fired = drift.triggered(result, kinds)

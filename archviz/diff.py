@@ -36,7 +36,7 @@ KINDS = {
     "principal": "Allowed principals",
     "acceptance": "Acceptance of connection requests",
     "supported-regions": "Supported regions",
-    "target-health": "Load balancer targets",
+    "target": "Load balancer targets",
     "finding": "Findings",
     "coverage": "Coverage",
     "account": "Accounts",
@@ -111,6 +111,8 @@ class Side:
     members: frozenset[str]
     trusted: frozenset[str]
     names: dict[str, str]
+    units: dict[str, Unit]  # service and endpoint ids -> the unit that reported them
+    resource_names: dict[str, str]  # service and endpoint ids -> their names
 
     @classmethod
     def of(cls, doc: dict, members: frozenset[str], trusted: frozenset[str], links: dict[str, str]) -> "Side":
@@ -118,9 +120,13 @@ class Side:
         the analysis is run with them, so both sides call the same accounts inside."""
         org = dict(doc.get("organization") or {}, account_ids=sorted(members))
         analysis = model.analyze(dict(doc, organization=org), trusted_accounts=trusted, marketplace_links=links)
+        ids = [(r["service_id"], r) for r in doc["endpoint_connections"] + doc["endpoint_services"]] + \
+            [(e["endpoint_id"], e) for e in doc["endpoints"]]
         return cls(doc, {c["endpoint_id"]: c for c in analysis["connections"]}, analysis["findings"],
                    {(c["account_id"], c.get("kind", "region"), c["region"]): c["status"] for c in doc["coverage"]},
-                   members, trusted, {a["account_id"]: a["name"] for a in doc["accounts"] if a.get("name")})
+                   members, trusted, {a["account_id"]: a["name"] for a in doc["accounts"] if a.get("name")},
+                   {ident: _region_unit(r["account_id"], r["region"]) for ident, r in ids},
+                   {ident: r["name"] for ident, r in ids if r.get("name")})
 
     def ok(self, unit: Unit) -> bool:
         return self.status.get(unit) == "ok"
@@ -238,6 +244,14 @@ def connections(old: Side, new: Side, overlap: Overlap) -> Iterator[dict]:
                           f"connection {eid}: use case {before['use_case']} → {after['use_case']} "
                           f"({_connection_text(after, new)})", _brief(before), _brief(after), alerts)
             alerts = []
+        moved = [f"{label} {before[k]} → {after[k]}" for k, label in (("provider_account_id", "provider"),
+                                                                      ("service_name", "service"))
+                 if before[k] and after[k] and before[k] != after[k]]
+        if moved and before["use_case"] == after["use_case"]:
+            yield _change("connection", "changed", eid, after["consumer_account_id"], after["consumer_region"],
+                          f"connection {eid}: {', '.join(moved)} ({_connection_text(after, new)})",
+                          _brief(before), _brief(after), alerts)
+            alerts = []
         if before["state"] != after["state"] and before["state"] and after["state"]:
             yield _change("connection", "state", eid, after["consumer_account_id"], after["consumer_region"],
                           f"connection {eid}: {before['state']} → {after['state']} ({_connection_text(after, new)})",
@@ -327,16 +341,28 @@ def _targets(side: Side) -> dict[tuple, tuple[dict, dict, dict]]:
 
 
 def targets(old: Side, new: Side, overlap: Overlap) -> Iterator[dict]:
+    """Targets behind the load balancers, by balancer, target group, target and port: health
+    changed, or registered and deregistered (compared only where both crawls of the balancer's
+    unit were complete, as a failed call can leave a target group without its targets)."""
     before_all, after_all = _targets(old), _targets(new)
-    for key in sorted(set(before_all) & set(after_all)):
-        (lb, tg, was), (_, _, now) = before_all[key], after_all[key]
-        if was.get("health") == now.get("health") or not overlap.covers(_region_unit(lb["account_id"], lb["region"])):
+    for key in sorted(set(before_all) | set(after_all)):
+        lb, tg, t = (after_all.get(key) or before_all[key])
+        unit = _region_unit(lb["account_id"], lb["region"])
+        was, now = (before_all.get(key) or (None, None, None))[2], (after_all.get(key) or (None, None, None))[2]
+        if not overlap.covers(unit) or (was and now and was.get("health") == now.get("health")):
             continue
-        port = f":{now['port']}" if now.get("port") is not None else ""
-        yield _change("target-health", "changed", "/".join(key[1:3]) + port, lb["account_id"], lb["region"],
-                      f"target {now['id']}{port} of {tg.get('name') or tg['arn']} behind {lb.get('name') or lb['arn']}: "
-                      f"{was.get('health') or 'unknown'} → {now.get('health') or 'unknown'}",
-                      was.get("health"), now.get("health"))
+        if (was is None or now is None) and not (old.ok(unit) and new.ok(unit)):
+            continue
+        port = f":{t['port']}" if t.get("port") is not None else ""
+        what = f"target {t['id']}{port} of {tg.get('name') or tg['arn']} behind {lb.get('name') or lb['arn']}"
+        health = lambda x: x.get("health") or "unknown"  # noqa: E731
+        if was and now:
+            yield _change("target", "changed", "/".join(key[1:3]) + port, lb["account_id"], lb["region"],
+                          f"{what}: {health(was)} → {health(now)}", was.get("health"), now.get("health"))
+        else:
+            yield _change("target", "added" if now else "removed", "/".join(key[1:3]) + port, lb["account_id"],
+                          lb["region"], f"{what} {'registered' if now else 'deregistered'} ({health(now or was)})",
+                          None if now else was.get("health"), now.get("health") if now else None)
 
 
 def _finding_unit(f: dict) -> Unit:
@@ -344,6 +370,40 @@ def _finding_unit(f: dict) -> Unit:
     if ref[0] == "coverage" and len(ref) == 4:  # coverage/<account>/<kind>/<region>
         return (ref[1], ref[2], ref[3])
     return _region_unit(f["account_id"], f["region"])
+
+
+def _evidence_units(f: dict, side: Side) -> list[Unit]:
+    """The units that reported what a finding's evidence points at (an endpoint service, a
+    provider's connection record, an endpoint)."""
+    units = []
+    for ref in f["evidence"]:
+        kind, _, rest = ref.partition("/")
+        if kind in ("endpoint_services", "endpoint_connections", "endpoints"):
+            ident = rest.split("/")[0] if kind != "endpoints" else rest
+            if ident in side.units:
+                units.append(side.units[ident])
+    return units
+
+
+def _finding_units(f: dict, side: Side, overlap: Overlap) -> list[Unit]:
+    """Where a finding was seen: its own account-region (or coverage unit); for a finding filed
+    under an account nobody crawled (an outside consumer's pending request), the provider's
+    unit that reported it."""
+    own = _finding_unit(f)
+    return [own] if overlap.covers(own) else _evidence_units(f, side)
+
+
+def _subject(f: dict, side: Side) -> tuple:
+    """What tells apart the findings of one rule about one resource: the other records its
+    evidence names (the consumer's endpoint, the security group), else its message with the
+    resource's name taken out (a renamed resource keeps its findings)."""
+    ids = sorted({ref.rsplit("/", 1)[-1] for ref in f["evidence"]
+                  if ref.split("/", 1)[0] in ("endpoint_connections", "endpoints", "security_groups")}
+                 - {f["resource_id"]})
+    if ids:
+        return tuple(ids)
+    name = side.resource_names.get(f["resource_id"])
+    return (f["message"].replace(name, "\0") if name else f["message"],)
 
 
 def _finding_groups(findings: list[dict]) -> dict[tuple, list[dict]]:
@@ -357,13 +417,14 @@ def _finding_brief(f: dict) -> dict:
     return {k: f[k] for k in ("rule_id", "severity", "title", "resource_id", "message")}
 
 
-def _unmatched(these: list[dict], others: list[dict]) -> list[dict]:
-    """The findings of ``these`` whose message ``others`` lacks (counted: two alike match two)."""
-    left = Counter(f["message"] for f in others)
+def _unmatched(these: list[dict], this: Side, others: list[dict], other: Side) -> list[dict]:
+    """The findings of ``these`` whose subject ``others`` lacks (counted: two alike match two)."""
+    left = Counter(_subject(f, other) for f in others)
     out = []
     for f in these:
-        if left[f["message"]]:
-            left[f["message"]] -= 1
+        subject = _subject(f, this)
+        if left[subject]:
+            left[subject] -= 1
         else:
             out.append(f)
     return out
@@ -371,22 +432,22 @@ def _unmatched(these: list[dict], others: list[dict]) -> list[dict]:
 
 def findings(old: Side, new: Side, overlap: Overlap) -> Iterator[dict]:
     """A finding is its rule, account, region and resource (not its evidence, which can lose the
-    side of a connection that a failed unit did not see); where one resource has
-    several findings of one rule (several untrusted principals), the message tells them apart.
-    A lone finding whose message changed (a renamed resource) is the same finding."""
+    side of a connection that a failed unit did not see); where one resource has several
+    findings of one rule, their :func:`_subject` tells them apart. A lone finding whose message
+    changed (a renamed resource) is the same finding."""
     before_all, after_all = _finding_groups(old.findings), _finding_groups(new.findings)
     gone, came = [], []
     for key in set(before_all) | set(after_all):
         was, now = before_all.get(key, []), after_all.get(key, [])
         if len(was) == 1 and len(now) == 1:
             continue
-        gone += _unmatched(was, now)
-        came += _unmatched(now, was)
+        gone += _unmatched(was, old, now, new)
+        came += _unmatched(now, new, was, old)
     for f, is_gone in sorted([(f, True) for f in gone] + [(f, False) for f in came],
                              key=lambda p: (severity_rank(p[0]["severity"]), p[0]["rule_id"], p[0]["account_id"] or "",
                                             p[0]["region"] or "", p[0]["resource_id"], p[0]["message"], p[1])):
-        unit = _finding_unit(f)
-        how = _presence([unit], [unit], old, new, overlap, gone=is_gone)
+        units = _finding_units(f, old if is_gone else new, overlap)
+        how = _presence(units, units, old, new, overlap, gone=is_gone)
         if how is None:
             continue
         how = {"removed": "resolved", "added": "opened"}.get(how, how)
@@ -444,12 +505,12 @@ def _about(doc: dict) -> dict:
 
 
 def _settings(new: dict, trusted_accounts, marketplace_links) -> tuple[frozenset[str], dict[str, str]]:
-    """The settings both snapshots are analysed with: those given, else those the new snapshot
-    was analysed with (so that a comparison of two analysed snapshots needs no flags)."""
+    """The settings both snapshots are analysed with: those given (None: not given), else those
+    the new snapshot was analysed with (so that comparing two analysed snapshots needs no flags)."""
     stored = new.get("analysis") or {}
-    trusted = frozenset(trusted_accounts) if trusted_accounts else frozenset(stored.get("trusted_accounts") or [])
-    links = dict(marketplace_links) if marketplace_links else dict(stored.get("marketplace_links") or {})
-    return trusted, links
+    if trusted_accounts is None and marketplace_links is None:
+        return frozenset(stored.get("trusted_accounts") or []), dict(stored.get("marketplace_links") or {})
+    return frozenset(trusted_accounts or ()), dict(marketplace_links or {})
 
 
 def _members(doc: dict, other: dict) -> frozenset[str]:
@@ -464,7 +525,7 @@ def _members(doc: dict, other: dict) -> frozenset[str]:
     return own if listed(doc) else own | listed(other) | frozenset(other["scope"]["accounts"])
 
 
-def compare(old_doc: dict, new_doc: dict, trusted_accounts: Iterable[str] = (),
+def compare(old_doc: dict, new_doc: dict, trusted_accounts: Iterable[str] | None = None,
             marketplace_links: dict[str, str] | None = None) -> dict:
     """The changes from ``old_doc`` to ``new_doc``, as the document ``diff-1.schema.json`` describes."""
     trusted, links = _settings(new_doc, trusted_accounts, marketplace_links)
@@ -526,6 +587,14 @@ def _scope_notes(result: dict) -> list[str]:
     return notes
 
 
+def backwards(result: dict) -> str | None:
+    """A warning when OLD was made after NEW (the arguments swapped?), else None."""
+    if result["old"]["generated_at"] > result["new"]["generated_at"]:
+        return (f"the old snapshot ({result['old']['generated_at']}) was made after the new one "
+                f"({result['new']['generated_at']}): the changes read backwards")
+    return None
+
+
 def headline(result: dict) -> str:
     n = len(result["changes"])
     if not n:
@@ -559,6 +628,7 @@ def context(result: dict) -> dict:
                                                        "account": c["account_id"], "region": c["region"]}
                                                       for c in items]})
     return {"diff": result, "headline": headline(result), "sections": sections, "scope_notes": _scope_notes(result),
+            "new_connections": len(new_connections(result)),
             "counts": [{"kind": KINDS[c["kind"]], "change": CHANGES[c["change"]], "count": c["count"]}
                        for c in result["counts"]]}
 

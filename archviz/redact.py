@@ -59,11 +59,12 @@ _ACCOUNT = re.compile(r"(?<![0-9])[0-9]{12}(?![0-9])")
 _TOKENS = re.compile(
     r"(?P<v6>(?<![0-9A-Za-z:.])[0-9A-Fa-f]*:[0-9A-Fa-f]*:[0-9A-Fa-f:]*(?:/[0-9]{1,3})?"
     r"(?![0-9A-Za-z:]|\.[0-9A-Za-z]))"
-    r"|(?P<v4>(?<![0-9.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?:/[0-9]{1,2})?(?![0-9]|\.[0-9]))"
+    r"|(?P<v4>(?:(?<![0-9.])|(?<=[A-Za-z_-]\.))(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?:/[0-9]{1,2})?(?![0-9]|\.[0-9]))"
     r"|(?P<ou>(?<![A-Za-z0-9-])ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}(?![A-Za-z0-9_-]))"
     r"|(?P<root>(?<![A-Za-z0-9-])r-[0-9a-z]{4,32}(?![A-Za-z0-9_-]))"
     r"|(?P<org>(?<![A-Za-z0-9-])o-[a-z0-9]{10,32}(?![A-Za-z0-9_-]))"
     r"|(?P<account>(?<![0-9])[0-9]{12}(?![0-9]))"
+    r"|(?P<console>(?<![0-9-])[0-9]{4}-[0-9]{4}-[0-9]{4}(?![0-9-]))"  # an account id as the console shows it
     r"|(?P<dashed>(?<![A-Za-z0-9])(?:ip|ec2)-[0-9]{1,3}-[0-9]{1,3}-[0-9]{1,3}-[0-9]{1,3}(?![0-9]))")
 
 # A dotted token: labels of DNS characters (and ``*``, ``_``), not part of a longer one.
@@ -128,9 +129,12 @@ def load_key(path: str | Path) -> bytes:
 def derived_key(doc: dict) -> bytes:
     """The key used when none is given: a hash of the snapshot itself. The same input gives the
     same bytes (archviz's outputs are deterministic), yet without the original snapshot nobody
-    can recompute it, so the pseudonyms cannot be reversed by trying candidate ids."""
+    can recompute it, so the pseudonyms cannot be reversed by trying candidate ids. The discovery
+    records are hashed in the snapshot's own order (:func:`archviz.snapshot.normalize`), without
+    the analysis, so a reordered or re-analysed copy of a snapshot gets the same key."""
     digest = hashlib.sha256(_KEY_CONTEXT)
-    for piece in snapshot.chunks(doc):
+    records = {k: v for k, v in doc.items() if k not in _DERIVED}  # what the model derives is no secret
+    for piece in snapshot.chunks(snapshot.normalize(records)):  # a reordered snapshot: the same key
         digest.update(piece)
     return digest.digest()
 
@@ -235,6 +239,20 @@ def _strings(x: Any, field: str | None = None, holder: str | None = None) -> Ite
             yield str(value), None, None
 
 
+_LONG_DIGITS = re.compile(r"[0-9]{13,}")
+
+
+def _organization_ids(doc: dict) -> set[str]:
+    """The organization, root and OU ids a snapshot names (its organization, its accounts' OUs,
+    the OUs a crawl was asked for)."""
+    org = doc.get("organization") if isinstance(doc.get("organization"), dict) else {}
+    units = [u for u in org.get("organizational_units") or [] if isinstance(u, dict)]
+    scope = doc.get("scope") if isinstance(doc.get("scope"), dict) else {}
+    found = [org.get("id"), org.get("root_id"), *(u.get("id") for u in units), *(u.get("parent_id") for u in units),
+             *(a.get("ou_id") for a in doc.get("accounts") or [] if isinstance(a, dict)), *(scope.get("ou_ids") or [])]
+    return {i for i in found if isinstance(i, str) and re.fullmatch(r"(o|r|ou)-[0-9a-z-]{4,70}", i)}
+
+
 def _aws_domain(name: str) -> bool:
     return any(name == d or name.endswith("." + d) for d in _AWS_DOMAINS)
 
@@ -280,6 +298,9 @@ class Redactor:
                        for kind in ("account", "unit", "name")}
         self._domains = _Pseudonyms(self._name_candidate("domain", ".example"), self._taken_names)
         self._shapes: dict[tuple[str, str], str] = {}
+        self._roots: frozenset[str] = frozenset()  # the roots the snapshots name (r-… is also a word)
+        self._org_ids: list[str] = []  # organization, root and OU ids the snapshots name, longest first
+        self._originals: frozenset[str] = frozenset()  # every 12-digit run of the inputs
 
     @classmethod
     def build(cls, docs: list[dict], key: bytes | None = None, names: bool = False) -> "Redactor":
@@ -299,7 +320,12 @@ class Redactor:
                 kind = names and _name_kind(field, holder)
                 if kind:
                     found[kind].add(text)
-        redactor.accounts.reserve({run for text in texts for run in _ACCOUNT.findall(text)})
+        originals = {run for text in texts for run in _ACCOUNT.findall(text)}
+        redactor.accounts.reserve(originals)
+        redactor._originals = frozenset(originals)
+        org_ids = set().union(*(_organization_ids(doc) for doc in docs))
+        redactor._roots = frozenset(i for i in org_ids if i.startswith("r-"))
+        redactor._org_ids = sorted(org_ids, key=lambda i: (-len(i), i))
         if names:
             found["name"].update(m.group(2) for text in texts if "elasticloadbalancing" in text
                                  for m in _ELB_ARN_NAME.finditer(text))
@@ -367,8 +393,31 @@ class Redactor:
                 out = _DNS.sub(self._dns, out)
             if self.names and "elasticloadbalancing" in out:
                 out = _ELB_ARN_NAME.sub(lambda m: m.group(1) + self._names["name"][m.group(2)], out)
-            out = self._texts[s] = _TOKENS.sub(self._token, out)
+            out = self._texts[s] = self._glued(_TOKENS.sub(self._token, out))
         return out
+
+    def _glued(self, text: str) -> str:
+        """What the token boundaries let through: an account id of the inputs inside a longer
+        run of digits (``%22111122223333%22``), an organization, root or OU id of the inputs glued
+        to other text (``o-abcdefghij_x``). Only ids the snapshots hold: nothing is guessed."""
+        if self._originals and _LONG_DIGITS.search(text):
+            text = _LONG_DIGITS.sub(self._digits, text)
+        for ident in self._org_ids:
+            if ident in text:
+                text = text.replace(ident, _TOKENS.sub(self._token, ident))
+        return text
+
+    def _digits(self, m: re.Match) -> str:
+        run, i, out = m.group(), 0, []
+        while i < len(run):
+            window = run[i:i + 12]
+            if len(window) == 12 and window in self._originals:
+                out.append(self.accounts[window])
+                i += 12
+            else:
+                out.append(run[i])
+                i += 1
+        return "".join(out)
 
     # --- the pseudonyms -------------------------------------------------------------------------
 
@@ -428,9 +477,14 @@ class Redactor:
         kind, text = m.lastgroup, m.group()
         if kind == "account":
             return self.accounts[text]
+        if kind == "console":
+            digits = self.accounts[text.replace("-", "")]
+            return f"{digits[:4]}-{digits[4:8]}-{digits[8:]}"
         if kind == "v4":
             return self._address(text, self._v4, ipaddress.IPv4Address)
         if kind == "v6":
+            if text.endswith(":") and not text.endswith("::"):  # "…connect to fd00::6: refused"
+                return self._address(text[:-1], self._v6, ipaddress.IPv6Address) + ":"
             return self._address(text, self._v6, ipaddress.IPv6Address)
         if kind == "dashed":  # an instance's host name outside a DNS name: ``ip-10-1-2-3``
             prefix, _, dotted = text.partition("-")
@@ -438,8 +492,8 @@ class Redactor:
             return f"{prefix}-{mapped.replace('.', '-')}"
         if kind == "org":
             return "o-" + self._shape("org", text[2:])
-        if kind == "root":
-            return "r-" + self._shape("root", text[2:])
+        if kind == "root":  # only roots the snapshots name: "r-studio" in a tag is a word
+            return "r-" + self._shape("root", text[2:]) if text in self._roots else text
         _ou, root, unit = text.split("-")  # ou-<the root's part>-<the unit's part>
         return f"ou-{self._shape('root', root)}-{self._shape('ou', unit)}"
 
@@ -454,6 +508,10 @@ class Redactor:
             return _ACCOUNT.sub(lambda a: self.accounts[a.group()], text)
         if address == "::" and not slash:
             return text  # the unspecified address reveals nothing
+        if slash and int(length) == 0:
+            if text in ("0.0.0.0/0", "::/0"):
+                return text  # everyone: reveals nothing, and the open-ingress rule reads it as written
+            return f"{parse(prf(int(parsed)))}/{length}"  # "10.0.0.0/0" must not become "0.0.0.0/0"
         if slash and int(length) <= prf.bits:
             return f"{parse(prf.network(int(parsed), int(length)))}/{int(length)}"
         return f"{parse(prf(int(parsed)))}{slash}{length}"

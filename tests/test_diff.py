@@ -250,7 +250,7 @@ def test_a_partial_view_of_a_service_compares_none_of_its_settings():
 def test_target_health():
     old, new = changed(lambda d: d["load_balancers"][0]["target_groups"][0]["targets"][1].update(health="unhealthy"))
     result = diff.compare(old, new)
-    [c] = [c for c in result["changes"] if c["kind"] == "target-health"]
+    [c] = [c for c in result["changes"] if c["kind"] == "target"]
     assert (c["before"], c["after"], c["id"]) == ("healthy", "unhealthy", "tg/10.0.0.1:443")
     assert fired(result) == {"any"}
 
@@ -395,8 +395,9 @@ def test_render_since_an_identical_snapshot_says_so(pair, tmp_path):
     r = CliRunner().invoke(cli, ["render", str(pair / "new.json"), "--since", str(pair / "new.json"),
                                  "--out", str(out), "--only", "overview"])
     assert r.exit_code == 0, r.output
-    assert "Compared with the snapshot of " in (out / "index.md").read_text()
-    assert "No changes." in (out / "index.md").read_text()
+    index = (out / "index.md").read_text()
+    assert "Compared with the snapshot of " in index and ": no changes." in index
+    assert "| Change | Count |" not in index and "drawn heavier" not in index
 
 
 def test_a_failed_provider_unit_opens_and_resolves_nothing_elsewhere():
@@ -486,3 +487,83 @@ def test_a_deleted_endpoint_is_a_removed_connection_once():
     remove(gone["endpoints"], endpoint_id="vpce-1")
     remove(gone["endpoint_connections"], endpoint_id="vpce-1")
     assert not [c for c in diff.compare(deleted, gone)["changes"] if c["kind"] == "connection"]
+
+
+def test_findings_about_an_outside_consumer_are_the_providers_to_report():
+    """A pending request from an account nobody crawled: its finding is filed under that account,
+    and is reported through the provider's unit that saw it, opened and later resolved."""
+    old, pending = changed(lambda d: d["endpoint_connections"].append(connection("vpce-p", OUTSIDE, "pendingAcceptance")))
+    result = diff.compare(old, pending)
+    opened = [c for c in result["changes"] if c["kind"] == "finding"]
+    assert [(c["change"], c["after"]["rule_id"], c["account_id"]) for c in opened] == \
+        [("opened", "endpoint-connection-pending", OUTSIDE)]
+    assert "new-findings:low" in fired(result)
+    accepted = copy.deepcopy(pending)
+    accepted["endpoint_connections"][-1]["state"] = "available"
+    kinds_now = {(c["kind"], c["change"], (c["before"] or c["after"])["rule_id"])
+                 for c in diff.compare(pending, accepted)["changes"] if c["kind"] == "finding"}
+    assert ("finding", "resolved", "endpoint-connection-pending") in kinds_now
+    assert ("finding", "opened", "external-consumer-connected") in kinds_now
+
+
+def test_renaming_a_service_with_several_findings_of_one_rule_changes_nothing():
+    def two_outsiders(d):
+        service_of(d)["allowed_principals"] += [{"principal": f"arn:aws:iam::{OUTSIDE}:root", "principal_type": None},
+                                                {"principal": f"arn:aws:iam::{PARTNER}:root", "principal_type": None}]
+        d["endpoint_connections"] += [connection("vpce-x", OUTSIDE), connection("vpce-y", PARTNER)]
+    _, old = changed(two_outsiders)
+    new = copy.deepcopy(old)
+    service_of(new)["name"] = "renamed-service"
+    assert len([f for f in diff.Side.of(old, frozenset([ME, MEMBER]), frozenset(), {}).findings
+                if f["rule_id"] == "endpoint-service-untrusted-principal"]) == 2
+    result = diff.compare(old, new)
+    assert result["changes"] == [] and fired(result) == set()
+    # and one of the two principals removed is exactly one finding resolved
+    fewer = copy.deepcopy(new)
+    service_of(fewer)["allowed_principals"].pop()
+    resolved = [c for c in diff.compare(new, fewer)["changes"] if c["kind"] == "finding"]
+    assert [(c["change"], c["before"]["rule_id"]) for c in resolved] == [("resolved", "endpoint-service-untrusted-principal")]
+    assert PARTNER in resolved[0]["summary"]
+
+
+def test_given_settings_replace_the_stored_ones_whole():
+    old, new = changed(lambda d: d["endpoint_connections"].append(connection("vpce-x", PARTNER)))
+    new["analysis"] = {"trusted_accounts": [PARTNER], "marketplace_links": {}}
+    assert "new-external-consumer" not in fired(diff.compare(old, new))  # the stored settings trust PARTNER
+    # a config with only marketplace links trusts nobody, as analyze --config would
+    assert "new-external-consumer" in fired(diff.compare(old, new, marketplace_links={"x": "agmt-1"}))
+    assert "new-external-consumer" in fired(diff.compare(old, new, trusted_accounts=[]))
+
+
+def test_a_connection_whose_provider_changed():
+    third = "com.example.vpce.partner-service"
+    def third_party(d, owner):
+        d["endpoints"].append(endpoint("vpce-t", service=third))
+        d["service_details"].append(dict(detail(service=third, owner=owner), service_id="vpce-svc-t"))
+    old, new = changed(lambda d: third_party(d, OUTSIDE))
+    third_party(old, PARTNER)
+    snap.normalize(old)
+    [c] = [c for c in diff.compare(old, new)["changes"] if c["kind"] == "connection"]
+    assert c["change"] == "changed" and f"provider {PARTNER} → {OUTSIDE}" in c["summary"]
+
+
+def test_targets_registered_and_deregistered():
+    def swap(d):
+        targets = d["load_balancers"][0]["target_groups"][0]["targets"]
+        targets.pop()
+        targets.append({"id": "10.0.0.9", "port": 443, "health": "initial"})
+    old, new = changed(swap)
+    got = sorted((c["change"], c["id"]) for c in diff.compare(old, new)["changes"] if c["kind"] == "target")
+    assert got == [("added", "tg/10.0.0.9:443"), ("removed", "tg/10.0.0.1:443")]
+    fail_unit(new, ME)  # the balancer's unit failed: its targets say nothing
+    assert not [c for c in diff.compare(old, new)["changes"] if c["kind"] == "target"]
+
+
+def test_backwards_arguments_are_noted(tmp_path):
+    old, new = changed(lambda d: d.update(generated_at="2030-01-01T00:00:00Z"))
+    snap.write(old, tmp_path / "old.json")
+    snap.write(new, tmp_path / "new.json")
+    r = CliRunner().invoke(cli, ["diff", str(tmp_path / "new.json"), str(tmp_path / "old.json")])
+    assert r.exit_code == 0 and "the changes read backwards" in r.stderr
+    r = CliRunner().invoke(cli, ["diff", str(tmp_path / "old.json"), str(tmp_path / "new.json")])
+    assert "backwards" not in r.stderr

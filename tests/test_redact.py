@@ -464,3 +464,41 @@ def test_an_account_id_written_as_a_number_is_replaced():
     assert re.fullmatch(r"[0-9]{12}", account) and account != "998877665544"
     assert account == r.text("998877665544")  # the same pseudonym as the account written as text
     assert (out["port"], out["big"]) == (443, 1234567890123)
+
+
+@pytest.mark.parametrize("shape", [
+    "Could not connect to fd00:1234::6: Connection refused",  # an address before a colon
+    "account {a4}-{b4}-{c4}",                                  # the console's spelling
+    "host.10.9.8.9",                                            # after a word and a dot
+    "%22{account}%22",                                          # URL-encoded, glued to digits
+    "{org}_x", "x-{org}",                                       # an organization id glued to text
+])
+def test_common_spellings_in_messages_do_not_leak(original, shape):
+    account, org = original["accounts"][0]["account_id"], original["organization"]["id"]
+    text = shape.format(account=account, org=org, a4=account[:4], b4=account[4:8], c4=account[8:])
+    out = Redactor.build([original], KEY).text(text)
+    assert out != text
+    for secret in (account, f"{account[:4]}-{account[4:8]}-{account[8:]}", org, "fd00:1234::6", "10.9.8.9"):
+        assert secret not in out
+
+
+def test_a_zero_length_network_keeps_what_the_rules_read():
+    """Only 0.0.0.0/0 and ::/0 mean everyone to the open-ingress rule: another /0 must not become one."""
+    r = Redactor.build([], KEY)
+    assert (r.text("0.0.0.0/0"), r.text("::/0")) == ("0.0.0.0/0", "::/0")
+    assert r.text("10.0.0.0/0") not in ("0.0.0.0/0", "10.0.0.0/0") and r.text("0::/0") != "::/0"
+
+
+def test_a_word_shaped_like_a_root_id_is_kept_unless_a_snapshot_names_that_root(original):
+    r = Redactor.build([original], KEY)
+    assert r.text("r-studio") == "r-studio"
+    root = original["organization"]["root_id"]
+    assert root and r.text(f"see {root}") != f"see {root}"
+
+
+def test_without_a_key_a_reordered_snapshot_gets_the_same_pseudonyms(original):
+    shuffled = copy.deepcopy(original)
+    for records in shuffled.values():
+        if isinstance(records, list):
+            records.reverse()
+    assert snap.dumps(redact(shuffled)) == snap.dumps(redact(original))

@@ -197,7 +197,8 @@ def test_a_redacted_render_refuses_to_leave_edited_files_of_a_plain_one(demo, tm
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     result = run_cli(["render", str(path), "--out", str(out), "--redact"])
     assert result.returncode == 1
-    assert "were edited since" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert "holds 1 file(s) this render does not write" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
     assert not any(a in result.stderr for a in secrets_of(doc)["account id"])  # not even in the message
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before  # nothing changed
     page.unlink()
@@ -216,3 +217,20 @@ def test_out_must_be_a_regular_file(demo, tmp_path):
         result = run_cli(args)
         assert result.returncode == 2 and "not a regular file" in result.stderr, result.stderr
     assert fifo.exists() and not fifo.is_file() and link.is_symlink()
+
+
+def test_a_redacted_render_refuses_a_folder_holding_other_files(demo, tmp_path):
+    """The folder `archviz snapshot` writes holds snapshot.json beside the pages: publishing it
+    after a redacted render would publish the snapshot too."""
+    out = tmp_path / "estate"
+    out.mkdir()
+    (out / "snapshot.json").write_bytes(demo[1].read_bytes())
+    result = run_cli(["render", str(out), "--out", str(out), "--redact"])
+    assert result.returncode == 1 and "(snapshot.json)" in result.stderr, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["snapshot.json"]
+    # a page of one's own beside a --site section, the same
+    site = tmp_path / "docs" / "privatelink"
+    assert run_cli(["render", str(demo[1]), "--site", str(site), "--redact"]).returncode == 0
+    (site / "changes.md").write_text("# What changed\n")
+    result = run_cli(["render", str(demo[1]), "--site", str(site), "--redact"])
+    assert result.returncode == 1 and "(changes.md)" in result.stderr

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from archviz.errors import ArchvizError
-from archviz.files import existing_mode, folder_lock, remove_temporaries, write_atomic
+from archviz.files import LOCK_FILE, existing_mode, folder_lock, remove_temporaries, write_atomic
 
 MANIFEST = "archviz-manifest.json"
 STAGING = ".archviz-staging"
@@ -129,15 +129,17 @@ class Output:
     def commit(self, extra: dict, keep_edited: bool = True) -> Site:
         """Write the manifest (``extra`` plus every file's hash), then move everything into place.
         ``keep_edited`` False (a redacted render): refuse, before anything moves, to leave beside
-        the new files a file of the previous render that this one does not write and that was
-        edited since (it is kept, not removed, and would show what the new render hides)."""
+        the new files any file this render does not write: a file of an earlier render edited
+        since (kept, not removed) or one of yours, such as a snapshot.json, would show what the
+        new render hides."""
         if not keep_edited:
-            edited = self._edited_leftovers()
-            if edited:
-                raise ArchvizError(f"{self.folder} holds {len(edited)} file(s) of an earlier render that this one "
-                                   f"does not write and that were edited since (listed in its {MANIFEST}); they "
-                                   f"would stay unredacted beside the redacted pages: move them away, or render "
-                                   f"into an empty folder")
+            others = self._others()
+            if others:
+                shown = [rel for rel in others if not re.search(r"[0-9]{12}", rel)][:3]  # names can hold ids
+                raise ArchvizError(f"{self.folder} holds {len(others)} file(s) this render does not write"
+                                   + (f" ({', '.join(shown)}{', ...' if len(others) > len(shown) else ''})" if shown else "")
+                                   + "; a redacted render would leave them unredacted beside its pages: move them "
+                                     "away, or render into an empty folder")
         self.site.files.sort()
         manifest = dict(extra, files=dict(sorted(self.site.hashes.items())))
         try:
@@ -150,11 +152,21 @@ class Output:
         return self.site
 
 
-    def _edited_leftovers(self) -> list[str]:
+    def _others(self) -> list[str]:
+        """The files in the folder that this render will neither write nor remove (a stale file
+        of the previous render is removed only if unedited)."""
         previous = read_manifest(self.folder / MANIFEST) if self.adopted else {}
-        return [rel for rel, digest in sorted(previous.items())
-                if rel not in self.site.hashes and is_output(rel) and (self.folder / rel).is_file()
-                and _inside(self.folder / rel, self.folder) and sha256((self.folder / rel).read_bytes()) != digest]
+        others = []
+        for path in sorted(self.folder.rglob("*")):
+            rel = path.relative_to(self.folder).as_posix()
+            if (rel.split("/")[0] == STAGING or rel in (MANIFEST, LOCK_FILE) or rel in self.site.hashes
+                    or path.is_dir()):
+                continue
+            if rel in previous and is_output(rel) and path.is_file() and not path.is_symlink() \
+                    and sha256(path.read_bytes()) == previous[rel]:
+                continue  # removed as stale by the commit
+            others.append(rel)
+        return others
 
 
 class _Commit:
