@@ -8,8 +8,8 @@ snapshot committed to the site's repository, so the pages can never drift from t
           title: PrivateLink architecture   # optional
           diagram_format: [svg]             # svg, png, mermaid (mermaid needs no Graphviz)
           since: network/last-week.json     # optional: an older snapshot, as render --since
-          redact: false                     # as render --redact; with redact_key (a file) and
-          redact_key: !ENV ARCHVIZ_KEY_FILE  #   redact_names, as --redact-key and --redact-names
+          redact: false                     # as render --redact; redact_key (a file) and
+          redact_key: !ENV ARCHVIZ_REDACT_KEY_FILE  # redact_names: --redact-key, --redact-names
           redact_names: false
 
 The pages are generated files (nothing is written into ``docs/``). In the navigation, the

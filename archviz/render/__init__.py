@@ -179,8 +179,8 @@ def render(doc: dict, out_dir: Path, formats: tuple[str, ...] = ("svg",), only: 
            title: str | None = None, nav_prefix: str | None = None, since: dict | None = None,
            redacted: bool = False) -> Site:
     """Render into a folder, staged and committed under its lock (:class:`output.Output`).
-    ``redacted``: ``doc`` is redacted, so no edited file of an earlier render may stay beside it."""
+    ``redacted``: ``doc`` is redacted, so no file the render does not write may stay beside it."""
     _check(formats, only)
     with Output(Path(out_dir)) as out:
         out.site.nodes = build(doc, out.write, formats, only, title, nav_prefix, since).nodes
-        return out.commit({"tool": doc["tool"], "snapshot_sha256": snapshot.sha256(doc)}, keep_edited=not redacted)
+        return out.commit({"tool": doc["tool"], "snapshot_sha256": snapshot.sha256(doc)}, exclusive=redacted)

@@ -126,13 +126,13 @@ class Output:
         self.site.files.append(rel)
         self.site.hashes[rel] = sha256(data)
 
-    def commit(self, extra: dict, keep_edited: bool = True) -> Site:
+    def commit(self, extra: dict, exclusive: bool = False) -> Site:
         """Write the manifest (``extra`` plus every file's hash), then move everything into place.
-        ``keep_edited`` False (a redacted render): refuse, before anything moves, to leave beside
-        the new files any file this render does not write: a file of an earlier render edited
-        since (kept, not removed) or one of yours, such as a snapshot.json, would show what the
-        new render hides."""
-        if not keep_edited:
+        ``exclusive`` (a redacted render): refuse, before anything moves, to leave beside the new
+        files any file this render does not write: a file of an earlier render edited since
+        (kept, not removed) or one of yours, such as a snapshot.json, would show what the new
+        render hides."""
+        if exclusive:
             others = self._others()
             if others:
                 shown = [rel for rel in others if not re.search(r"[0-9]{12}", rel)][:3]  # names can hold ids
