@@ -573,6 +573,7 @@ def diff(old_path, new_path, fmt, out, fail_on, trusted_accounts, config_path, r
     principals, targets, findings, coverage, accounts."""
     from archviz import diff as drift
     from archviz import snapshot
+    from archviz.render.text import visible
 
     kinds = drift.parse_fail_on(fail_on)
     old, new = snapshot.load(old_path), snapshot.load(new_path)
@@ -591,7 +592,7 @@ def diff(old_path, new_path, fmt, out, fail_on, trusted_accounts, config_path, r
     if fired:
         raise drift.DriftFound(f"--fail-on {','.join(kinds)}: {len(fired)} change(s), first: "
                                f"{fired[0]['kind']} {drift.CHANGES[fired[0]['change']]}: "
-                               f"{drift.one_line(fired[0]['summary'])}")
+                               f"{visible(fired[0]['summary'])}")
 
 
 @cli.command("redact")

@@ -167,11 +167,10 @@ def _change(kind: str, change: str, ident: str, account_id: str | None, region: 
             "before": before, "after": after, "alerts": sorted(set(alerts)), "summary": summary}
 
 
-def _presence(seen_before: list[Unit], seen_now: list[Unit], old: Side, new: Side, overlap: Overlap,
-              gone: bool) -> str | None:
-    """For a record in one snapshot only: added/removed, or only newly/no longer visible, or
-    None when none of the units that saw it is in both scopes. ``gone``: it was in the old one."""
-    units = [u for u in (seen_before if gone else seen_now) if overlap.covers(u)]
+def _presence(seen_by: list[Unit], old: Side, new: Side, overlap: Overlap, gone: bool) -> str | None:
+    """For a record in one snapshot only (the old one if ``gone``), seen by the units ``seen_by``:
+    added/removed, or only newly/no longer visible, or None when none of them is in both scopes."""
+    units = [u for u in seen_by if overlap.covers(u)]
     if not units:
         return None
     other = new if gone else old
@@ -229,7 +228,7 @@ def connections(old: Side, new: Side, overlap: Overlap) -> Iterator[dict]:
             continue
         if before is None or after is None:
             c, side = (before, old) if after is None else (after, new)
-            how = _presence(_connection_units(c), _connection_units(c), old, new, overlap, gone=after is None)
+            how = _presence(_connection_units(c), old, new, overlap, gone=after is None)
             if how:
                 alerts = ["new-external-consumer"] if after is not None and _external_flowing(c, new) else []
                 yield _change("connection", how, eid, c["consumer_account_id"], c["consumer_region"],
@@ -277,7 +276,7 @@ def endpoint_services(old: Side, new: Side, overlap: Overlap) -> Iterator[dict]:
         s = after or before
         unit = _region_unit(s["account_id"], s["region"])
         if before is None or after is None:
-            how = _presence([unit], [unit], old, new, overlap, gone=after is None)
+            how = _presence([unit], old, new, overlap, gone=after is None)
             if how:
                 principals = sorted(_principals(s))
                 alerts = [a for p in principals for a in _principal_alerts(p, new)] if after is not None else []
@@ -447,7 +446,7 @@ def findings(old: Side, new: Side, overlap: Overlap) -> Iterator[dict]:
                              key=lambda p: (severity_rank(p[0]["severity"]), p[0]["rule_id"], p[0]["account_id"] or "",
                                             p[0]["region"] or "", p[0]["resource_id"], p[0]["message"], p[1])):
         units = _finding_units(f, old if is_gone else new, overlap)
-        how = _presence(units, units, old, new, overlap, gone=is_gone)
+        how = _presence(units, old, new, overlap, gone=is_gone)
         if how is None:
             continue
         how = {"removed": "resolved", "added": "opened"}.get(how, how)
@@ -607,15 +606,10 @@ def headline(result: dict) -> str:
 
 def to_text(result: dict) -> str:
     lines = [f"archviz diff: {result['old']['generated_at']} → {result['new']['generated_at']}: {headline(result)}"]
-    lines += [f"  not compared: {one_line(note)}" for note in _scope_notes(result)]
+    lines += [f"  not compared: {visible(note)}" for note in _scope_notes(result)]
     for c in result["changes"]:
-        lines.append(f"{SYMBOL.get(c['change'], '~')} {c['kind']} {CHANGES[c['change']]}: {one_line(c['summary'])}")
+        lines.append(f"{SYMBOL.get(c['change'], '~')} {c['kind']} {CHANGES[c['change']]}: {visible(c['summary'])}")
     return "\n".join(lines) + "\n"
-
-
-def one_line(text: str) -> str:
-    """Untrusted text (names, AWS messages) on one terminal line: control and invisible characters shown."""
-    return visible(text)
 
 
 def context(result: dict) -> dict:
