@@ -381,13 +381,19 @@ def test_render_since_adds_the_changes_and_marks_new_connections(pair, tmp_path)
     assert "| removed | connection vpce-s3" in section
     svg = (out / "diagrams" / "overview.svg").read_text()
     assert svg.count("(1 new)") == 1 and 'stroke-width="3.5"' in svg
+    assert "connections new since the snapshot compared" in svg  # the legend explains the mark
     mmd = (out / "diagrams" / "overview.mmd").read_text()
     assert mmd.count("#40;1 new#41;") == 1  # Mermaid's escapes for the parentheses
+    assert "connections new since the snapshot compared" in mmd
+    from tests.site_tools import mermaid_parse
+
+    assert mermaid_parse({"overview": mmd})["overview"]["ok"]  # the mark and its legend still parse
     # without --since: no section, no mark
     plain = tmp_path / "plain"
     assert CliRunner().invoke(cli, ["render", str(pair / "new.json"), "--out", str(plain), "--only", "overview"]).exit_code == 0
     assert "Changes since" not in (plain / "index.md").read_text()
     assert "new)" not in (plain / "diagrams" / "overview.svg").read_text()
+    assert "new since" not in (plain / "diagrams" / "overview.svg").read_text()
 
 
 def test_render_since_an_identical_snapshot_says_so(pair, tmp_path):

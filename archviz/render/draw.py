@@ -3,13 +3,15 @@ from the one table in :mod:`icons`, every text from AWS goes through :func:`grap
 
 from __future__ import annotations
 
+import html
+
 from diagrams import Edge
 
 from archviz.model import vocab
 from archviz.render import icons
 from archviz.render.graph import Box, Canvas, Group, label, node_id
 from archviz.render.scene import Cluster, Picture
-from archviz.render.view import SEVERITY_COLOR, SEVERITY_MARK, USE_CASE_STYLE, USE_CASE_TITLES
+from archviz.render.view import NEW_MARK, SEVERITY_COLOR, SEVERITY_MARK, USE_CASE_STYLE, USE_CASE_TITLES
 
 UNTRUSTED_ATTRS = ("tooltip",)  # attributes that may carry text derived from the snapshot
 
@@ -22,7 +24,7 @@ def draw(pic: Picture, hints: list[tuple[str, str]] = ()) -> Canvas:
     with canvas:
         _cluster(pic.root, nodes)
         if pic.legend is not None:
-            _legend(pic.legend)
+            _legend(pic.legend, pic.new_marked)
         for e in pic.edges:
             attrs = dict(e.attrs, label=label(e.text)) if e.text else e.attrs
             nodes[e.src] >> Edge(**attrs) >> nodes[e.dst]
@@ -41,12 +43,14 @@ def _cluster(cluster: Cluster, nodes: dict) -> None:
             _cluster(c, nodes)
 
 
-def _legend(cases: list[str]) -> None:
+def _legend(cases: list[str], new_marked: bool = False) -> None:
     """One node holding the whole legend (an HTML-like table: its text is archviz's own)."""
     rows = [f'<TR><TD ALIGN="LEFT"><FONT COLOR="{USE_CASE_STYLE[c][0]}">&#9472;&#9472; {USE_CASE_TITLES[c]}'
             f'{" (dashed)" if USE_CASE_STYLE[c][1] in ("dashed", "dotted") else ""}</FONT></TD></TR>' for c in cases]
     rows.append('<TR><TD ALIGN="LEFT">- - - no traffic: awaiting acceptance, pending, deleting, deleted or expired</TD></TR>')
     rows.append(f'<TR><TD ALIGN="LEFT"><FONT COLOR="{SEVERITY_COLOR["high"]}">&#183;&#183;&#183; rejected or failed</FONT></TD></TR>')
+    if new_marked:
+        rows.append(f'<TR><TD ALIGN="LEFT"><B>{html.escape(NEW_MARK)}</B></TD></TR>')
     rows += [f'<TR><TD ALIGN="LEFT"><FONT COLOR="{SEVERITY_COLOR[s]}">[{SEVERITY_MARK[s]}] finding: {s}</FONT></TD></TR>'
              for s in vocab.SEVERITIES]
     table = ('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="2"><TR><TD ALIGN="LEFT"><B>Legend</B></TD></TR>'

@@ -20,7 +20,7 @@ from archviz.model import vocab
 from archviz.render.graph import MAX_LABEL, node_id
 from archviz.render.scene import Cluster, Picture
 from archviz.render.text import shorten, visible
-from archviz.render.view import SEVERITY_COLOR, SEVERITY_MARK, USE_CASE_STYLE, USE_CASE_TITLES
+from archviz.render.view import NEW_MARK, SEVERITY_COLOR, SEVERITY_MARK, USE_CASE_STYLE, USE_CASE_TITLES
 
 _PLAIN = re.compile(r"[^A-Za-z0-9 .,_-]")
 # What each kind is called where the SVG shows an icon, and the shape that sets it apart.
@@ -79,7 +79,7 @@ class _Writer:
             dashes = ",stroke-dasharray:6 4" if c.style == "dashed" else ""
             self.styles.append(f"style {cid} fill:{fill},stroke:#9E9E9E{dashes}")
 
-    def legend(self, cases: list[str]) -> None:
+    def legend(self, cases: list[str], new_marked: bool = False) -> None:
         self.lines.append('    subgraph legend["Legend"]')
         for i, case in enumerate(cases):
             color, style = USE_CASE_STYLE[case]
@@ -87,7 +87,8 @@ class _Writer:
             self.lines.append(f'        legend_{i}["{escape("── " + USE_CASE_TITLES[case] + dashed, 100)}"]')
             self.styles.append(f"style legend_{i} fill:#FFFFFF,stroke:{color},color:{color}")
         marks = ["- - - no traffic: awaiting acceptance, pending, deleting, deleted or expired",
-                 "··· rejected or failed"] + [f"[{SEVERITY_MARK[s]}] finding: {s}" for s in vocab.SEVERITIES]
+                 "··· rejected or failed"] + ([NEW_MARK] if new_marked else []) + \
+            [f"[{SEVERITY_MARK[s]}] finding: {s}" for s in vocab.SEVERITIES]
         self.lines.append(f'        legend_marks["{"<br>".join(escape(m, 100) for m in marks)}"]')
         self.styles.append(f"style legend_marks fill:#FFFFFF,stroke:{SEVERITY_COLOR['high']},stroke-dasharray:4 4")
         self.lines.append("    end")
@@ -99,7 +100,7 @@ def mermaid(pic: Picture) -> str:
     w.lines.append("flowchart LR")
     w.cluster(pic.root, 1)
     if pic.legend is not None:
-        w.legend(pic.legend)
+        w.legend(pic.legend, pic.new_marked)
     links = []
     for i, e in enumerate(pic.edges):
         style = e.attrs.get("style", "solid")

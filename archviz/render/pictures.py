@@ -20,7 +20,7 @@ from archviz.model import vocab
 from archviz.render import icons
 from archviz.render.graph import node_id
 from archviz.render.scene import Cluster, Node, Picture
-from archviz.render.view import SEVERITY_COLOR, USE_CASE_STYLE, USE_CASE_TITLES, View
+from archviz.render.view import NEW_PENWIDTH, SEVERITY_COLOR, USE_CASE_STYLE, USE_CASE_TITLES, View
 
 NODE_BUDGET = 80
 FAN_BUDGET = 24
@@ -92,8 +92,9 @@ def connect_counted(pic: Picture, nodes: dict, edges: Counter, states: dict, lab
         src, dst, case = key
         attrs, text = edge_attrs(case, states[key]), label(n)
         if new and new[key]:
-            attrs["penwidth"] = "3.5"
+            attrs["penwidth"] = NEW_PENWIDTH
             text = f"{text} ({new[key]} new)" if text else f"{new[key]} new"
+            pic.new_marked = True
         pic.connect(nodes[src], nodes[dst], text, **attrs)
 
 

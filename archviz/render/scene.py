@@ -56,6 +56,7 @@ class Picture:
     root: Cluster = field(default_factory=lambda: Cluster("root"))
     edges: list[Edge] = field(default_factory=list)
     legend: list[str] | None = None  # the use cases the legend explains
+    new_marked: bool = False  # some edge is marked as new (render --since): the legend says how
     collapsed: list[str] = field(default_factory=list)  # notes for the page under the diagram
     links: list = field(default_factory=list)  # the diagrams its nodes lead to (overview-like: pictures.Scope)
     # The same picture aggregated one level further, for a drawing too large (pictures.fit).

@@ -34,6 +34,9 @@ USE_CASE_STYLE = {
 }
 SEVERITY_COLOR = {"critical": "#7B0000", "high": "#C62828", "medium": "#E65100", "low": "#9E7C00", "info": "#1565C0"}
 SEVERITY_MARK = {"critical": "!!!", "high": "!!", "medium": "!", "low": "·", "info": "i"}
+# render --since: an edge holding connections new since the older snapshot is drawn heavier.
+NEW_PENWIDTH = "3.5"
+NEW_MARK = "━━ heavier, \"(n new)\": connections new since the snapshot compared"
 
 
 @dataclass(frozen=True)
