@@ -35,6 +35,7 @@ from mkdocs.structure.pages import Page
 
 from archviz.errors import ArchvizError
 from archviz.render import DEFAULT_TITLE
+from archviz.render.text import title as title_text
 
 log = logging.getLogger("mkdocs.plugins.archviz")
 
@@ -61,7 +62,8 @@ class ArchvizPlugin(BasePlugin[ArchvizConfig]):
         path = posixpath.normpath(self.config.path.strip("/"))
         if path in (".", "") or path.startswith("..") or "\\" in path:
             raise PluginError(f"archviz: 'path' must be a folder inside the docs folder, not {self.config.path!r}")
-        self.path, self.title = path, self.config.title or DEFAULT_TITLE
+        # The section's nav title: themes write navigation titles into their HTML as they are.
+        self.path, self.title = path, title_text(self.config.title or DEFAULT_TITLE)
         self.files, self.order = self._render()
         if config.nav is not None and not _lists_section(config.nav, path):
             if not _expand(config.nav, f"{path}/index.md", self._entries(), self.title):

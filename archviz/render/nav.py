@@ -9,13 +9,16 @@ the accounts (each by name), then the findings. Two fragments are written beside
   folder itself (paths relative to the folder).
 
 Entries name files only: MkDocs titles each page with its first heading. The one title from
-outside archviz (``--site-title``) and every path are written as YAML double-quoted scalars."""
+outside archviz (``--site-title``) and every path are written as YAML double-quoted scalars; the
+title as :func:`archviz.render.text.title` makes it, since themes write navigation titles into
+their HTML as they are."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+from archviz.render.text import title as title_text
 from archviz.render.view import USE_CASE_TITLES, View
 
 # What YAML allows unescaped in a double-quoted scalar (its printable set, minus '"', '\' and
@@ -66,6 +69,7 @@ def _entries(order, prefix: str, indent: str) -> list[str]:
 def fragments(order: list, title: str, prefix: str) -> dict[str, str]:
     """``nav.yml`` and ``.nav.yml`` for the pages in ``order`` (:func:`sections`), a section
     titled ``title`` at ``prefix`` in docs/."""
+    title = title_text(title)
     mkdocs = ["# Paste under `nav:` in mkdocs.yml (paths are relative to the docs folder).",
               f"- {quoted(title)}:", *_entries(order, prefix, "    ")]
     awesome = ["# Read by the mkdocs-awesome-nav plugin: this folder's section.",

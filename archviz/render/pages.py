@@ -3,7 +3,9 @@
 Every ``{{ value }}`` is escaped for markdown by the environment's ``finalize`` hook: AWS
 text can hold pipes, brackets, backticks or HTML, and must not break a table or inject
 markup. Links and images that archviz builds itself are :class:`markupsafe.Markup` and pass
-through; they are relative paths, checked to stay inside the output folder."""
+through; they are relative paths, checked to stay inside the output folder. A value in a heading
+goes through the ``heading`` filter (:func:`archviz.render.text.title`): headings become page
+titles, which themes write where markdown's escaping does not reach."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from importlib import resources
 import jinja2
 from markupsafe import Markup
 
-from archviz.render.text import visible
+from archviz.render.text import title, visible
 
 _SPECIAL = re.compile(r"([\\`*_\[\]|~])")  # inline syntax: links, emphasis, code, tables
 _ORDERED = re.compile(r"^(\d+)([.)])(?=\s|$)")
@@ -53,6 +55,11 @@ def md(value) -> str:
     return _ORDERED.sub(r"\1\\\2", s)  # would start an ordered list
 
 
+def heading(value) -> Markup:
+    """Untrusted text in a heading: a title no theme can turn into markup (``{{ x|heading }}``)."""
+    return Markup(md(title(value)))
+
+
 def relative(page: str, target: str) -> str:
     """The link from one output file to another, relative (``../diagrams/x.svg``)."""
     if not _SAFE_PATH.match(target) or target.startswith("/") or ".." in target.split("/"):
@@ -70,6 +77,7 @@ def environment() -> jinja2.Environment:
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                              keep_trailing_newline=True)
     env.filters["md"] = md
+    env.filters["heading"] = heading
     return env
 
 

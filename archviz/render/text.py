@@ -4,7 +4,13 @@ AWS lets anyone who can tag a resource choose its text. Before it reaches a diag
 control characters and line breaks fold into spaces, and invisible characters that change how
 text reads (bidirectional overrides such as U+202E, zero-width spaces and joiners, the byte
 order mark) are shown as a visible ``<U+202E>``, so ``hb-\\u202egnp.exe`` cannot pass for
-``hb-exe.png``. Each output format then applies its own escaping on top."""
+``hb-exe.png``. Each output format then applies its own escaping on top.
+
+Text that becomes a title (a page's first heading, a navigation entry) gets more: a docs
+site's theme writes titles into ``<title>``, navigation and attributes as it likes (Material
+for MkDocs writes ``page.title | striptags``, which turns ``&lt;`` back into ``<``; navigation
+titles are written as they are), so no escaping of ours survives every theme. There, the
+characters HTML gives meaning to become look-alikes that mean nothing to any parser."""
 
 from __future__ import annotations
 
@@ -27,6 +33,15 @@ def visible(value: object) -> str:
     if s.isascii():
         return s
     return "".join(_shown(ch) for ch in s)
+
+
+# What HTML gives meaning to, as characters that look alike and mean nothing to HTML or YAML.
+_LOOKALIKES = str.maketrans({"<": "\u2039", ">": "\u203a", "&": "\uff06", '"': "\uff02", "'": "\uff07"})
+
+
+def title(value: object) -> str:
+    """:func:`visible` text for a title: also no ``< > & " '``, whatever a theme does with it."""
+    return visible(value).translate(_LOOKALIKES)
 
 
 def shorten(s: str, limit: int) -> str:
