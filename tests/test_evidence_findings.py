@@ -137,7 +137,7 @@ def test_ocsf_findings_parse_back_through_py_ocsf_models(estate):
         assert item["status_id"] == 1 and item["status"] == "New"
         assert item["cloud"]["provider"] == "AWS"
         assert (item["cloud"]["account"]["uid"], item["cloud"]["region"]) == (f["account_id"], f["region"])
-        assert item["time"] == item["finding_info"]["created_time"] == EPOCH and item["time_dt"] == WHEN
+        assert item["time"] == item["finding_info"]["created_time"] == EPOCH * 1000 and item["time_dt"] == WHEN
         assert (item["finding_info"]["title"], item["finding_info"]["desc"], item["message"]) == (
             f["title"], f["message"], f["message"])
         assert item["metadata"]["event_code"] == item["finding_info"]["analytic"]["uid"] == f["rule_id"]

@@ -13,7 +13,9 @@ the CSV guards against CSV (formula) injection as OWASP advises: a cell that sta
 as "this is text" instead of evaluating a formula. ``rows`` gives the unguarded values.
 
 OCSF: a JSON array of Detection Findings (class_uid 2004) built with py-ocsf-models, mapped the way
-Prowler maps its checks (prowler/lib/outputs/ocsf/ocsf.py); see ``detection_finding``."""
+Prowler maps its checks (prowler/lib/outputs/ocsf/ocsf.py); see ``detection_finding``. Its times
+(``time``, ``finding_info.created_time``) are milliseconds since the epoch, as OCSF's timestamps
+are; evidence packs of format 1 held seconds (``to_ocsf(doc, milliseconds=False)`` makes them again)."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ import hashlib
 import io
 import json
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from py_ocsf_models.events.findings.activity_id import ActivityID
 from py_ocsf_models.events.findings.detection_finding import DetectionFinding
@@ -77,6 +79,7 @@ REFERENCES: dict[str, list[str]] = {
 }
 
 PRODUCT = "archviz"
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 # --- the findings, explained ----------------------------------------------------------------
@@ -208,12 +211,14 @@ def _severity(severity: str) -> tuple[SeverityID, str]:
     return SeverityID.Other, severity
 
 
-def detection_finding(f: dict, uid: str, when: datetime, estate: _Estate, version: str = __version__) -> DetectionFinding:
+def detection_finding(f: dict, uid: str, when: datetime, estate: _Estate, version: str = __version__,
+                      milliseconds: bool = True) -> DetectionFinding:
     """One explained finding as an OCSF Detection Finding: created (activity Create), new (status
-    New), at the snapshot's time; the rule is the analytic and the metadata's event code, its
+    New), at the snapshot's time (in milliseconds since the epoch; with ``milliseconds=False``, in
+    seconds, as pack format 1 wrote it); the rule is the analytic and the metadata's event code, its
     rationale the risk details, its remediation the remediation; the evidence is unmapped."""
     severity_id, severity = _severity(f["severity"])
-    epoch = int(when.timestamp())
+    epoch = (when - _EPOCH) // timedelta(milliseconds=1) if milliseconds else int(when.timestamp())
     org = estate.organization.get("id") if f["account_id"] in estate.members else None
     return DetectionFinding(
         activity_id=ActivityID.Create, activity_name=ActivityID.Create.name,
@@ -233,15 +238,15 @@ def detection_finding(f: dict, uid: str, when: datetime, estate: _Estate, versio
     )
 
 
-def detection_findings(doc: dict) -> list[DetectionFinding]:
+def detection_findings(doc: dict, milliseconds: bool = True) -> list[DetectionFinding]:
     """The snapshot's findings as OCSF Detection Findings, in the snapshot's order."""
     findings = _explained(doc)
     when, estate = _generated_at(doc), _Estate(doc)
     version = (doc.get("tool") or {}).get("version") or __version__  # the archviz that made the snapshot
-    return [detection_finding(f, uid, when, estate, version) for f, uid in zip(findings, _uids(findings))]
+    return [detection_finding(f, uid, when, estate, version, milliseconds) for f, uid in zip(findings, _uids(findings))]
 
 
-def to_ocsf(doc: dict) -> bytes:
+def to_ocsf(doc: dict, milliseconds: bool = True) -> bytes:
     """The findings as a JSON array of OCSF Detection Findings (class_uid 2004): each serialized as
     pydantic's ``model_dump(mode="json", exclude_none=True)``, sorted keys, two-space indent."""
-    return _dumps([finding.model_dump(mode="json", exclude_none=True) for finding in detection_findings(doc)])
+    return _dumps([f.model_dump(mode="json", exclude_none=True) for f in detection_findings(doc, milliseconds)])

@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import os
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -25,13 +24,16 @@ from typing import Any
 from archviz import __version__, model
 from archviz.discovery.permissions import PERMISSIONS
 from archviz.discovery.raw import CRAWL_FILE, dumps, parse_time
+from archviz.environment import secret
 from archviz.errors import ArchvizError, InputError
 from archviz.evidence import findings, report
 from archviz.evidence.compare import first_difference
 from archviz.files import regular_file, write_atomic
 from archviz.render.output import sha256
 
-PACK_FORMAT = 1
+PACK_FORMAT = 2  # the format this archviz writes
+# The formats it verifies: 1 wrote findings.ocsf.json's times in seconds, 2 in milliseconds (OCSF's unit).
+PACK_FORMATS = (1, 2)
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.json.sig"
 SUMS = "SHA256SUMS"
@@ -147,15 +149,19 @@ def contents(doc: dict, raw_files: dict[str, bytes], version: str = __version__)
     pages, order = _render(doc)
     files = {
         "snapshot.json": snapshot.dumps(doc),
-        "findings.csv": findings.to_csv(doc),
-        "findings.json": findings.to_json(doc),
-        "findings.ocsf.json": findings.to_ocsf(doc),
+        **findings_files(doc),
         "report.html": report.report_html(pages, order, "PrivateLink architecture: audit evidence", _facts(doc, crawl)),
         **{RAW + rel: data for rel, data in raw_files.items()},
         **{PAGES + rel: data for rel, data in pages.items()},
     }
     files[README] = readme(doc, crawl, files, version)
     return files
+
+
+def findings_files(doc: dict, pack_format: int = PACK_FORMAT) -> dict[str, bytes]:
+    """The findings files a pack of ``pack_format`` holds for ``doc``."""
+    return {"findings.csv": findings.to_csv(doc), "findings.json": findings.to_json(doc),
+            "findings.ocsf.json": findings.to_ocsf(doc, milliseconds=pack_format >= 2)}
 
 
 def readme(doc: dict, crawl: dict, names, version: str) -> bytes:
@@ -169,26 +175,31 @@ def readme(doc: dict, crawl: dict, names, version: str) -> bytes:
     return text.encode("utf-8")
 
 
+SIGNING_KEYS = "archviz signs with an Ed25519 private key in PEM (create one with: openssl genpkey -algorithm ed25519 -out KEY)"
+
+
 def load_key(path: Path) -> Any:
     """An Ed25519 private key in PEM (``openssl genpkey -algorithm ed25519``); a passphrase, if
     any, from ``ARCHVIZ_SIGNING_KEY_PASSPHRASE``."""
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ed25519
 
     data = read_small(path, "--sign")
-    passphrase = os.environ.get("ARCHVIZ_SIGNING_KEY_PASSPHRASE")
+    passphrase = secret("ARCHVIZ_SIGNING_KEY_PASSPHRASE")
     try:
-        key = serialization.load_pem_private_key(data, password=passphrase.encode() if passphrase else None)
+        key = serialization.load_pem_private_key(data, password=passphrase)
     except TypeError:  # a passphrase for a plain key, or none for an encrypted one
         advice = "unset ARCHVIZ_SIGNING_KEY_PASSPHRASE: the key is not encrypted" if passphrase else \
             "the key is encrypted: set ARCHVIZ_SIGNING_KEY_PASSPHRASE to its passphrase"
         raise InputError(f"--sign {path}: {advice}")
     except ValueError:
         hint = " or ARCHVIZ_SIGNING_KEY_PASSPHRASE is not its passphrase" if passphrase else ""
-        raise InputError(f"--sign {path}: not a PEM private key{hint} (create one with: "
-                         f"openssl genpkey -algorithm ed25519 -out KEY)")
+        raise InputError(f"--sign {path}: not a PEM private key{hint}; {SIGNING_KEYS}")
+    except UnsupportedAlgorithm as exc:  # a key type, curve or cipher the cryptography package cannot load
+        raise InputError(f"--sign {path}: not a key archviz can read ({exc}); {SIGNING_KEYS}")
     if not isinstance(key, ed25519.Ed25519PrivateKey):
-        raise InputError(f"--sign {path}: not an Ed25519 key (create one with: openssl genpkey -algorithm ed25519 -out KEY)")
+        raise InputError(f"--sign {path}: not an Ed25519 key; {SIGNING_KEYS}")
     return key
 
 

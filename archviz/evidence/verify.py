@@ -1,8 +1,9 @@
 """``archviz verify``: check an evidence pack by itself, offline.
 
-In order, stopping at the first problem: the zip is readable and its names are safe; the
-manifest is one this archviz reads (else: which version made it); the signature, with
-``--key``; every file the manifest lists is there with its SHA-256, no file is there that it
+In order, stopping at the first problem: the zip is readable, nothing comes before it and its
+names are safe; the manifest is one this archviz reads (else: which version made it), and a
+file that neither it nor ``SHA256SUMS`` lists is refused before it is inflated; the others are
+inflated a piece at a time and hashed; the signature, with ``--key``; every file the manifest lists is there with its SHA-256, no file is there that it
 does not list, and ``SHA256SUMS`` agrees; then the snapshot is rebuilt from ``raw/`` alone
 (the same collectors, served the recorded answers), analyzed with the settings the snapshot
 records, and compared with ``snapshot.json``, and the findings files are made again from it and
@@ -11,8 +12,8 @@ file and, inside the snapshot, the record and the field."""
 
 from __future__ import annotations
 
+import hashlib
 import json
-import os
 import re
 import stat
 import zipfile
@@ -22,28 +23,25 @@ from pathlib import Path
 from typing import Any
 
 from archviz import __version__
+from archviz.environment import positive_int
 from archviz.errors import ArchvizError, InputError, ReplayError
 from archviz.files import regular_file
-from archviz.evidence import findings
 from archviz.evidence.compare import first_difference
 from archviz.discovery.raw import CRAWL_FILE
-from archviz.evidence.pack import (MANIFEST, PACK_FORMAT, RAW, README, SIGNATURE, SUMS, UNLISTED, analysis_settings,
-                                   facts, mismatch, readme, rederive, sha256, sums)
+from archviz.evidence.pack import (MANIFEST, PACK_FORMATS, PAGES, RAW, README, SIGNATURE, SUMS, UNLISTED,
+                                   analysis_settings, facts, findings_files, mismatch, readme, rederive, sums)
 from archviz.snapshot import validate
 
 MAX_FILES = 1_000_000
+CHUNK = 1024**2  # how much of an entry is inflated at a time
 # A pack's names: our own, plain ASCII segments (a name with anything else was not written by archviz).
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-9._-]*)*$")
 
 
 def max_pack_bytes() -> int:
     """How much a pack may unpack to, all files together (``ARCHVIZ_MAX_PACK_BYTES``, default 4 GiB):
-    verify holds the unpacked pack in memory."""
-    value = os.environ.get("ARCHVIZ_MAX_PACK_BYTES", "")
-    try:
-        return int(value) if value else 4 * 1024**3
-    except ValueError:
-        raise InputError(f"ARCHVIZ_MAX_PACK_BYTES: not a number of bytes: {value!r}")
+    verify holds the files it reads again in memory."""
+    return positive_int("ARCHVIZ_MAX_PACK_BYTES", 4 * 1024**3)
 
 
 class VerificationError(ArchvizError):
@@ -51,6 +49,13 @@ class VerificationError(ArchvizError):
     or findings file its raw answers do not derive."""
 
     exit_code = 7
+
+
+@dataclass
+class Pack:
+    manifest: dict
+    files: dict[str, bytes]  # the files verify reads: all but the pages and report.html
+    digests: dict[str, str]  # every file's SHA-256
 
 
 @dataclass
@@ -86,38 +91,81 @@ def _parents(name: str) -> list[str]:
     return ["/".join(parts[:i]) for i in range(1, len(parts))]
 
 
-def read_pack(path: Path) -> dict[str, bytes]:
-    """Every file of the zip, by name, read within bounds (a zip bomb is refused, not inflated);
-    only plain files with plain names, each once whatever the case (a pack unpacks the same on
-    every file system)."""
+def _held(name: str) -> bool:
+    """Whether verify reads ``name`` beyond its hash: all but the pages and report.html (a drawing
+    depends on the Graphviz version), which are hashed as they are inflated, never held whole."""
+    return not (name.startswith(PAGES) or name == "report.html")
+
+
+def _entries(zf: zipfile.ZipFile, path: Path, limit: int) -> dict[str, zipfile.ZipInfo]:
+    """The zip's entries by name, each checked before any is inflated."""
+    entries = zf.infolist()
+    if len(entries) > MAX_FILES or sum(e.file_size for e in entries) > limit:
+        raise VerificationError(f"{path}: more than {limit} bytes or {MAX_FILES} files once "
+                                f"unpacked (ARCHVIZ_MAX_PACK_BYTES raises the limit)")
+    first = min((e.header_offset for e in entries), default=0)
+    if first:  # zipfile reads past a prefix (a script, another file); archviz never writes one
+        raise VerificationError(f"{path}: {first} bytes before the zip's first entry (an archviz pack is "
+                                f"a zip from its first byte)")
+    seen: dict[str, str] = {}
+    folders: set[str] = set()
+    for entry in entries:
+        problem = _entry_problem(entry, seen, folders)
+        if problem:
+            raise VerificationError(problem)
+        seen[entry.filename.casefold()] = entry.filename
+        folders.update(_parents(entry.filename.casefold()))
+    return {e.filename: e for e in entries}
+
+
+def _inflate(zf: zipfile.ZipFile, entry: zipfile.ZipInfo, hold: bool) -> tuple[str, bytes | None]:
+    """An entry's SHA-256 and, with ``hold``, its bytes: inflated a piece at a time, never past the
+    size the zip declares for it."""
+    digest, pieces, size = hashlib.sha256(), [], 0
+    with zf.open(entry) as f:
+        while piece := f.read(CHUNK):
+            digest.update(piece)
+            size += len(piece)
+            if hold:
+                pieces.append(piece)
+    if size != entry.file_size:
+        raise VerificationError(f"{entry.filename}: its size is not the one the zip declares")
+    return digest.hexdigest(), b"".join(pieces) if hold else None
+
+
+def read_pack(path: Path) -> Pack:
+    """The pack's manifest, its files and their hashes, read within bounds: only plain files with
+    plain names, each once whatever the case (a pack unpacks the same on every file system), from
+    a zip with nothing before it. The manifest is read first, and a file that neither it nor
+    ``SHA256SUMS`` lists is refused before it is inflated (a zip bomb); the others are inflated a
+    piece at a time, and only the files verify reads again are held."""
     path = Path(path)
     limit = max_pack_bytes()
     regular_file(path, InputError, "an evidence pack is a zip file")
+    files: dict[str, bytes] = {}
+    digests: dict[str, str] = {}
     try:
         with zipfile.ZipFile(path) as zf:
-            entries = zf.infolist()
-            if len(entries) > MAX_FILES or sum(e.file_size for e in entries) > limit:
-                raise VerificationError(f"{path}: more than {limit} bytes or {MAX_FILES} files once "
-                                        f"unpacked (ARCHVIZ_MAX_PACK_BYTES raises the limit)")
-            files: dict[str, bytes] = {}
-            seen: dict[str, str] = {}
-            folders: set[str] = set()
-            for entry in entries:
-                problem = _entry_problem(entry, seen, folders)
-                if problem:
-                    raise VerificationError(problem)
-                seen[entry.filename.casefold()] = entry.filename
-                folders.update(_parents(entry.filename.casefold()))
-                with zf.open(entry) as f:
-                    data = f.read(entry.file_size + 1)
-                if len(data) != entry.file_size:
-                    raise VerificationError(f"{entry.filename}: its size is not the one the zip declares")
-                files[entry.filename] = data
+            entries = _entries(zf, path, limit)
+            for name in UNLISTED:
+                if name in entries:
+                    digests[name], files[name] = _inflate(zf, entries[name], hold=True)
+            manifest = _manifest(files)
+            listed = manifest["files"]
+            summed = _parse_sums(files.get(SUMS, b""))
+            for name in entries:
+                if name not in listed and name not in summed and name not in UNLISTED:
+                    raise VerificationError(f"{name}: added (the manifest does not list it)")
+            for name, entry in entries.items():
+                if name not in digests:
+                    digests[name], data = _inflate(zf, entry, hold=name in listed and _held(name))
+                    if data is not None:
+                        files[name] = data
     except zipfile.BadZipFile as exc:
         raise VerificationError(f"{path}: not a readable zip file ({exc})")
     except (zipfile.LargeZipFile, NotImplementedError, EOFError, OSError, RuntimeError, zlib.error) as exc:
         raise VerificationError(f"{path}: cannot read the zip ({exc})")
-    return files
+    return Pack(manifest, files, digests)
 
 
 def _json(files: dict[str, bytes], name: str) -> Any:
@@ -139,10 +187,13 @@ def _manifest(files: dict[str, bytes]) -> dict:
         raise VerificationError(f"{MANIFEST}: not an archviz manifest")
     tool = manifest.get("tool") if isinstance(manifest.get("tool"), dict) else {}
     made_by = f"archviz {tool.get('version')}" if isinstance(tool.get("version"), str) else "an unknown tool"
-    if manifest.get("pack_format") != PACK_FORMAT:
-        raise VerificationError(f"this pack was made by {made_by} (pack format {manifest.get('pack_format')!r}); "
-                                f"this archviz {__version__} verifies pack format {PACK_FORMAT}: verify it with the "
-                                f"version that made it")
+    pack_format = manifest.get("pack_format")
+    if type(pack_format) is not int:  # not a bool, nor 1.0, though Python finds both equal to 1
+        raise VerificationError(f"{MANIFEST}: pack_format is {pack_format!r}, not a whole number")
+    if pack_format not in PACK_FORMATS:
+        raise VerificationError(f"this pack was made by {made_by} (pack format {pack_format}); this archviz "
+                                f"{__version__} verifies pack formats {', '.join(map(str, PACK_FORMATS))}: verify "
+                                f"it with the version that made it")
     if not isinstance(manifest.get("files"), dict) or not all(isinstance(v, str) for v in manifest["files"].values()):
         raise VerificationError(f"{MANIFEST}: no file list")
     odd = [name for name in manifest["files"] if not _NAME.match(name) or name in UNLISTED]
@@ -153,17 +204,22 @@ def _manifest(files: dict[str, bytes]) -> dict:
     return manifest
 
 
+KEYS = "verify takes the signer's Ed25519 public key in PEM (make it with: openssl pkey -in KEY -pubout -out KEY.pub)"
+
+
 def check_signature(files: dict[str, bytes], public_key: bytes, key_name: str) -> None:
-    from cryptography.exceptions import InvalidSignature
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ed25519
 
     try:
         key = serialization.load_pem_public_key(public_key)
     except ValueError:
-        raise InputError(f"--key {key_name}: not a PEM public key (make one with: openssl pkey -in KEY -pubout -out KEY.pub)")
+        raise InputError(f"--key {key_name}: not a PEM public key; {KEYS}")
+    except UnsupportedAlgorithm as exc:  # a key type or curve the cryptography package cannot load
+        raise InputError(f"--key {key_name}: not a key archviz can read ({exc}); {KEYS}")
     if not isinstance(key, ed25519.Ed25519PublicKey):
-        raise InputError(f"--key {key_name}: not an Ed25519 public key")
+        raise InputError(f"--key {key_name}: not an Ed25519 public key; {KEYS}")
     if SIGNATURE not in files:
         raise VerificationError(f"{SIGNATURE} is missing: the pack is not signed, so --key cannot be checked")
     try:
@@ -181,38 +237,37 @@ def _parse_sums(data: bytes) -> dict[str, str]:
     return listed
 
 
-def check_hashes(files: dict[str, bytes], manifest: dict) -> None:
+def check_hashes(pack: Pack) -> None:
     """The manifest against SHA256SUMS first (so an altered manifest is named as such), then
     every file against the manifest, then SHA256SUMS against both."""
-    listed = manifest["files"]
+    files, digests, listed = pack.files, pack.digests, pack.manifest["files"]
     if SUMS not in files:
         raise VerificationError(f"{SUMS}: removed")
     summed = _parse_sums(files[SUMS])
-    if summed.get(MANIFEST) != sha256(files[MANIFEST]):
-        others_hold = all(name in files and sha256(files[name]) == digest
-                          for name, digest in summed.items() if name != MANIFEST)
+    if summed.get(MANIFEST) != digests[MANIFEST]:
+        others_hold = all(digests.get(name) == digest for name, digest in summed.items() if name != MANIFEST)
         if others_hold:
             raise VerificationError(f"{MANIFEST}: altered (its SHA-256 is not the one {SUMS} lists)")
         raise VerificationError(f"{SUMS}: altered (it does not list the files' and the manifest's hashes)")
-    for name in sorted(files):
+    for name in sorted(digests):
         if name not in listed and name not in UNLISTED:
             raise VerificationError(f"{name}: added (the manifest does not list it)")
     for name, digest in sorted(listed.items()):
-        if name not in files:
+        if name not in digests:
             raise VerificationError(f"{name}: removed (the manifest lists it)")
-        if sha256(files[name]) != digest:
+        if digests[name] != digest:
             raise VerificationError(f"{name}: altered (its SHA-256 is not the one the manifest lists)")
     if files[SUMS] != sums(files[MANIFEST], listed):  # every listed hash was checked above
         raise VerificationError(f"{SUMS}: altered (it does not list exactly the manifest's files and the manifest's hash)")
 
 
 def verify(path: Path, public_key: bytes | None = None, key_name: str = "") -> Verified:
-    files = read_pack(path)
-    manifest = _manifest(files)
+    pack = read_pack(path)
+    files, manifest = pack.files, pack.manifest
     made_by = manifest["tool"]["version"]
     if public_key is not None:
         check_signature(files, public_key, key_name)
-    check_hashes(files, manifest)
+    check_hashes(pack)
     raw = {name[len(RAW):]: data for name, data in files.items() if name.startswith(RAW)}
     doc = _json(files, "snapshot.json")
     other = "" if made_by == __version__ else f" (the pack was made by archviz {made_by}; this is {__version__})"
@@ -227,9 +282,7 @@ def verify(path: Path, public_key: bytes | None = None, key_name: str = "") -> V
     diff = mismatch(doc, derived)
     if diff:
         raise VerificationError(f"snapshot.json: not what raw/ derives: {diff}{other}")
-    for name, make in (("findings.json", findings.to_json), ("findings.csv", findings.to_csv),
-                       ("findings.ocsf.json", findings.to_ocsf)):
-        expected = make(derived)
+    for name, expected in findings_files(derived, manifest["pack_format"]).items():
         if files.get(name) != expected:
             where = first_difference(json.loads(expected), _json(files, name)) if name.endswith(".json") else \
                 _first_line_difference(expected, files.get(name, b""))
@@ -244,7 +297,7 @@ def verify(path: Path, public_key: bytes | None = None, key_name: str = "") -> V
         raise VerificationError(f"{README}: not the README archviz {made_by} writes for this pack: "
                                 f"{_first_line_difference(expected, files.get(README, b''))}")
     analysis = derived["analysis"]
-    return Verified(files=len(files), answers=sum(1 for n in raw if n.count("/") == 2),
+    return Verified(files=len(pack.digests), answers=sum(1 for n in raw if n.count("/") == 2),
                     connections=len(derived["connections"]), findings=len(derived["findings"]),
                     signed=public_key is not None, unchecked_signature=public_key is None and SIGNATURE in files,
                     made_by=made_by, trusted=len(analysis["trusted_accounts"]),
