@@ -266,22 +266,23 @@ def run_discover(out: Path, profile, org, accounts, role_name, external_id, regi
     """Crawl (or replay a recorded crawl), analyze, write DIR/snapshot.json atomically, report
     coverage on stderr."""
     from archviz import model, pipeline, snapshot
-    from archviz.discovery.raw import Recorder
+    from archviz.discovery.raw import Recorder, apart
+    from archviz.files import output_file
 
     settings = _analysis_settings(trusted_accounts, config_path)
+    output_file(out / snapshot.SNAPSHOT_FILE, [accounts_from, config_path], new_folder=True)
     if replay_dir is not None:
         scoped = _given(profile=profile, org=org, accounts=accounts, accounts_from=accounts_from, ou_ids=ou_ids,
                         role_name=role_name, external_id=external_id, regions=regions, raw_dir=raw_dir)
         if scoped:
             raise click.UsageError(f"--replay rebuilds the recorded crawl as it was asked: drop {', '.join(scoped)}")
+        apart(replay_dir, out, "--replay")
         doc = pipeline.replay(replay_dir, Progress("replay"), concurrency)
     else:
         request = crawl_request(profile, org, accounts, role_name, external_id, regions, concurrency, ou_ids,
                                 accounts_from)
         if raw_dir is not None:
-            if raw_dir.resolve() == out.resolve():
-                raise click.UsageError("--raw and --out must be different folders (the raw folder holds AWS's answers only)")
-            Recorder.check_target(raw_dir)  # before the crawl, not after it
+            Recorder.check_target(raw_dir, out)  # before the crawl, not after it
         recorder = Recorder() if raw_dir is not None else None
         doc = pipeline.discover(request, Progress("discover"), recorder)
         if recorder is not None:
@@ -411,11 +412,14 @@ def render(snapshot_path, out, site, site_title, formats, only, since_path, reda
 def analyze(snapshot_path, out, **opts):
     """Recompute connections and findings of an existing snapshot (offline)."""
     from archviz import model, snapshot
+    from archviz.files import output_file
 
     settings = _analysis_settings(opts["trusted_accounts"], opts["config_path"])
-    doc = snapshot.load(snapshot_path)
+    source = snapshot.file_of(snapshot_path)
+    # Without --out, SNAPSHOT is updated in place, as documented; --out is a new file.
+    target = output_file(out, [opts["config_path"]]) if out is not None else source
+    doc = snapshot.load(source)
     model.apply(doc, **settings)
-    target = out or (snapshot_path / snapshot.SNAPSHOT_FILE if snapshot_path.is_dir() else snapshot_path)
     snapshot.write(doc, target)
     _report_analysis(doc)
     click.echo(str(target))
@@ -430,8 +434,11 @@ def merge_command(snapshot_paths, out, **opts):
     """Combine snapshots of slices of one organization (discover --ou, --accounts-from) into
     DIR/snapshot.json, with connections and findings recomputed across them (offline)."""
     from archviz import merge, snapshot
+    from archviz.files import output_file
 
     settings = _analysis_settings(opts["trusted_accounts"], opts["config_path"])
+    output_file(out / snapshot.SNAPSHOT_FILE, [*map(snapshot.file_of, snapshot_paths), opts["config_path"]],
+                new_folder=True)
     docs = [snapshot.load(p) for p in snapshot_paths]
     result = merge.merge(docs, [str(p) for p in snapshot_paths], **settings)
     path = snapshot.save(result.doc, out)
@@ -466,7 +473,10 @@ def evidence(snapshot_path, raw_dir, out, key_path, strict, trusted_accounts, co
     from archviz import model, pipeline, snapshot
     from archviz.discovery.raw import Recorder, read_folder
     from archviz.evidence import pack
+    from archviz.files import output_file
 
+    inputs = [key_path, config_path, opts.get("accounts_from"), snapshot_path and snapshot.file_of(snapshot_path)]
+    output_file(out, inputs)  # before the crawl, not after it
     key = pack.load_key(key_path) if key_path is not None else None
     source = pack.RAW
     if snapshot_path is not None or raw_dir is not None:
@@ -535,22 +545,12 @@ def _redactor(docs: list[dict], redact: bool, redact_key, redact_names: bool):
     return from_options(docs, redact_key, redact_names)
 
 
-def _output_file(out: Path) -> Path:
-    """An --out FILE is written to a temporary file, then renamed over it: refuse a path that is
-    there and is not a regular file (a folder, a link, a device such as /dev/stdout, a FIFO),
-    which the rename would replace."""
-    if out.is_symlink() or (out.exists() and not out.is_file()):
-        raise InputError(f"--out {out}: not a regular file (leave out --out to write to standard output)")
-    return out
-
-
 def _write_or_print(text: str, out: Path | None) -> None:
     if out is None:
         click.echo(text, nl=False)
         return
     from archviz.files import write_atomic
 
-    _output_file(out)
     try:
         write_atomic(out, text.encode("utf-8"))
     except OSError as exc:
@@ -575,7 +575,11 @@ def diff(old_path, new_path, fmt, out, fail_on, trusted_accounts, config_path, r
     from archviz import snapshot
     from archviz.render.text import visible
 
+    from archviz.files import output_file
+
     kinds = drift.parse_fail_on(fail_on)
+    if out is not None:  # leave out --out to write to standard output
+        output_file(out, [snapshot.file_of(old_path), snapshot.file_of(new_path), config_path, redact_key])
     old, new = snapshot.load(old_path), snapshot.load(new_path)
     settings = _analysis_settings(trusted_accounts, config_path) if (trusted_accounts or config_path) else {}
     redactor = _redactor([new, old], redact, redact_key, redact_names)
@@ -607,13 +611,14 @@ def redact_command(snapshot_path, out, redact_key, redact_names):
     """Write a copy of SNAPSHOT with account ids, addresses and ids in DNS names replaced by
     stable pseudonyms; it loads, analyses and renders like the original."""
     from archviz import snapshot
+    from archviz.files import output_file
 
-    doc = snapshot.load(snapshot_path)
-    _output_file(out)
-    source = snapshot_path / snapshot.SNAPSHOT_FILE if snapshot_path.is_dir() else snapshot_path
+    source = snapshot.file_of(snapshot_path)
     if out.resolve() == source.resolve():
         raise InputError(f"--out {out} is the snapshot being redacted: write the redacted copy elsewhere "
                          f"(the original is kept)")
+    output_file(out, [source, redact_key])
+    doc = snapshot.load(source)
     redacted = _redactor([doc], True, redact_key, redact_names).snapshot(doc)
     snapshot.write(snapshot.validate(redacted, "redacted snapshot"), out)
     click.echo(f"redact: {out} ({len(redacted['accounts'])} accounts, {len(redacted['endpoints'])} endpoints)", err=True)

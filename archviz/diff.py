@@ -68,8 +68,8 @@ def parse_fail_on(value: str | None) -> tuple[str, ...]:
     for item in (v.strip() for v in (value or "").split(",")):
         if not item:
             continue
-        name, _, sev = item.partition(":")
-        if name not in ALERTS or (sev and (name != "new-findings" or sev not in SEVERITIES)):
+        name, colon, sev = item.partition(":")
+        if name not in ALERTS or (colon and (name != "new-findings" or sev not in SEVERITIES)):
             raise InputError(f"--fail-on: unknown kind {item!r} (kinds: {', '.join(ALERTS[:3])}, "
                              f"new-findings[:{'|'.join(SEVERITIES)}], coverage-worse, any)")
         kinds.append(item)

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from archviz.errors import ArchvizError
+from archviz.errors import ArchvizError, InputError
 
 TEMP_MARK = ".archviz-"  # in the name of every temporary file archviz writes
 LOCK_FILE = ".archviz.lock"
@@ -43,6 +43,37 @@ def regular_file(path: Path, error: type[ArchvizError], kind: str) -> os.stat_re
     if not stat.S_ISREG(info.st_mode):
         raise error(f"{path}: not a regular file ({kind})")
     return info
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)  # hard links and links to it too
+    except OSError:
+        return a.resolve() == b.resolve()
+
+
+def output_file(path: Path, inputs: Iterable[Path | None] = (), label: str = "--out",
+                new_folder: bool = False) -> Path:
+    """The one check before a run replaces a file of its output (every command, before any work):
+    the file is written to a temporary and renamed over ``path``, so a ``path`` that is there must
+    be a regular file (never a folder, a link, a FIFO or a device such as ``/dev/stdout``, which
+    the rename would replace); it must be none of the run's ``inputs``, which would be lost; and
+    its folder must exist, unless the output is a folder the run creates (``new_folder``)."""
+    path = Path(path)
+    shown = f"{label} {path}" if label else str(path)
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise InputError(f"{shown}: not a regular file (archviz writes a new file and renames it into place, "
+                         f"which would replace a folder, a link, a FIFO or a device)")
+    for given in inputs:
+        if given is not None and path.exists() and Path(given).exists() and _same(path, Path(given)):
+            raise InputError(f"{shown} is also an input of this run ({given}): write the output elsewhere, "
+                             f"so the input is kept")
+    parent = path.parent
+    if not new_folder and not parent.is_dir():
+        raise InputError(f"{shown}: no such folder {parent}")
+    if new_folder and parent.exists() and not parent.is_dir():
+        raise InputError(f"{shown}: {parent} is not a folder")
+    return path
 
 
 def write_atomic(path: Path, data: bytes | Iterable[bytes], mode: int | None = None) -> None:

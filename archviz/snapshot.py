@@ -18,12 +18,13 @@ from typing import Any, Iterator
 import jsonschema
 
 from archviz import __version__
+from archviz.environment import positive_int
 from archviz.errors import ArchvizError, SnapshotError
-from archviz.files import file_lock, regular_file, remove_temporaries, write_atomic
+from archviz.files import file_lock, output_file, regular_file, remove_temporaries, write_atomic
 
 SCHEMA_VERSION = 1
 SNAPSHOT_FILE = "snapshot.json"
-MAX_BYTES = int(os.environ.get("ARCHVIZ_MAX_SNAPSHOT_BYTES", 1024**3))
+MAX_BYTES = 1024**3  # the default limit on a JSON file archviz reads (ARCHVIZ_MAX_SNAPSHOT_BYTES sets another)
 MAX_DEPTH = 64  # a real snapshot nests about 12 levels deep (an endpoint policy's conditions)
 
 # Every list in the snapshot, and the stable key it is sorted by.
@@ -99,7 +100,7 @@ def sha256(doc: dict) -> str:
 
 def write(doc: dict, path: Path) -> Path:
     """Write a snapshot file atomically and streamed, under a lock beside it; one-line errors."""
-    path = Path(path)
+    path = output_file(path, label="", new_folder=True)  # never a link, a FIFO or a device
     try:
         with file_lock(path):  # two runs writing one snapshot: the second is told, not interleaved
             remove_temporaries(path.parent, lambda rel: rel == path.name, recursive=False)
@@ -194,7 +195,8 @@ def read_json(path: Path, what: str = "file", max_bytes: int | None = None,
               error: type[ArchvizError] = SnapshotError) -> Any:
     """Parse a JSON file defensively: a regular file only (never a FIFO or a device), of a bounded
     size, no ``NaN``/``Infinity``, nesting bounded. Every problem is one line."""
-    max_bytes = MAX_BYTES if max_bytes is None else max_bytes
+    if max_bytes is None:
+        max_bytes = positive_int("ARCHVIZ_MAX_SNAPSHOT_BYTES", MAX_BYTES)
     info = regular_file(path, error, f"an archviz {what} is a JSON file")
     if info.st_size > max_bytes:
         raise error(f"{path}: {info.st_size} bytes is more than the {max_bytes} bytes an archviz {what} may have "
@@ -222,9 +224,13 @@ def read_json(path: Path, what: str = "file", max_bytes: int | None = None,
     return doc
 
 
+def file_of(path: str | os.PathLike) -> Path:
+    """The snapshot file a command's SNAPSHOT names: the file, or the snapshot.json inside a folder."""
+    path = Path(path)
+    return path / SNAPSHOT_FILE if path.is_dir() else path
+
+
 def load(path: str | os.PathLike) -> dict:
     """Read and validate a snapshot file (or the snapshot.json inside a folder)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / SNAPSHOT_FILE
+    path = file_of(path)
     return validate(read_json(path, "snapshot"), str(path))

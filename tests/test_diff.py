@@ -349,6 +349,7 @@ def test_cli_done_when(pair):
 
 def test_cli_writes_out_and_keeps_stdout_clean(pair):
     out = pair / "changes" / "diff.json"
+    out.parent.mkdir()  # the folder of an --out FILE must exist (tests/test_hardening_cli.py)
     r = CliRunner().invoke(cli, ["diff", str(pair / "old.json"), str(pair / "new.json"), "--format", "json",
                                  "--out", str(out), "--fail-on", "any"])
     assert r.exit_code == 8 and r.stdout == ""

@@ -247,7 +247,7 @@ def test_changing_one_byte_of_any_file_is_caught_and_named(crawled, tmp_path):
         assert name in result.stderr, (name, result.stderr)
     # with the right key, a signature over an altered manifest fails too
     changed = dict(files)
-    changed[MANIFEST] = changed[MANIFEST].replace(b'"pack_format": 1', b'"pack_format":  1')
+    changed[MANIFEST] = changed[MANIFEST].replace(b'"pack_format": 2', b'"pack_format":  2')
     result = verify(repack(changed, tmp_path / "m.zip"), "--key", str(crawled["pub"]))
     assert result.returncode == 7 and SIGNATURE in result.stderr
 
@@ -404,7 +404,8 @@ def test_replay_of_an_altered_raw_folder_fails_clearly(crawled, tmp_path):
 def test_replay_rejects_scope_options_and_other_folders(tmp_path):
     result = invoke(["discover", "--replay", str(tmp_path), "--org", "--out", str(tmp_path / "o")])
     assert result.returncode == 2 and "drop --org" in result.stderr
-    result = invoke(["discover", "--replay", str(tmp_path), "--out", str(tmp_path / "o")])
+    (tmp_path / "empty").mkdir()  # beside --out: an output inside the raw folder is refused first
+    result = invoke(["discover", "--replay", str(tmp_path / "empty"), "--out", str(tmp_path / "o")])
     assert result.returncode == 2 and "crawl.json: no such file" in result.stderr
     result = invoke(["discover", "--raw", str(tmp_path / "same"), "--out", str(tmp_path / "same")])
     assert result.returncode == 2 and "--raw and --out must be different folders" in result.stderr

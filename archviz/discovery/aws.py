@@ -37,12 +37,12 @@ import botocore.loaders
 import botocore.session
 from botocore.config import Config
 from botocore.credentials import CredentialProvider, RefreshableCredentials
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ProfileNotFound
 from botocore.retries import standard
 
 from archviz import __version__
 from archviz.discovery.permissions import is_allowed
-from archviz.errors import ReadOnlyViolation
+from archviz.errors import InputError, ReadOnlyViolation
 
 DEFAULT_MAX_ATTEMPTS = 10
 # Requests in flight at once: per account-region (gentle: AWS throttles per account and region)
@@ -264,8 +264,13 @@ class AwsSessions:
         # botocore reads AWS_DEFAULT_REGION and the profile's region but not AWS_REGION, which the
         # AWS CLI v2 and the other SDKs honour before both.
         region = region or os.environ.get("AWS_REGION") or None
-        self._caller_boto = boto3.Session(botocore_session=self._core(profile), region_name=region)
-        self.region: str | None = self._caller_boto.region_name
+        try:
+            self._caller_boto = boto3.Session(botocore_session=self._core(profile), region_name=region)
+            self.region: str | None = self._caller_boto.region_name
+        except ProfileNotFound as exc:
+            named = f"--profile {profile}" if profile else f"AWS_PROFILE={os.environ.get('AWS_PROFILE', '')}"
+            raise InputError(f"{named}: no such profile in the AWS config and credentials files "
+                             f"({exc.kwargs.get('profile', profile)!r} not found)") from None
         self._caller: AccountSession | None = None
         self.partition = "aws"
 

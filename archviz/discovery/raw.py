@@ -39,6 +39,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import threading
 from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ from botocore.validate import ParamValidator
 
 from archviz import __version__
 from archviz.discovery.aws import REMOVED, holds_secret, redact
+from archviz.environment import positive_int
 from archviz.errors import ArchvizError, InputError, ReplayError
 
 FORMAT = 1
@@ -68,6 +70,7 @@ KEEP_ONLY = {("sts", "AssumeRole"): frozenset({"AssumedRoleUser", "Credentials"}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")  # an account id (or "caller"), a region (or "global")
 _FILE = re.compile(r"^(?P<service>[a-z0-9-]+)\.(?P<operation>[A-Za-z0-9]+)\.json$")
 _MAX_FILE_BYTES = 256 * 1024**2
+LIMIT_VARIABLE = "ARCHVIZ_MAX_RAW_BYTES"
 
 
 def now() -> dt.datetime:
@@ -126,6 +129,18 @@ def canonical(params: dict) -> str:
 
 
 # --- recording ---------------------------------------------------------------------------------
+
+def apart(raw_dir: Path, out: Path, flag: str = "--raw") -> None:
+    """Refuse a raw folder (``--raw``, ``--replay``) that is, holds or is inside ``out``, the
+    snapshot's folder: a raw folder holds AWS's answers only, or it no longer replays."""
+    raw, snap = Path(raw_dir).resolve(), Path(out).resolve()
+    if raw == snap:
+        raise InputError(f"{flag} and --out must be different folders (the raw folder holds AWS's answers only)")
+    for inner, outer, (a, b) in (("--out", flag, (snap, raw)), (flag, "--out", (raw, snap))):
+        if a.is_relative_to(b):
+            raise InputError(f"{inner} {a} is inside {outer} {b}: keep the raw folder and the snapshot's "
+                             f"folder apart (a raw folder holds AWS's answers only)")
+
 
 @dataclass
 class Recorder:
@@ -197,16 +212,32 @@ class Recorder:
             self.calls[(account_id or "caller", region or "global", service, operation)].append(record)
 
     @staticmethod
-    def check_target(folder: Path) -> None:
-        """Refuse, before a crawl, a folder that is not new, empty or an earlier raw folder."""
+    def check_target(folder: Path, out: Path | None = None) -> None:
+        """Refuse, before a crawl, a raw folder that is, holds or is inside ``out`` (the snapshot's
+        folder), and one that exists but is neither empty nor an earlier raw folder holding only
+        what archviz wrote there (replacing it would delete the rest)."""
         folder = Path(folder)
-        if folder.exists() and (not folder.is_dir() or (any(folder.iterdir()) and not (folder / CRAWL_FILE).is_file())):
-            raise InputError(f"--raw {folder}: exists and is not an archviz raw folder; choose an empty or new folder")
+        if out is not None:
+            apart(folder, out)
+        if not folder.exists():
+            return
+        if not folder.is_dir():
+            raise InputError(f"--raw {folder}: exists and is not a folder; choose an empty or new folder")
+        entries = _entries(folder, InputError)
+        if entries and not _is_crawl_file(folder / CRAWL_FILE):
+            raise InputError(f"--raw {folder}: exists and is not an archviz raw folder (it holds {entries[0][1]} and "
+                             f"no {CRAWL_FILE} of archviz's); choose an empty or new folder")
+        for rel, path, info in entries:
+            is_folder = stat.S_ISDIR(info.st_mode)
+            if not _raw_layout(rel, is_folder) or (is_folder and not any(path.iterdir())):  # none is empty
+                raise InputError(f"--raw {folder}: {path} was not written by archviz (replacing the folder would delete "
+                                 f"it); nothing was changed: move it away, or choose another folder")
 
     def write(self, folder: Path, request: dict) -> Path:
         """Write the folder atomically: a new folder beside it, then renamed into place. An
-        existing folder is replaced only if it is a raw folder itself (it holds ``crawl.json``);
-        if the new one cannot be put in place, the old one is put back."""
+        existing folder is replaced only if it is a raw folder itself (:meth:`check_target`); if
+        the new one cannot be put in place, the old one is put back. The new folder is made inside
+        a private staging folder with a plain ``mkdir``, so it gets the mode the umask gives."""
         folder = Path(folder)
         self.check_target(folder)
         files = self.files(request)
@@ -215,15 +246,17 @@ class Recorder:
         try:
             parent.mkdir(parents=True, exist_ok=True)
             staging = Path(_mkdtemp(parent, folder.name))
+            new = staging / "raw"
+            new.mkdir()  # not the staging folder itself: mkdtemp makes it 0700
             for rel, data in files.items():
-                target = staging / rel
+                target = new / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(data)
             if folder.exists():
                 old = Path(_mkdtemp(parent, folder.name + ".old"))
                 os.replace(folder, old / "raw")
             try:
-                os.replace(staging, folder)
+                os.replace(new, folder)
             except BaseException:
                 if old is not None:
                     os.replace(old / "raw", folder)  # the earlier folder, back in place
@@ -431,25 +464,83 @@ class Replayer:
         return AWSResponse(None, status, {}, None), parsed
 
 
+def max_raw_bytes() -> int:
+    """How much a raw folder may hold, all files together (``ARCHVIZ_MAX_RAW_BYTES``, default
+    1 GiB): it is read into memory, and parsed there."""
+    return positive_int(LIMIT_VARIABLE, 1024**3)
+
+
+def _entries(folder: Path, error: type[ArchvizError]) -> list[tuple[str, Path, os.stat_result]]:
+    """Everything inside ``folder``, folders and files, by relative path, in order. A link, or
+    anything else that is neither a folder nor a regular file, is refused, named: a raw folder
+    never holds one."""
+    def fail(exc: OSError) -> None:
+        raise error(f"{exc.filename}: cannot read: {exc.strerror or exc}")
+
+    found = []
+    for root, dirs, names in os.walk(folder, onerror=fail):
+        dirs.sort()
+        for name in sorted(dirs + names):
+            path = Path(root, name)
+            try:
+                info = os.lstat(path)
+            except OSError as exc:
+                fail(exc)
+            if stat.S_ISLNK(info.st_mode):
+                raise error(f"{path}: a link (a raw folder holds folders and JSON files only, never links)")
+            if not (stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode)):
+                raise error(f"{path}: not a regular file (a raw folder holds JSON files only)")
+            found.append((path.relative_to(folder).as_posix(), path, info))
+    return found
+
+
+def _raw_layout(rel: str, is_folder: bool) -> bool:
+    """``rel`` is where a raw folder keeps things: ``crawl.json``, ``<account>/<region>/``
+    folders and ``<account>/<region>/<service>.<Operation>.json`` files."""
+    parts = rel.split("/")
+    if is_folder:
+        return len(parts) <= 2 and all(_NAME.match(p) for p in parts)
+    return rel == CRAWL_FILE or (len(parts) == 3 and all(_NAME.match(p) for p in parts[:2])
+                                 and _FILE.match(parts[2]) is not None)
+
+
+def _is_crawl_file(path: Path) -> bool:
+    """``path`` is a ``crawl.json`` archviz wrote (a regular file naming archviz as its tool)."""
+    try:
+        info = os.lstat(path)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > _MAX_FILE_BYTES:
+            return False
+        crawl = json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(crawl, dict) and isinstance(crawl.get("tool"), dict) and crawl["tool"].get("name") == "archviz"
+
+
 def read_folder(folder: Path) -> dict[str, bytes]:
-    """A raw folder's files by relative path: regular files only, each of a bounded size."""
+    """A raw folder's files by relative path: regular files only (a link is refused), each of a
+    bounded size, all together within :func:`max_raw_bytes`, checked before any is read."""
     folder = Path(folder)
+    limit = max_raw_bytes()
     if not folder.is_dir():
         raise ReplayError(f"{folder}: not a folder (give the folder discover --raw wrote)")
+    found = [(rel, path, info.st_size) for rel, path, info in _entries(folder, ReplayError)
+             if stat.S_ISREG(info.st_mode)]
+    for _, path, size in found:
+        if size > _MAX_FILE_BYTES:
+            raise ReplayError(f"{path}: more than {_MAX_FILE_BYTES} bytes: not a file of a raw folder")
+    total = sum(size for _, _, size in found)
+    if total > limit:
+        raise ReplayError(f"{folder}: {total} bytes in {len(found)} files, more than {limit} bytes "
+                          f"({LIMIT_VARIABLE} raises the limit)")
     files = {}
-    for root, dirs, names in os.walk(folder):
-        dirs.sort()
-        for name in sorted(names):
-            path = Path(root, name)
-            rel = path.relative_to(folder).as_posix()
-            if path.is_symlink() or not path.is_file():
-                raise ReplayError(f"{path}: not a regular file (a raw folder holds JSON files only)")
-            if path.stat().st_size > _MAX_FILE_BYTES:
-                raise ReplayError(f"{path}: more than {_MAX_FILE_BYTES} bytes: not a file of a raw folder")
-            try:
-                files[rel] = path.read_bytes()
-            except OSError as exc:
-                raise ReplayError(f"{path}: cannot read: {exc.strerror or exc}")
+    for rel, path, size in found:
+        try:
+            with os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as f:
+                files[rel] = f.read(size + 1)
+        except OSError as exc:
+            raise ReplayError(f"{path}: cannot read: {exc.strerror or exc}")
+        if len(files[rel]) != size:
+            raise ReplayError(f"{path}: changed while it was read; read the raw folder again")
     return files
 
 
@@ -513,9 +604,9 @@ def parse(files: dict[str, bytes], source: str = "") -> tuple[dict, dict[tuple, 
             continue
         name = source + rel
         parts = rel.split("/")
-        match = _FILE.match(parts[-1]) if len(parts) == 3 else None
-        if match is None or not all(_NAME.match(p) for p in parts[:2]):
+        if not _raw_layout(rel, False):
             raise ReplayError(f"{name}: not a file of an archviz raw folder (<account>/<region>/<service>.<Operation>.json)")
+        match = _FILE.match(parts[2])
         records = _load(files[rel], name)
         if not isinstance(records, list) or not records:
             raise ReplayError(f"{name}: not a list of recorded calls")
