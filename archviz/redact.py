@@ -16,13 +16,21 @@ trying the few million plausible account ids.
 What is replaced:
 
 - 12-digit runs (account ids), and 12-digit numbers (an account id in a policy condition): by
-  12-digit pseudonyms (text), never equal to a 12-digit run of any input.
+  12-digit pseudonyms (text), never equal to a 12-digit run of any input. Also 12 digits in three
+  or more groups with one separator throughout (``768-611-143-949``, ``7686 1114 3949``,
+  ``7686_1114_3949``, ``7686.1114.3949``; not led by a date), by the pseudonym written with the
+  same separators; and an account of the inputs inside a longer run of digits or of groups.
 - IPv4 and IPv6 addresses and CIDRs: prefix-preserving (Crypto-PAn with HMAC as its PRF), so a
   subnet's addresses stay in the pseudonymous subnet; ``0.0.0.0/0`` and ``::/0`` stay as they are.
+  Also IPv4 written with dashes after any prefix (``db-10-1-2-3``) or with URL-encoded dots
+  (``10%2E1%2E2%2E3``), kept in that spelling.
 - DNS names whose first label (after ``*.`` or ``dualstack.``) embeds an id or an address
   (``vpce-0abc...-xyz.vpce-svc-...``), and load balancer DNS names: that label, by ``h-<10 hex>``;
   the rest stays readable. An instance host name alone (``ip-10-1-2-3``) keeps its shape.
-- Organization, root and OU ids: pseudonyms of the same shape (an OU keeps its root's pseudonym).
+- Organization, root and OU ids: pseudonyms of the same shape (an OU keeps its root's pseudonym),
+  in upper case for an id written in upper case (``O-FL5LWBIAJ7``).
+- Any of these split by format characters (Unicode Cf: U+200B, U+2060, a soft hyphen): the
+  characters inside the value are dropped, the value replaced as if written whole.
 - With ``names``: account and OU names, tag values, the names of VPCs, subnets, security groups,
   endpoints, endpoint services, load balancers and target groups (in ARNs too), and the custom
   private DNS names of services that are not AWS's.
@@ -34,6 +42,7 @@ import hashlib
 import hmac
 import ipaddress
 import re
+import unicodedata
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -51,21 +60,62 @@ _DERIVED = ("connections", "findings", "analysis")
 
 _ACCOUNT = re.compile(r"(?<![0-9])[0-9]{12}(?![0-9])")
 
+
+def _grouped(sep: str) -> str:
+    """Twelve digits in three or more groups with one separator throughout (``768-611-143-949``,
+    ``7686 1114 3949``), not part of a longer grouped number, and not led by a date
+    (``2026-12-03-10-00``). Two groups are not enough: ``20261203-1000`` is a time,
+    ``1714567890.12`` a number. The pattern after the first digit (see _TOKENS)."""
+    s = re.escape(sep)
+    date = rf"[0-9]{{2}}{s}(?:0[1-9]|1[0-2]){s}(?:0[1-9]|[12][0-9]|3[01]){s}"  # 2026-12-03-..., after the "2"
+    return (rf"(?<![0-9]{s}[0-9])(?=[0-9]*{s}[0-9]+{s}[0-9])(?!(?<=1)9{date}|(?<=2)0{date})"
+            rf"{s}?(?:[0-9]{s}?){{10}}[0-9](?![0-9]|{s}[0-9])")
+
+
+_GROUPED = re.compile(r"[0-9](?<![0-9][0-9])(?:" + "|".join(_grouped(sep) for sep in "- _.") + ")")
+# The same, with the separators a DNS label can hold (a first label like 1234-5678-9012.dkr...).
+_GROUPED_LABEL = re.compile(r"[0-9](?<![0-9][0-9])(?:" + "|".join(_grouped(sep) for sep in "-_") + ")")
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|[01]?[0-9]{1,2})"
+# Four valid octets separated by dashes, with any prefix (``ip-10-1-2-3``, ``db-10-1-2-3``,
+# ``10-1-2-3.sslip.io``), not part of a longer dashed number.
+_DASHED = rf"(?<![0-9])(?<![0-9]-){_OCTET}(?:-{_OCTET}){{3}}(?![0-9]|-[0-9])"
+
 # One pass over a string finds every address, organization id and account id, so that no
 # pseudonym is looked at again (a pseudonym never becomes the input of another replacement).
 # IPv6: hex digits and colons, at least two colons, bounded by characters that cannot continue an
 # address (so ``arn:aws:iam::123456789012:root`` and times like ``T11:53:27Z`` are not candidates);
-# ``ipaddress`` decides. IPv4: four dotted numbers not inside a longer dotted number (``1.2.3.4.5``).
+# ``ipaddress`` decides. IPv4: four dotted numbers not inside a longer dotted number (``1.2.3.4.5``),
+# also right after a URL escape (``%2210.1.2.3``); ``v4url``: with URL-encoded dots (``10%2E1%2E2%2E3``).
+# Organization, root and OU ids in lower or upper case (``O-FL5LWBIAJ7``), not mixed. Dashed: four
+# numbers of up to three digits (an address, or an account id ``768-611-143-949``); grouped: an
+# account id as people write it (``7686 1114 3949``). Where two alternatives match at one place
+# the first wins: ``192.168.100.200`` is an address, not an account.
+# Every alternative starts with its first character (a class), lookbehinds after it, and ends with
+# an empty group naming its kind (``m.lastgroup``): the engine skips an alternative on one test of
+# that character, which keeps this pass, run on every string, about as fast as a simple search.
 _TOKENS = re.compile(
-    r"(?P<v6>(?<![0-9A-Za-z:.])[0-9A-Fa-f]*:[0-9A-Fa-f]*:[0-9A-Fa-f:]*(?:/[0-9]{1,3})?"
-    r"(?![0-9A-Za-z:]|\.[0-9A-Za-z]))"
-    r"|(?P<v4>(?:(?<![0-9.])|(?<=[A-Za-z_-]\.))(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?:/[0-9]{1,2})?(?![0-9]|\.[0-9]))"
-    r"|(?P<ou>(?<![A-Za-z0-9-])ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}(?![A-Za-z0-9_-]))"
-    r"|(?P<root>(?<![A-Za-z0-9-])r-[0-9a-z]{4,32}(?![A-Za-z0-9_-]))"
-    r"|(?P<org>(?<![A-Za-z0-9-])o-[a-z0-9]{10,32}(?![A-Za-z0-9_-]))"
-    r"|(?P<account>(?<![0-9])[0-9]{12}(?![0-9]))"
-    r"|(?P<console>(?<![0-9-])[0-9]{4}-[0-9]{4}-[0-9]{4}(?![0-9-]))"  # an account id as the console shows it
-    r"|(?P<dashed>(?<![A-Za-z0-9])(?:ip|ec2)-[0-9]{1,3}-[0-9]{1,3}-[0-9]{1,3}-[0-9]{1,3}(?![0-9]))")
+    r"[0-9A-Fa-f:](?<![0-9A-Za-z:.][0-9A-Fa-f:])(?:(?<=:)|(?<=[0-9A-Fa-f])[0-9A-Fa-f]*:)"
+    r"[0-9A-Fa-f]*:[0-9A-Fa-f:]*(?:/[0-9]{1,3})?(?![0-9A-Za-z:]|\.[0-9A-Za-z])(?P<v6>)"
+    r"|[0-9](?:(?<![0-9.][0-9])|(?<=[A-Za-z_-]\.[0-9])|(?<=%[0-9A-Fa-f]{2}[0-9]))"
+    r"[0-9]{0,2}\.(?:[0-9]{1,3}\.){2}[0-9]{1,3}(?:/[0-9]{1,2})?(?![0-9]|\.[0-9])(?P<v4>)"
+    r"|[0-9](?:(?<![0-9][0-9])|(?<=%[0-9A-Fa-f]{2}[0-9]))(?<!%2[Ee][0-9])"
+    r"[0-9]{0,2}%2[Ee](?:[0-9]{1,3}%2[Ee]){2}[0-9]{1,3}(?:%2[Ff][0-9]{1,2})?(?![0-9]|%2[Ee][0-9])(?P<v4url>)"
+    r"|[oO](?<![A-Za-z0-9-][oO])(?:(?<=o)u-[0-9a-z]{4,32}-[a-z0-9]{8,32}|(?<=O)U-[0-9A-Z]{4,32}-[A-Z0-9]{8,32})"
+    r"(?![A-Za-z0-9_-])(?P<ou>)"
+    r"|[rR](?<![A-Za-z0-9-][rR])(?:(?<=r)-[0-9a-z]{4,32}|(?<=R)-[0-9A-Z]{4,32})(?![A-Za-z0-9_-])(?P<root>)"
+    r"|[oO](?<![A-Za-z0-9-][oO])(?:(?<=o)-[a-z0-9]{10,32}|(?<=O)-[A-Z0-9]{10,32})(?![A-Za-z0-9_-])(?P<org>)"
+    r"|[0-9](?<![0-9][0-9])[0-9]{11}(?![0-9])(?P<account>)"
+    r"|[0-9](?<![0-9][0-9])(?<![0-9]-[0-9])[0-9]{0,2}(?:-[0-9]{1,3}){3}(?![0-9]|-[0-9])(?P<dashed>)"
+    rf"|{_GROUPED.pattern}(?P<grouped>)")
+_DASHED_ADDRESS = re.compile(_DASHED)
+# Three or more groups of digits with one separator throughout, as long as they go: where an
+# account of the inputs hides in a longer one (``12:00 1234 5678 9012``, two ids in a row).
+_SEPARATED_RUN = re.compile(r"[0-9](?<![0-9][0-9])[0-9]*+([- _.])[0-9]++(?:\1[0-9]++)+")
+# The pre-scan's: an account id as 12 digits, or with separators.
+_ACCOUNT_ANY = re.compile(r"[0-9](?<![0-9][0-9])(?:[0-9]{11}(?![0-9])|"
+                          + "|".join(_grouped(sep) for sep in "- _.") + ")")
+_URL_DOT = re.compile(r"%2[Ee]")
+_URL_SLASH = re.compile(r"%2[Ff]")
 
 # A dotted token: labels of DNS characters (and ``*``, ``_``), not part of a longer one.
 _DNS = re.compile(r"(?<![A-Za-z0-9*_.-])[A-Za-z0-9*_-]+(?:\.[A-Za-z0-9*_-]+)+")
@@ -74,7 +124,7 @@ _DNS = re.compile(r"(?<![A-Za-z0-9*_.-])[A-Za-z0-9*_-]+(?:\.[A-Za-z0-9*_-]+)+")
 _LABEL_ID = re.compile(
     r"(?<![A-Za-z0-9])(?:vpce|vpc|eni|subnet|sg|rtb|igw|eigw|nat|tgw|tgw-attach|pcx|acl|i|ami|vol|snap|vgw|cgw"
     r"|dopt|rslvr|fs|fsap|lb|elb)-[0-9a-f]{7,17}(?![0-9A-Za-z])"
-    r"|(?<![A-Za-z0-9])(?:ip|ec2)-[0-9]{1,3}-[0-9]{1,3}-[0-9]{1,3}-[0-9]{1,3}(?![0-9])")
+    rf"|{_DASHED}")
 # Load balancer DNS names embed the balancer's name and a hash: ``name-123.us-east-1.elb.amazonaws.com``
 # (classic, application), ``name-0abc.elb.us-east-1.amazonaws.com`` (network, gateway).
 _ELB_DNS = re.compile(r"(?:^|\.)elb\.amazonaws\.com(?:\.cn)?$|\.elb\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?$")
@@ -240,6 +290,7 @@ def _strings(x: Any, field: str | None = None, holder: str | None = None) -> Ite
 
 
 _LONG_DIGITS = re.compile(r"[0-9]{13,}")
+_NOT_DIGITS = re.compile(r"[^0-9]")
 
 
 def _organization_ids(doc: dict) -> set[str]:
@@ -300,6 +351,7 @@ class Redactor:
         self._shapes: dict[tuple[str, str], str] = {}
         self._roots: frozenset[str] = frozenset()  # the roots the snapshots name (r-… is also a word)
         self._org_ids: list[str] = []  # organization, root and OU ids the snapshots name, longest first
+        self._org_patterns: dict[str, re.Pattern] = {}  # one of them in any case (_glued)
         self._originals: frozenset[str] = frozenset()  # every 12-digit run of the inputs
 
     @classmethod
@@ -320,8 +372,11 @@ class Redactor:
                 kind = names and _name_kind(field, holder)
                 if kind:
                     found[kind].add(text)
-        originals = {run for text in texts for run in _ACCOUNT.findall(text)}
-        redactor.accounts.reserve(originals)
+        runs = {run for text in texts for run in _ACCOUNT_ANY.findall(text)}
+        originals = {run for run in runs if run.isdigit()}
+        # accounts spelled with separators (7686-1114-3949) are reserved too, so the mapping does
+        # not depend on the order they are met in, and no pseudonym reads as one
+        redactor.accounts.reserve(originals | {_NOT_DIGITS.sub("", run) for run in runs - originals})
         redactor._originals = frozenset(originals)
         org_ids = set().union(*(_organization_ids(doc) for doc in docs))
         redactor._roots = frozenset(i for i in org_ids if i.startswith("r-"))
@@ -388,7 +443,7 @@ class Redactor:
         snapshot repeats the same ids, ARNs and service names thousands of times)."""
         out = self._texts.get(s)
         if out is None:
-            out = s
+            out = s if s.isprintable() else self._joined(s)  # format characters are not printable
             if "." in out:
                 out = _DNS.sub(self._dns, out)
             if self.names and "elasticloadbalancing" in out:
@@ -396,28 +451,88 @@ class Redactor:
             out = self._texts[s] = self._glued(_TOKENS.sub(self._token, out))
         return out
 
+    def _joined(self, s: str) -> str:
+        """``s`` without the format characters (Unicode category Cf: zero-width spaces and
+        joiners, U+2060, soft hyphens, direction marks) that split a value redaction replaces:
+        ``1111\u200b2222\u200b3333`` reads as an account id and is one, so the characters inside
+        it are dropped and the passes of :meth:`text` see it whole. A value is what one of them
+        would replace in ``s`` without its format characters: a token, a DNS name, an account of
+        the inputs in a longer number. Format characters anywhere else are kept (an emoji's
+        joiner, a soft hyphen in a word)."""
+        keep = [i for i, c in enumerate(s) if unicodedata.category(c) != "Cf"]
+        if len(keep) == len(s):
+            return s  # not printable for another reason (a newline, a tab)
+        stripped = "".join(s[i] for i in keep)
+        passes: list[tuple[re.Pattern, Callable[[re.Match], str]]] = [(_TOKENS, self._token), (_DNS, self._dns)]
+        if self._originals:
+            passes += [(_LONG_DIGITS, self._digits), (_SEPARATED_RUN, self._separated)]
+        spans = []
+        for pattern, replace in passes:
+            for m in pattern.finditer(stripped):
+                start, end = keep[m.start()], keep[m.end() - 1] + 1
+                if end - start != m.end() - m.start() and replace(m) != m.group():  # split, and replaced
+                    spans.append((start, end))
+        out, last = [], 0
+        for start, end in sorted(spans):  # a DNS name holds tokens: spans that overlap are one
+            start = max(start, last)
+            if end > start:
+                out += [s[last:start], "".join(c for c in s[start:end] if unicodedata.category(c) != "Cf")]
+                last = end
+        return "".join(out) + s[last:]
+
     def _glued(self, text: str) -> str:
         """What the token boundaries let through: an account id of the inputs inside a longer
         run of digits (``%22111122223333%22``), an organization, root or OU id of the inputs glued
-        to other text (``o-abcdefghij_x``). Only ids the snapshots hold: nothing is guessed."""
-        if self._originals and _LONG_DIGITS.search(text):
-            text = _LONG_DIGITS.sub(self._digits, text)
-        for ident in self._org_ids:
-            if ident in text:
-                text = text.replace(ident, _TOKENS.sub(self._token, ident))
+        to other text (``o-abcdefghij_x``, ``O-ABCDEFGHIJ_X``). Only ids the snapshots hold:
+        nothing is guessed."""
+        if self._originals:
+            if _LONG_DIGITS.search(text):
+                text = _LONG_DIGITS.sub(self._digits, text)
+            text = _SEPARATED_RUN.sub(self._separated, text)
+        if self._org_ids:
+            lowered = text.lower()
+            for ident in self._org_ids:
+                if ident in lowered:
+                    pseudonym = _TOKENS.sub(self._token, ident)
+                    found = self._org_patterns.get(ident)
+                    if found is None:
+                        found = self._org_patterns[ident] = re.compile(re.escape(ident), re.IGNORECASE)
+                    text = found.sub(lambda m: pseudonym.upper() if m.group().isupper() else pseudonym, text)
+                    lowered = text.lower()
         return text
 
     def _digits(self, m: re.Match) -> str:
-        run, i, out = m.group(), 0, []
-        while i < len(run):
-            window = run[i:i + 12]
-            if len(window) == 12 and window in self._originals:
-                out.append(self.accounts[window])
-                i += 12
+        """A run of 13 or more digits: the accounts of the inputs in it replaced, left to right."""
+        run, known, out = m.group(), self._originals, []
+        i = last = 0
+        while i <= len(run) - 12:
+            if run[i:i + 12] in known:
+                out += [run[last:i], self.accounts[run[i:i + 12]]]
+                i = last = i + 12
             else:
-                out.append(run[i])
                 i += 1
-        return "".join(out)
+        return "".join(out) + run[last:] if out else run
+
+    def _separated(self, m: re.Match) -> str:
+        """Groups of digits with one separator, more than 12 digits in all: the accounts of the
+        inputs in it, each as whole groups (``1234 5678 9012`` in ``00 1234 5678 9012``), replaced
+        left to right."""
+        run, sep = m.group(), m.group(1)
+        groups = run.split(sep)
+        if sum(map(len, groups)) <= 12:
+            return run  # the tokens' (an account id, an address) or a shorter number
+        out, i = [], 0
+        while i < len(groups):
+            j, n = i, 0
+            while j < len(groups) and n < 12:
+                n, j = n + len(groups[j]), j + 1
+            if n == 12 and j - i >= 3 and "".join(groups[i:j]) in self._originals:
+                out.append(self._respelled(sep.join(groups[i:j])))
+                i = j
+            else:
+                out.append(groups[i])
+                i += 1
+        return sep.join(out)
 
     # --- the pseudonyms -------------------------------------------------------------------------
 
@@ -462,7 +577,7 @@ class Redactor:
         while first < len(labels) - 2 and labels[first].lower() in ("*", "dualstack"):
             first += 1
         if (_ELB_DNS.search(lower) or _LABEL_ID.search(labels[first])
-                or _ACCOUNT.search(labels[first])):
+                or _ACCOUNT.search(labels[first]) or _GROUPED_LABEL.search(labels[first])):
             labels[first] = "h-" + self._mac(f"dns:{labels[first]}").hex()[:10]
         if self.names and self._domains.known:
             lowered = lower.split(".")
@@ -477,34 +592,60 @@ class Redactor:
         kind, text = m.lastgroup, m.group()
         if kind == "account":
             return self.accounts[text]
-        if kind == "console":
-            digits = self.accounts[text.replace("-", "")]
-            return f"{digits[:4]}-{digits[4:8]}-{digits[8:]}"
+        if kind == "grouped":
+            return self._respelled(text)
         if kind == "v4":
             return self._address(text, self._v4, ipaddress.IPv4Address)
+        if kind == "v4url":  # the dots (and slash) encoded as they were
+            dot, slash = _URL_DOT.search(text).group(), _URL_SLASH.search(text)
+            plain = _URL_SLASH.sub("/", _URL_DOT.sub(".", text))
+            mapped = self._address(plain, self._v4, ipaddress.IPv4Address)
+            if mapped == plain:
+                return text
+            return mapped.replace(".", dot).replace("/", slash.group() if slash else "/")
         if kind == "v6":
             if text.endswith(":") and not text.endswith("::"):  # "…connect to fd00::6: refused"
                 return self._address(text[:-1], self._v6, ipaddress.IPv6Address) + ":"
             return self._address(text, self._v6, ipaddress.IPv6Address)
-        if kind == "dashed":  # an instance's host name outside a DNS name: ``ip-10-1-2-3``
-            prefix, _, dotted = text.partition("-")
-            mapped = self._address(dotted.replace("-", "."), self._v4, ipaddress.IPv4Address)
-            return f"{prefix}-{mapped.replace('.', '-')}"
+        if kind == "dashed":  # an address in a host name outside a DNS name: ``ip-10-1-2-3``, ``db-10-1-2-3``
+            digits = text.replace("-", "")
+            if len(digits) == 12 and (digits in self._originals or not _DASHED_ADDRESS.fullmatch(text)):
+                return self._respelled(text)  # 768-611-143-949, or 123-145-167-189 an account the snapshots name
+            if not _DASHED_ADDRESS.fullmatch(text):
+                return text  # 300-1-1-1: neither
+            return self._address(text.replace("-", "."), self._v4, ipaddress.IPv4Address).replace(".", "-")
+        upper = not text.islower()  # O-FL5LWBIAJ7: the lower-case id's pseudonym, in upper case
+        lowered = text.lower()
         if kind == "org":
-            return "o-" + self._shape("org", text[2:])
-        if kind == "root":  # only roots the snapshots name: "r-studio" in a tag is a word
-            return "r-" + self._shape("root", text[2:]) if text in self._roots else text
-        _ou, root, unit = text.split("-")  # ou-<the root's part>-<the unit's part>
-        return f"ou-{self._shape('root', root)}-{self._shape('ou', unit)}"
+            out = "o-" + self._shape("org", lowered[2:])
+        elif kind == "root":  # only roots the snapshots name: "r-studio" in a tag is a word
+            if lowered not in self._roots:
+                return text
+            out = "r-" + self._shape("root", lowered[2:])
+        else:
+            _ou, root, unit = lowered.split("-")  # ou-<the root's part>-<the unit's part>
+            out = f"ou-{self._shape('root', root)}-{self._shape('ou', unit)}"
+        return out.upper() if upper else out
+
+    def _respelled(self, text: str) -> str:
+        """An account id written with separators (``768-611-143-949``): its pseudonym, written
+        with the same ones."""
+        digits = iter(self.accounts[_NOT_DIGITS.sub("", text)])
+        return "".join(next(digits) if "0" <= c <= "9" else c for c in text)
 
     def _address(self, text: str, prf: _PrefixPreserving, parse: type) -> str:
         """An address or a CIDR. Not an address after all (``11:53:27``, ``300.1.1.1``): the text
         is kept, but for account ids inside it."""
         address, slash, length = text.partition("/")
+        if (parse is ipaddress.IPv4Address and not slash and len(text) == 15
+                and text.replace(".", "") in self._originals):
+            return self._respelled(text)  # 123.145.167.189: an account the snapshots name, written with dots
         try:
             parsed = parse(address if parse is ipaddress.IPv6Address else
                            ".".join(str(int(octet)) for octet in address.split(".")))
         except ValueError:
+            if parse is ipaddress.IPv4Address and not slash and _GROUPED.fullmatch(text):
+                return self._respelled(text)  # 768.611.143.949: no address, an account id
             return _ACCOUNT.sub(lambda a: self.accounts[a.group()], text)
         if address == "::" and not slash:
             return text  # the unspecified address reveals nothing

@@ -502,3 +502,165 @@ def test_without_a_key_a_reordered_snapshot_gets_the_same_pseudonyms(original):
         if isinstance(records, list):
             records.reverse()
     assert snap.dumps(redact(shuffled)) == snap.dumps(redact(original))
+
+
+# --- other spellings of the same ids -------------------------------------------------------------
+
+def respelled(digits: str, like: str) -> str:
+    """``digits`` written with the separators of ``like`` (each digit of ``like`` replaced in turn)."""
+    it = iter(digits)
+    return "".join(next(it) if c.isdigit() else c for c in like)
+
+
+SPELLINGS = ["{a[0]}{a[1]}{a[2]}-{a[3]}{a[4]}{a[5]}-{a[6]}{a[7]}{a[8]}-{a[9]}{a[10]}{a[11]}",  # 3-3-3-3
+             "{a4} {b4} {c4}", "{a4}_{b4}_{c4}", "{a4}.{b4}.{c4}", "{a4}-{b4}-{c4}",
+             "{a[0]}{a[1]}-{a[2]}{a[3]}{a[4]}{a[5]}{a[6]}-{a[7]}{a[8]}{a[9]}{a[10]}{a[11]}"]  # any grouping
+
+
+def spell(account: str, shape: str) -> str:
+    return shape.format(a=account, a4=account[:4], b4=account[4:8], c4=account[8:])
+
+
+@pytest.mark.parametrize("shape", SPELLINGS)
+@pytest.mark.parametrize("context", ["{}", "account {} (prod)", "arn:aws:iam::{}:root", "acct-{}", "{}.dkr.example"])
+def test_a_separated_account_id_gets_the_pseudonym_spelled_the_same_way(original, shape, context):
+    r = Redactor.build([original], KEY)
+    for account in ("768611143949", original["accounts"][0]["account_id"]):  # unknown, and one of the snapshot
+        spelled = spell(account, shape)
+        out = r.text(context.format(spelled))
+        if context.endswith(".dkr.example") and not {" ", "."} & set(spelled):  # a DNS name's first label
+            assert re.fullmatch(r"h-[0-9a-f]{10}\.dkr\.example", out), out  # like 123456789012.dkr....
+        else:
+            assert out == context.format(respelled(r.text(account), spelled)), (spelled, out)
+        assert spelled not in out and account not in out
+
+
+def test_a_separated_account_id_of_the_snapshot_that_reads_as_an_address_is_the_account():
+    """``123-145-167-189`` is also four valid octets: an account the snapshot names is an account."""
+    d = synthetic(me="123145167189")
+    r = Redactor.build([d], KEY)
+    assert r.text("123-145-167-189") == respelled(r.text("123145167189"), "123-145-167-189")
+    assert r.text("123.145.167.189") == respelled(r.text("123145167189"), "123.145.167.189")
+    assert r.text("768.611.143.949") == respelled(r.text("768611143949"), "768.611.143.949")  # no address
+    # an account nobody names, spelled as dashed octets, is redacted as an address (either way, not left)
+    assert r.text("192-168-100-200") == r.text("192.168.100.200").replace(".", "-")
+
+
+@pytest.mark.parametrize("kept", [
+    "2026-12-03", "2026-12-03 10:00:00", "2026-12-03T10:00:00Z", "2026-12-03-10-00", "2026_12_03_1000",
+    "2026.12.03.1000", "backup 2026 12 03 1000", "20261203-1000", "snapshot-261203_100000", "1714567890.12",
+    "123456.789012", "1234-5678-90123", "12-345-678-901-2345", "1234 5678 9012 3456", "1-2-3-4-5", "300-1-1-1",
+    "768-611 143-949", "7686--1114--3949", "port 443 8443"])
+def test_dates_times_and_other_numbers_are_not_taken_for_separated_account_ids(kept):
+    assert Redactor.build([], KEY).text(kept) == kept
+
+
+@pytest.mark.parametrize("shape, expect", [
+    ("db-{d}", "db-{p}"), ("{d}", "{p}"), ("host {d} up", "host {p} up"), ("x-{d}-y", "x-{p}-y"),
+    ("abc{d}", "abc{p}"), ("foo.{d}.sslip.io", "foo.{p}.sslip.io"), ("ip-{d}", "ip-{p}"),
+])
+def test_a_dashed_address_with_any_prefix_is_redacted(shape, expect):
+    r = Redactor.build([], KEY)
+    pseudonym = r.text("10.1.1.5").replace(".", "-")
+    out = r.text(shape.format(d="10-1-1-5"))
+    assert out == expect.format(p=pseudonym), out
+
+
+def test_a_dashed_address_as_the_first_label_of_a_dns_name_loses_that_label():
+    r = Redactor.build([], KEY)
+    for name in ("10-1-1-5.sslip.io", "db-10-1-1-5.internal.example", "*.10-1-1-5.nip.io"):
+        out = r.text(name)
+        rest = name.split("10-1-1-5", 1)[1].split(".", 1)[1]
+        assert "10-1-1-5" not in out and re.fullmatch(r"(\*\.)?h-[0-9a-f]{10}\." + re.escape(rest), out), out
+
+
+@pytest.mark.parametrize("encoded", ["10%2E1%2E1%2E5", "10%2e1%2e1%2e5", "%2210%2E1%2E1%2E5%22",
+                                     "ip%3D10%2E1%2E1%2E5&x=1", "%2210.1.1.5%22"])
+def test_a_url_encoded_address_is_redacted_and_stays_encoded(encoded):
+    r = Redactor.build([], KEY)
+    pseudonym = r.text("10.1.1.5")
+    dot = "%2E" if "%2E" in encoded else "%2e" if "%2e" in encoded else "."
+    out = r.text(encoded)
+    assert out == encoded.replace(f"10{dot}1{dot}1{dot}5", pseudonym.replace(".", dot)), out
+
+
+def test_a_url_encoded_cidr_is_redacted_as_a_network():
+    r = Redactor.build([], KEY)
+    assert r.text("cidr=10%2E1%2E0%2E0%2F16") == "cidr=" + r.text("10.1.0.0/16").replace(".", "%2E").replace("/", "%2F")
+    assert r.text("1%2E2%2E3%2E4%2E5") == "1%2E2%2E3%2E4%2E5"  # five numbers: not an address
+
+
+def test_upper_case_organization_root_and_ou_ids_get_the_lower_case_pseudonym_in_upper_case(original):
+    r = Redactor.build([original], KEY)
+    org, root = original["organization"]["id"], original["organization"]["root_id"]
+    ou = next(a["ou_id"] for a in original["accounts"] if a.get("ou_id"))
+    for ident in (org, root, ou, "o-fl5lwbiaj7", "ou-4abc-12345678"):
+        lower = r.text(ident)
+        assert lower != ident
+        assert r.text(ident.upper()) == lower.upper()
+        assert r.text(f"PrincipalOrgID={ident.upper()}") == f"PrincipalOrgID={lower.upper()}"
+    assert r.text("O-FL5LWBIAJ7") == r.text("o-fl5lwbiaj7").upper()
+    assert r.text(f"{org.upper()}_X") == f"{r.text(org).upper()}_X"  # glued to text, like the lower-case one
+    assert r.text("R-STUDIO") == "R-STUDIO"  # a word, not a root the snapshot names
+
+
+@pytest.mark.parametrize("cf", ["\u200b", "\u2060", "\u00ad", "\ufeff", "\u200e"])
+def test_a_known_account_or_address_split_by_format_characters_is_redacted(original, cf):
+    r = Redactor.build([original], KEY)
+    account = original["accounts"][0]["account_id"]
+    address = next(t["id"] for lb in original["load_balancers"] for tg in lb["target_groups"]
+                   for t in tg["targets"] if IPV4.fullmatch(t["id"]))
+    org = original["organization"]["id"]
+    for secret in (account, address, "2001:db8::1", org, spell(account, SPELLINGS[0])):
+        split = cf.join([secret[:3], secret[3:7], secret[7:]])
+        out = r.text(f"see {split} now{cf}")
+        assert out == f"see {r.text(secret)} now{cf}", (secret, out)  # the ones inside dropped, others kept
+
+
+def test_format_characters_elsewhere_are_kept():
+    r = Redactor.build([], KEY)
+    for kept in ("\U0001f469\u200d\U0001f4bb team", "soft\u00adhyphen", "\u200e1.2.3\u200b", "1\u200b2\u200b3"):
+        assert r.text(kept) == kept
+
+
+def test_a_snapshot_spelling_ids_many_ways_redacts_validates_and_analyses_the_same():
+    d = synthetic()
+    spellings = [spell(ME, s) for s in SPELLINGS] + [f"{ME[:4]}\u200b{ME[4:]}", "db-10-1-2-7", "10%2E1%2E2%2E7",
+                                                      "O-ABCDEFGHIJ", "10-1-2-7.sslip.io", "1\u00ad0.1.2.7"]
+    d["vpcs"][0]["tags"].update({f"k{i}": s for i, s in enumerate(spellings)})
+    d["endpoints"][0]["tags"]["note"] = ", ".join(spellings)
+    out = Redactor.build([d], KEY).snapshot(d)
+    snap.validate(out)
+    assert per_rule(out) == per_rule(d) and per_use_case(out) == per_use_case(d)
+    left = text(out)
+    assert not [s for s in spellings + [ME, "10.1.2.7", "10-1-2-7", "o-abcdefghij", "ABCDEFGHIJ"] if s in left]
+    shuffled = copy.deepcopy(d)
+    for records in shuffled.values():
+        if isinstance(records, list):
+            records.reverse()
+    assert snap.dumps(redact(shuffled)) == snap.dumps(redact(d))
+
+
+def test_a_separated_account_of_the_snapshot_inside_a_longer_grouped_number_is_redacted():
+    """``12:00 1234 5678 9012`` reads as 14 digits in four groups; two ids in a row as one long number.
+    An account the snapshot names is found in whole groups; any other longer number is kept."""
+    d = synthetic()
+    r = Redactor.build([d], KEY)
+    me, member = spell(ME, "{a4} {b4} {c4}"), spell(MEMBER, "{a4}-{b4}-{c4}")
+    assert r.text(f"at 12:00 {me} ok") == f"at 12:00 {respelled(r.text(ME), me)} ok"
+    two = f"{member}-{member}"
+    assert r.text(two) == f"{respelled(r.text(MEMBER), member)}-{respelled(r.text(MEMBER), member)}"
+    assert r.text(f"7-{member}-12") == f"7-{respelled(r.text(MEMBER), member)}-12"
+    for kept in ("00 1234 5678 9012", "2026-12-03-10-00-00", "1.2.3.4.5.6.7.8.9.10", f"{ME[:6]}-{ME[6:]}-1"):
+        assert r.text(kept) == kept
+
+
+def test_an_endpoint_dns_name_or_a_grouped_account_split_by_format_characters_is_redacted():
+    d = synthetic()
+    r = Redactor.build([d], KEY)
+    name = d["endpoints"][0]["dns_names"][0]
+    split = name[:9] + "\u200b" + name[9:]
+    assert r.text(split) == r.text(name) and r.text(name).startswith("h-")
+    member = spell(MEMBER, "{a4} {b4} {c4}")
+    assert r.text(f"12:00 {member[:6]}\u00ad{member[6:]}") == f"12:00 {respelled(r.text(MEMBER), member)}"
+    assert r.text(f"x{ME[:5]}\u200b{ME[5:]}0") == f"x{r.text(ME)}0"  # in a longer run of digits
