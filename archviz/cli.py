@@ -357,6 +357,9 @@ def discover(out, **opts):
               help="Folder for snapshot.json, the pages and the diagrams.")
 def snapshot(out, formats, only, **opts):
     """Discover, then render into the same folder (the main command for your own accounts)."""
+    from archviz.render.output import check
+
+    check(out)  # what the render would refuse, before the crawl
     doc = run_discover(out, **opts)
     run_render(doc, out, formats, only)
 
@@ -475,7 +478,8 @@ def evidence(snapshot_path, raw_dir, out, key_path, strict, trusted_accounts, co
     from archviz.evidence import pack
     from archviz.files import output_file
 
-    inputs = [key_path, config_path, opts.get("accounts_from"), snapshot_path and snapshot.file_of(snapshot_path)]
+    inputs = [key_path, config_path, opts.get("accounts_from"), snapshot_path and snapshot.file_of(snapshot_path),
+              raw_dir]
     output_file(out, inputs)  # before the crawl, not after it
     key = pack.load_key(key_path) if key_path is not None else None
     source = pack.RAW

@@ -45,6 +45,13 @@ def regular_file(path: Path, error: type[ArchvizError], kind: str) -> os.stat_re
     return info
 
 
+def resolved(path: Path, shown: str) -> Path:
+    try:
+        return Path(path).resolve()
+    except (OSError, RuntimeError) as exc:  # a loop of links
+        raise InputError(f"{shown}: cannot follow {path}: {getattr(exc, 'strerror', None) or exc}") from None
+
+
 def _same(a: Path, b: Path) -> bool:
     try:
         return os.path.samefile(a, b)  # hard links and links to it too
@@ -57,15 +64,19 @@ def output_file(path: Path, inputs: Iterable[Path | None] = (), label: str = "--
     """The one check before a run replaces a file of its output (every command, before any work):
     the file is written to a temporary and renamed over ``path``, so a ``path`` that is there must
     be a regular file (never a folder, a link, a FIFO or a device such as ``/dev/stdout``, which
-    the rename would replace); it must be none of the run's ``inputs``, which would be lost; and
-    its folder must exist, unless the output is a folder the run creates (``new_folder``)."""
+    the rename would replace); it must be none of the run's ``inputs`` and inside none of its
+    input folders (a raw folder), which would be lost or spoilt; and its folder must exist,
+    unless the output is a folder the run creates (``new_folder``)."""
     path = Path(path)
     shown = f"{label} {path}" if label else str(path)
     if path.is_symlink() or (path.exists() and not path.is_file()):
         raise InputError(f"{shown}: not a regular file (archviz writes a new file and renames it into place, "
                          f"which would replace a folder, a link, a FIFO or a device)")
-    for given in inputs:
-        if given is not None and path.exists() and Path(given).exists() and _same(path, Path(given)):
+    for given in (Path(g) for g in inputs if g is not None):
+        if given.is_dir() and resolved(path, shown).is_relative_to(resolved(given, shown)):
+            raise InputError(f"{shown} is inside {given}, an input folder of this run: write the output elsewhere, "
+                             f"so the input is kept as it is")
+        if path.exists() and given.exists() and _same(path, given):
             raise InputError(f"{shown} is also an input of this run ({given}): write the output elsewhere, "
                              f"so the input is kept")
     parent = path.parent

@@ -147,3 +147,52 @@ def test_an_unknown_profile_is_one_line(tmp_path, env, named):
                                                             ["--profile", "nosuchprofile"])
     one_line(run(args, env=env), 2, f"{named}: no such profile")
     assert not (tmp_path / "out" / "snapshot.json").exists()
+
+
+def test_evidence_never_writes_its_pack_into_its_raw_folder(snapshots):
+    tmp, _ = snapshots
+    raw = tmp / "raw"
+    raw.mkdir()
+    (raw / "crawl.json").write_text("{}")
+    for out in (raw / "crawl.json", raw / "pack.zip", raw / "sub" / ".." / "pack.zip"):
+        one_line(run(["evidence", "--snapshot", str(tmp / "new"), "--raw", str(raw), "--out", str(out)]), 2,
+                 "an input folder of this run")
+    assert sorted(p.name for p in raw.iterdir()) == ["crawl.json"] and (raw / "crawl.json").read_text() == "{}"
+
+
+def test_a_loop_of_links_is_one_line(tmp_path):
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    for args in (["discover", "--replay", str(tmp_path / "a"), "--out", str(tmp_path / "o")],
+                 ["discover", "--raw", str(tmp_path / "a"), "--out", str(tmp_path / "o"), "--accounts", "123456789012"]):
+        one_line(run(args), 2, "cannot follow")
+
+
+def test_snapshot_refuses_a_folder_render_would_refuse_before_the_crawl(tmp_path):
+    """archviz snapshot crawls, then renders into the same folder: what the render refuses (a page
+    of yours in a folder that is no earlier render's) is refused before the crawl."""
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "index.md").write_text("# my page\n")
+    one_line(run(["snapshot", "--accounts", "123456789012", "--out", str(tmp_path / "mine")]), 1,
+             "refusing to replace")
+    assert not (tmp_path / "mine" / "snapshot.json").exists()
+
+
+@pytest.mark.parametrize("kind", ["symlink", "fifo"])
+def test_render_never_replaces_a_link_or_fifo_in_an_earlier_render(snapshots, kind):
+    tmp, _ = snapshots
+    out = tmp / "site"
+    assert run(["render", str(tmp / "new"), "--out", str(out)]).exit_code == 0
+    target = out / "findings.md"
+    target.unlink()
+    if kind == "symlink":
+        (tmp / "elsewhere.md").write_text("mine")
+        target.symlink_to(tmp / "elsewhere.md")
+    else:
+        os.mkfifo(target)
+    for args in (["render", str(tmp / "new"), "--out", str(out)], ["snapshot", "--accounts", "123456789012",
+                                                                     "--out", str(out)]):
+        one_line(run(args), 2, "not a regular file")
+    assert target.is_symlink() if kind == "symlink" else target.is_fifo()
+    if kind == "symlink":
+        assert (tmp / "elsewhere.md").read_text() == "mine"

@@ -106,7 +106,9 @@ def test_raw_over_an_earlier_raw_folder_holding_a_file_of_yours_is_refused_and_n
         out = tmp_path / f"out{i}"
         result = invoke(args + [str(out)], env=sandbox.env())
         assert result.returncode == 2 and one_line(result), (extra, result.stderr)
-        assert str(raw / extra) in result.stderr and "not written by archviz" in result.stderr, result.stderr
+        named = {str(raw / "/".join(extra.split("/")[:n])) for n in range(1, extra.count("/") + 2)}
+        assert "not written by archviz" in result.stderr and [n for n in named if f"{n} was" in result.stderr], \
+            result.stderr  # the file, or the folder of yours that holds it
         assert (raw / extra).read_text() == "keep me"
         assert {p: p.read_bytes() for p in before} == before
         assert not out.exists()  # refused before the crawl
@@ -115,6 +117,22 @@ def test_raw_over_an_earlier_raw_folder_holding_a_file_of_yours_is_refused_and_n
     (raw / "mine").mkdir()  # an empty folder of yours counts too
     result = invoke(args + [str(tmp_path / "o3")], env=sandbox.env())
     assert result.returncode == 2 and str(raw / "mine") in result.stderr and (raw / "mine").is_dir()
+
+
+@pytest.mark.parametrize("extra", ["notes/2024/summary.final.json", "123456789012/us-east-1/my-notes.Draft.json",
+                                   "123456789012/us-east-1/ec2.RunInstances.json", "caller/notes/sts.AssumeRole.json",
+                                   f"{ACCOUNT}/{REGION}/ec2.DescribeVpcs.json/x"])
+def test_a_file_of_yours_shaped_like_a_raw_answer_is_not_deleted_either(tmp_path, extra):
+    """Only <account id>/<region>/<operation archviz calls>.json is archviz's: a file of yours that
+    merely has a raw answer's shape of name is refused, not replaced."""
+    raw = recorded().write(tmp_path / "raw", REQUEST)
+    if extra.endswith("/x"):  # a folder of yours where archviz would put an answer
+        (raw / extra).parent.unlink()
+    (raw / extra).parent.mkdir(parents=True, exist_ok=True)
+    (raw / extra).write_text("keep me")
+    with pytest.raises(InputError, match="not written by archviz|not an archviz raw folder"):
+        recorded().write(raw, REQUEST)
+    assert (raw / extra).read_text() == "keep me"
 
 
 def test_a_crawl_json_archviz_did_not_write_does_not_make_a_raw_folder(tmp_path):

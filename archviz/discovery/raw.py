@@ -55,8 +55,10 @@ from botocore.validate import ParamValidator
 
 from archviz import __version__
 from archviz.discovery.aws import REMOVED, holds_secret, redact
+from archviz.discovery.permissions import is_allowed
 from archviz.environment import positive_int
 from archviz.errors import ArchvizError, InputError, ReplayError
+from archviz.files import resolved
 
 FORMAT = 1
 CRAWL_FILE = "crawl.json"
@@ -67,7 +69,6 @@ PLACEHOLDER = REMOVED
 # Answers of which only these members are kept: an AssumeRole answer keeps the session's role ARN
 # and the expiry (the credentials are removed by SECRET_FIELDS; the rest is not needed).
 KEEP_ONLY = {("sts", "AssumeRole"): frozenset({"AssumedRoleUser", "Credentials"})}
-_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")  # an account id (or "caller"), a region (or "global")
 _FILE = re.compile(r"^(?P<service>[a-z0-9-]+)\.(?P<operation>[A-Za-z0-9]+)\.json$")
 _MAX_FILE_BYTES = 256 * 1024**2
 LIMIT_VARIABLE = "ARCHVIZ_MAX_RAW_BYTES"
@@ -133,7 +134,7 @@ def canonical(params: dict) -> str:
 def apart(raw_dir: Path, out: Path, flag: str = "--raw") -> None:
     """Refuse a raw folder (``--raw``, ``--replay``) that is, holds or is inside ``out``, the
     snapshot's folder: a raw folder holds AWS's answers only, or it no longer replays."""
-    raw, snap = Path(raw_dir).resolve(), Path(out).resolve()
+    raw, snap = resolved(raw_dir, f"{flag} {raw_dir}"), resolved(out, f"--out {out}")
     if raw == snap:
         raise InputError(f"{flag} and --out must be different folders (the raw folder holds AWS's answers only)")
     for inner, outer, (a, b) in (("--out", flag, (snap, raw)), (flag, "--out", (raw, snap))):
@@ -494,14 +495,23 @@ def _entries(folder: Path, error: type[ArchvizError]) -> list[tuple[str, Path, o
     return found
 
 
+_ACCOUNT_FOLDER = re.compile(r"^([0-9]{12}|caller)$")
+_REGION_FOLDER = re.compile(r"^([a-z]{2}(-[a-z]+)+-[0-9]+|global)$")
+
+
 def _raw_layout(rel: str, is_folder: bool) -> bool:
-    """``rel`` is where a raw folder keeps things: ``crawl.json``, ``<account>/<region>/``
-    folders and ``<account>/<region>/<service>.<Operation>.json`` files."""
+    """``rel`` is where a raw folder keeps things, and nothing else is: ``crawl.json``,
+    ``<account id or caller>/<region or global>/`` folders and, in them,
+    ``<service>.<Operation>.json`` files of operations archviz calls (``permissions.py``)."""
     parts = rel.split("/")
+    folders = parts if is_folder else parts[:-1]
+    if not all(pattern.match(p) for pattern, p in zip((_ACCOUNT_FOLDER, _REGION_FOLDER), folders)):
+        return False
     if is_folder:
-        return len(parts) <= 2 and all(_NAME.match(p) for p in parts)
-    return rel == CRAWL_FILE or (len(parts) == 3 and all(_NAME.match(p) for p in parts[:2])
-                                 and _FILE.match(parts[2]) is not None)
+        return len(parts) <= 2
+    match = _FILE.match(parts[-1])
+    return rel == CRAWL_FILE or (len(parts) == 3 and match is not None
+                                 and is_allowed(match.group("service"), match.group("operation")))
 
 
 def _is_crawl_file(path: Path) -> bool:

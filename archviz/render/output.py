@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from archviz.errors import ArchvizError
-from archviz.files import LOCK_FILE, existing_mode, folder_lock, remove_temporaries, write_atomic
+from archviz.files import LOCK_FILE, existing_mode, folder_lock, output_file, remove_temporaries, write_atomic
 
 MANIFEST = "archviz-manifest.json"
 STAGING = ".archviz-staging"
@@ -71,6 +71,28 @@ def is_output(rel: str) -> bool:
     return bool(_OUTPUT_PATH.match(rel))
 
 
+def _not_a_render(folder: Path, rel: str) -> ArchvizError:
+    return ArchvizError(f"refusing to replace {folder / rel}: {folder} holds no {MANIFEST}, so it is not an "
+                        f"earlier render's; move the file away or choose another folder")
+
+
+def check(folder: Path) -> None:
+    """Before a crawl whose render goes into ``folder`` (``archviz snapshot``): refuse now what
+    :meth:`Output.write` would refuse after the crawl, a page or diagram of yours in a folder that
+    is not an earlier render's, or one that is a link, a FIFO or a device."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return
+    adopted = (folder / MANIFEST).exists()
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder).as_posix()
+        if not is_output(rel) or (path.is_dir() and not path.is_symlink()):
+            continue
+        if not adopted:
+            raise _not_a_render(folder, rel)
+        output_file(path, label="", new_folder=True)
+
+
 class Output:
     """``with Output(folder) as out: out.write(rel, data) ... out.commit(manifest_extra)``."""
 
@@ -117,8 +139,8 @@ class Output:
         if rel in self.site.hashes:
             raise ArchvizError(f"archviz bug: {rel} would be written twice in one render (please report this)")
         if not self.adopted and (self.folder / rel).exists():  # a file of yours: never replaced
-            raise ArchvizError(f"refusing to replace {self.folder / rel}: {self.folder} holds no {MANIFEST}, so it is "
-                               f"not an earlier render's; move the file away or choose another folder")
+            raise _not_a_render(self.folder, rel)
+        output_file(self.folder / rel, label="", new_folder=True)  # never a link, a FIFO or a device
         try:  # a page or diagram that is replaced keeps its mode
             write_atomic(self.staging / rel, data, mode=existing_mode(self.folder / rel))
         except OSError as exc:

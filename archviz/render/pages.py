@@ -19,13 +19,15 @@ from markupsafe import Markup
 
 from archviz.render.text import title, visible
 
-_SPECIAL = re.compile(r"([\\`*_\[\]|~])")  # inline syntax: links, emphasis, code, tables
+# Inline syntax: links, emphasis, code, tables, and attribute lists (``{: onclick=... }``, which
+# Python-Markdown's attr_list, common in Material sites, turns into attributes of the element before).
+_SPECIAL = re.compile(r"([\\`*_\[\]|~{}])")
 _ORDERED = re.compile(r"^(\d+)([.)])(?=\s|$)")
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9._/\-]+$")
 # What auto-linking renderers (GitHub, GitLab, pymdownx.magiclink, linkify) turn into a link:
 # a scheme, a www. host, an e-mail address, wherever it starts (GitHub links ``_https://x`` and
 # ``1https://x`` too). Shown as a code span, which no renderer links.
-_URL_LIKE = re.compile(r"(?i)(?:[a-z][a-z0-9+.-]*:/+|www\.)[^\s<>`|\\]*"
+_URL_LIKE = re.compile(r"(?i)(?:[a-z][a-z0-9+.-]*:/+|www\.)[^\s<>`|\\{}]*"
                        r"|[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 
 

@@ -9,8 +9,11 @@ order mark) are shown as a visible ``<U+202E>``, so ``hb-\\u202egnp.exe`` cannot
 Text that becomes a title (a page's first heading, a navigation entry) gets more: a docs
 site's theme writes titles into ``<title>``, navigation and attributes as it likes (Material
 for MkDocs writes ``page.title | striptags``, which turns ``&lt;`` back into ``<``; navigation
-titles are written as they are), so no escaping of ours survives every theme. There, the
-characters HTML gives meaning to become look-alikes that mean nothing to any parser."""
+titles are written as they are), so no escaping of ours survives every theme. There, ``<``,
+``>`` and ``"`` become look-alikes that mean nothing to any parser: no tag can open, and no
+double-quoted attribute can end, however many times a theme unescapes the title. ``&`` and
+``'`` stay as they are: an entity unescaped once is text again, and names like ``R&D`` and
+``O'Brien`` keep their spelling (both themes escape titles they put in attributes)."""
 
 from __future__ import annotations
 
@@ -35,12 +38,12 @@ def visible(value: object) -> str:
     return "".join(_shown(ch) for ch in s)
 
 
-# What HTML gives meaning to, as characters that look alike and mean nothing to HTML or YAML.
-_LOOKALIKES = str.maketrans({"<": "\u2039", ">": "\u203a", "&": "\uff06", '"': "\uff02", "'": "\uff07"})
+# What opens a tag or ends an attribute, as characters that look alike and mean nothing to HTML.
+_LOOKALIKES = str.maketrans({"<": "\u2039", ">": "\u203a", '"': "\uff02"})
 
 
 def title(value: object) -> str:
-    """:func:`visible` text for a title: also no ``< > & " '``, whatever a theme does with it."""
+    """:func:`visible` text for a title: also no ``<``, ``>`` or ``"``, whatever a theme does with it."""
     return visible(value).translate(_LOOKALIKES)
 
 
