@@ -1,7 +1,8 @@
 """Hardening of evidence packs and of what archviz reads from the environment: a bad variable is
 one line naming it (in the CLI and in a MkDocs build); a key of another type or curve is one line
-saying which keys are accepted; a zip bomb is refused before it is inflated and what is only
-hashed is streamed; a manifest's pack_format must be a whole number; bytes before the zip are
+saying which keys are accepted; a zip bomb is refused before it is inflated (from its declared
+size, or because a check that needs no file inflated fails first) and what is only hashed is
+streamed; a manifest's pack_format must be a whole number; bytes before the zip are
 refused; OCSF times are milliseconds (and packs of format 1, written with seconds, still verify)."""
 
 from __future__ import annotations
@@ -10,8 +11,11 @@ import hashlib
 import json
 import os
 import shutil
+import time
 import tracemalloc
+import warnings
 import zipfile
+import zlib
 from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
@@ -23,7 +27,7 @@ from py_ocsf_models.events.findings.detection_finding import DetectionFinding
 
 from archviz.discovery.raw import dumps, parse_time
 from archviz.evidence import findings
-from archviz.evidence.pack import MANIFEST, PACK_FORMAT, SUMS, sums, zip_bytes
+from archviz.evidence.pack import MANIFEST, PACK_FORMAT, SIGNATURE, SUMS, sums, zip_bytes
 from archviz.sandbox.privatelink import STATE
 from tests.conftest import invoke, run_cli
 from tests.site_tools import mkdocs_build
@@ -31,6 +35,8 @@ from tests.test_evidence_findings import EPOCH, WHEN, findings_estate
 
 ZEROS = 200 * 1024**2  # a bomb's inflated size; deflate makes it about 200 KB
 LOW = ZEROS // 10  # verify's peak allocation must stay far below it
+GIB = 1024**3  # a bigger bomb's: about 1 MB in the zip
+MIB = 1024**2
 
 # openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:brainpoolP512t1 (a curve the cryptography
 # package cannot load): a throwaway key made for this test.
@@ -165,6 +171,24 @@ def _pem(key, public: bool) -> bytes:
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
 
 
+# A 512-bit Diffie-Hellman key pair (made once: DH parameters take long to generate), whose
+# loading warns (CryptographyDeprecationWarning): the warning must not reach the one line.
+DH_PUBLIC = b"""-----BEGIN PUBLIC KEY-----
+MIGaMFMGCSqGSIb3DQEDATBGAkEAmknCLt2mVe3Nj+lSeG9Y8EsNWmZBNf4ZZmuE
+ehM6/Z3NtrRXJYkM3UYri4jDREs7+iAUf6owvFg06i4eRuP59wIBAgNDAAJAP8rh
+PTnu4uCdt7GfwJPXKoSWhkxRHEGW4edF5ETLfpLEx6oh8CHMwtoZ2HDIyfd2Ts+t
+pV55/afUt0tKROaTfQ==
+-----END PUBLIC KEY-----
+"""
+DH_PRIVATE = b"""-----BEGIN PRIVATE KEY-----
+MIGcAgEAMFMGCSqGSIb3DQEDATBGAkEAmknCLt2mVe3Nj+lSeG9Y8EsNWmZBNf4Z
+ZmuEehM6/Z3NtrRXJYkM3UYri4jDREs7+iAUf6owvFg06i4eRuP59wIBAgRCAkA9
+hKOobsxdSMhfL3JJsz+XMh22THWuoEt7A/DcJNMAkT/BXSYh/7yGuilXkwZ4kZWc
+FexllYT6YfCME37etQ31
+-----END PRIVATE KEY-----
+"""
+
+
 def keys(public: bool) -> dict[str, bytes]:
     """Every kind of file that is not an Ed25519 key in PEM of the kind asked for."""
     ed = ed25519.Ed25519PrivateKey.generate()
@@ -174,34 +198,102 @@ def keys(public: bool) -> dict[str, bytes]:
     return {"brainpoolP512t1": BRAINPOOL_PUBLIC if public else BRAINPOOL_PRIVATE,
             "P-256": _pem(ec.generate_private_key(ec.SECP256R1()), public),
             "RSA": _pem(rsa.generate_private_key(public_exponent=65537, key_size=2048), public),
-            "DER": der, "garbage": b"\x00\x01 not a key at all \xff", "empty": b"",
+            "DH": DH_PUBLIC if public else DH_PRIVATE, "DER": der, "garbage": b"\x00\x01 not a key at all \xff", "empty": b"",
             "the other half": _pem(ed, not public)}
 
 
 @pytest.mark.parametrize("kind", list(keys(True)))
 def test_verify_key_that_is_not_an_ed25519_public_key_is_one_line(small, tmp_path, kind):
     (tmp_path / "k.pub").write_bytes(keys(True)[kind])
-    result = invoke(["verify", str(small.pack), "--key", str(tmp_path / "k.pub")])
+    with warnings.catch_warnings(record=True) as warned:  # a warning would print lines of its own
+        warnings.simplefilter("always")
+        result = invoke(["verify", str(small.pack), "--key", str(tmp_path / "k.pub")])
+    assert [str(w.message) for w in warned] == []
     one_line(result, 2, f"--key {tmp_path / 'k.pub'}", "Ed25519 public key in PEM")
 
 
 @pytest.mark.parametrize("kind", list(keys(False)))
 def test_evidence_sign_key_that_is_not_an_ed25519_private_key_is_one_line(tmp_path, kind):
     (tmp_path / "k.pem").write_bytes(keys(False)[kind])
-    result = invoke(["evidence", "--org", "--sign", str(tmp_path / "k.pem"), "--out", str(tmp_path / "p.zip")])
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always")
+        result = invoke(["evidence", "--org", "--sign", str(tmp_path / "k.pem"), "--out", str(tmp_path / "p.zip")])
+    assert [str(w.message) for w in warned] == []
     one_line(result, 2, f"--sign {tmp_path / 'k.pem'}", "Ed25519 private key in PEM")
     assert not (tmp_path / "p.zip").exists()
 
 
 # --- zip bombs --------------------------------------------------------------------------------
 
+class _Zeros:
+    """A deflater for zeros written a MiB at a time: after a full flush, deflate starts afresh,
+    so each MiB deflates to the same bytes, made once (a GiB bomb is written in a fraction of a
+    second; zipfile still counts its size and CRC-32)."""
+
+    def __init__(self):
+        deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+        self.piece = deflate.compress(bytes(MIB)) + deflate.flush(zlib.Z_FULL_FLUSH)
+        self.end = deflate.flush()
+
+    def compress(self, data: bytes) -> bytes:
+        assert data is ZERO_MIB
+        return self.piece
+
+    def flush(self) -> bytes:
+        return self.end
+
+
+ZERO_MIB = bytes(MIB)
+
+
 def add_zeros(path: Path, name: str, size: int = ZEROS) -> Path:
-    """Add an entry of ``size`` zero bytes to the zip, written in pieces (never held whole)."""
-    chunk = bytes(1024**2)
-    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as zf, zf.open(name, "w") as f:
-        for _ in range(size // len(chunk)):
-            f.write(chunk)
+    """Add an entry of ``size`` zero bytes (whole MiBs) to the zip, deflated, written in pieces
+    (never held whole)."""
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as zf, zf.open(name, "w", force_zip64=size >= 2**31) as f:
+        f._compressor = _Zeros()  # zipfile's deflater for this entry, replaced by the one above
+        for _ in range(size // MIB):
+            f.write(ZERO_MIB)
     return path
+
+
+def inflated_by(monkeypatch) -> list[int]:
+    """A counter of the bytes every zip entry opened from now on inflates."""
+    count = [0]
+    read = zipfile.ZipExtFile.read
+
+    def counted(self, n=-1):
+        data = read(self, n)
+        count[0] += len(data)
+        return data
+
+    monkeypatch.setattr(zipfile.ZipExtFile, "read", counted)
+    return count
+
+
+@pytest.fixture(scope="module")
+def inflating(tmp_path_factory) -> float:
+    """How long inflating a GiB bomb takes on this machine, as verify would (in pieces, holding
+    none, hashing none): a bomb refused before it is inflated takes far less."""
+    bomb = add_zeros(tmp_path_factory.mktemp("gib") / "bomb.zip", "zeros", GIB)
+    start = time.monotonic()
+    with zipfile.ZipFile(bomb) as zf, zf.open("zeros") as f:
+        while f.read(MIB):
+            pass
+    return time.monotonic() - start
+
+
+def refused_cheaply(monkeypatch, inflating: float, pack: Path, *args: str):
+    """``verify PACK``'s result, checked to have inflated, held and taken next to nothing: less
+    than a MiB inflated (the small pack's manifest and SHA256SUMS take a few KB), less than LOW
+    held, and less than a fifth of the time a GiB bomb takes to inflate."""
+    inflated = inflated_by(monkeypatch)
+    start = time.monotonic()
+    result, most = peak(lambda: invoke(["verify", str(pack), *args]))
+    took = time.monotonic() - start
+    assert inflated[0] < MIB, f"verify inflated {inflated[0]} bytes of a pack it refuses"
+    assert most < LOW, f"verify held {most} bytes for a pack it refuses"
+    assert took < inflating / 5, f"verify took {took:.2f} s to refuse a pack (inflating a GiB takes {inflating:.2f} s)"
+    return result
 
 
 def test_an_unlisted_entry_is_refused_before_it_is_inflated(small, tmp_path):
@@ -245,6 +337,144 @@ def test_an_entry_that_inflates_beyond_its_declared_size_is_refused_without_infl
     result, most = peak(lambda: invoke(["verify", str(pack)]))
     one_line(result, 7, "report.html")
     assert most < LOW
+
+
+BOMBED = {SIGNATURE: "the 1024 a signature may be (an Ed25519 signature is 64 bytes)",
+          SUMS: "a manifest or SHA256SUMS may be in a pack of",
+          MANIFEST: "a manifest or SHA256SUMS may be in a pack of"}
+
+
+@pytest.mark.parametrize("name", list(BOMBED))
+def test_a_bombed_manifest_sha256sums_or_signature_is_refused_from_its_declared_size(small, tmp_path, monkeypatch,
+                                                                                     inflating, name):
+    """Verify reads these three before any hash is checked: a GiB of any of them is refused from
+    the size the zip declares, before one byte of it is inflated."""
+    bomb = add_zeros(made({k: v for k, v in small.files.items() if k != name}, tmp_path / "bomb.zip"), name, GIB)
+    assert bomb.stat().st_size < small.pack.stat().st_size + 2 * MIB
+    result = refused_cheaply(monkeypatch, inflating, bomb)
+    one_line(result, 7, f"{name}: {GIB} bytes once unpacked, more than", BOMBED[name])
+
+
+def test_a_manifest_of_tiny_json_values_is_bounded_by_the_files_the_pack_holds(small, tmp_path, monkeypatch,
+                                                                               inflating):
+    """40 MiB of ``[],`` deflate to some 40 KB and would cost gigabytes to parse: a manifest may
+    be no larger than the files the zip holds can need (4 MiB and 4 KiB a file)."""
+    files = len(small.files)
+    junk = b"[" + b"[]," * (40 * MIB // 3) + b"[]]"
+    bomb = made(dict(small.files, **{MANIFEST: junk}), tmp_path / "bomb.zip")
+    assert bomb.stat().st_size < small.pack.stat().st_size + MIB
+    result = refused_cheaply(monkeypatch, inflating, bomb)
+    one_line(result, 7, f"manifest.json: {len(junk)} bytes once unpacked, more than the "
+                        f"{4 * MIB + 4096 * files} a manifest or SHA256SUMS may be in a pack of {files} files")
+
+
+def test_a_raw_answer_file_larger_than_any_raw_folder_holds_is_refused_from_its_declared_size(small, tmp_path,
+                                                                                              monkeypatch, inflating):
+    """A GiB raw answer file, listed in the manifest, in a pack without SHA256SUMS: no raw
+    folder holds a file over 256 MiB, so the zip's directory is enough to refuse it."""
+    manifest = json.loads(small.files[MANIFEST])
+    manifest["files"]["raw/zeros.json"] = "0" * 64
+    files = {k: v for k, v in small.files.items() if k != SUMS}
+    bomb = add_zeros(made(dict(files, **{MANIFEST: dumps(manifest)}), tmp_path / "bomb.zip"), "raw/zeros.json", GIB)
+    result = refused_cheaply(monkeypatch, inflating, bomb)
+    one_line(result, 7, f"raw/zeros.json: {GIB} bytes once unpacked, more than the 268435456 a raw answer file may be")
+
+
+def _listing_zeros(small) -> tuple[dict[str, bytes], dict]:
+    """The small pack's files and manifest, the manifest listing raw/zeros.json too (with a hash
+    that is not theirs: only inflating them would say so) and SHA256SUMS agreeing with it."""
+    manifest = json.loads(small.files[MANIFEST])
+    manifest["files"]["raw/zeros.json"] = "0" * 64
+    files = dict(small.files, **{MANIFEST: dumps(manifest)})
+    files[SUMS] = sums(files[MANIFEST], manifest["files"])
+    return files, manifest
+
+
+def _with_zeros(files: dict[str, bytes], path: Path) -> Path:
+    """A pack of ``files`` and raw/zeros.json, 200 MB of zeros (a raw answer file may be 256 MiB)."""
+    return add_zeros(made(files, path), "raw/zeros.json")
+
+
+def test_a_pack_without_sha256sums_is_refused_before_any_listed_file_is_inflated(small, tmp_path, monkeypatch,
+                                                                                 inflating):
+    files, _ = _listing_zeros(small)
+    del files[SUMS]
+    one_line(refused_cheaply(monkeypatch, inflating, _with_zeros(files, tmp_path / "p.zip")), 7, f"{SUMS}: removed")
+
+
+def test_the_signature_is_checked_before_any_listed_file_is_inflated(small, tmp_path, monkeypatch, inflating):
+    key = ed25519.Ed25519PrivateKey.generate()
+    (tmp_path / "k.pub").write_bytes(_pem(key, public=True))
+    files, _ = _listing_zeros(small)
+    cases = {"not signed": (None, f"{SIGNATURE} is missing: the pack is not signed"),
+             "another key": (ed25519.Ed25519PrivateKey.generate(),
+                             f"{SIGNATURE}: the signature over {MANIFEST} does not match the key")}
+    for label, (signer, message) in cases.items():
+        if signer is not None:
+            files[SIGNATURE] = signer.sign(files[MANIFEST])
+        pack = _with_zeros(files, tmp_path / f"{label}.zip")
+        one_line(refused_cheaply(monkeypatch, inflating, pack, "--key", str(tmp_path / "k.pub")), 7, message)
+    files[SIGNATURE] = key.sign(files[MANIFEST])  # the signature holds: then raw/zeros.json is inflated
+    result = invoke(["verify", str(_with_zeros(files, tmp_path / "signed.zip")), "--key", str(tmp_path / "k.pub")])
+    one_line(result, 7, "raw/zeros.json: altered (its SHA-256 is not the one the manifest lists)")
+    files[MANIFEST] = files[MANIFEST].replace(b'"pack_format": 2', b'"pack_format":  2')
+    files[SIGNATURE] = key.sign(files[MANIFEST])  # a manifest the key signed, SHA256SUMS not made again
+    pack = _with_zeros(files, tmp_path / "resigned.zip")
+    one_line(refused_cheaply(monkeypatch, inflating, pack, "--key", str(tmp_path / "k.pub")), 7,
+             f"{SUMS}: altered (it does not list the files' and the manifest's hashes)")
+
+
+def test_a_held_file_is_inflated_into_one_buffer(small, tmp_path):
+    """A file verify reads again (here a raw answer file, listed with its hash: it is replayed)
+    costs its size in memory once, not twice (its pieces and then their join)."""
+    files, manifest = _listing_zeros(small)
+    manifest["files"]["raw/zeros.json"] = hashlib.sha256(bytes(ZEROS)).hexdigest()
+    files[MANIFEST] = dumps(manifest)
+    files[SUMS] = sums(files[MANIFEST], manifest["files"])
+    result, most = peak(lambda: invoke(["verify", str(_with_zeros(files, tmp_path / "p.zip"))]))
+    one_line(result, 7, "raw/ does not rebuild the snapshot: raw/zeros.json")
+    assert ZEROS < most < 1.5 * ZEROS, f"verify held {most} bytes for a file of {ZEROS}"
+
+
+def _edit_facts(files: dict[str, bytes], manifest: dict) -> None:
+    manifest["scope"]["mode"] = "forged"
+    files[MANIFEST] = dumps(manifest)  # SHA256SUMS left as it was
+
+
+def _edit_a_hash(files: dict[str, bytes], manifest: dict) -> None:
+    manifest["files"]["snapshot.json"] = "0" * 64
+    files[MANIFEST] = dumps(manifest)  # SHA256SUMS left as it was
+
+
+def _list_a_missing_file(files: dict[str, bytes], manifest: dict) -> None:
+    manifest["files"]["raw/gone.json"] = "0" * 64
+    files[MANIFEST] = dumps(manifest)
+    files[SUMS] = sums(files[MANIFEST], manifest["files"])
+
+
+def _edit_a_line_of_sums(files: dict[str, bytes], manifest: dict) -> None:
+    files[SUMS] = files[SUMS].replace(manifest["files"]["snapshot.json"].encode(), b"0" * 64)
+
+
+LISTINGS = {
+    "facts": (_edit_facts, f"{MANIFEST}: altered (its SHA-256 is not the one {SUMS} lists)"),
+    "a hash": (_edit_a_hash, f"{MANIFEST} or {SUMS}: altered (the manifest's SHA-256 is not the one {SUMS} lists, "
+                             f"and the two do not list the same SHA-256 for snapshot.json)"),
+    "a missing file": (_list_a_missing_file, "raw/gone.json: removed (the manifest lists it)"),
+    "a line of SHA256SUMS": (_edit_a_line_of_sums, f"{SUMS}: altered (it does not list exactly the manifest's files "
+                                                   f"and the manifest's hash)"),
+}
+
+
+@pytest.mark.parametrize("case", list(LISTINGS))
+def test_the_manifest_and_sha256sums_are_checked_against_each_other_before_any_listed_file_is_inflated(
+        small, tmp_path, monkeypatch, inflating, case):
+    """What the manifest and SHA256SUMS say of the pack needs no other file: it is checked, and
+    which of them was altered named, before raw/zeros.json (listed in both) is inflated."""
+    edit, message = LISTINGS[case]
+    files, manifest = _listing_zeros(small)
+    edit(files, manifest)
+    one_line(refused_cheaply(monkeypatch, inflating, _with_zeros(files, tmp_path / "p.zip")), 7, message)
 
 
 # --- the zip and its manifest -----------------------------------------------------------------

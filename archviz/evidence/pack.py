@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import warnings
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -188,7 +189,9 @@ def load_key(path: Path) -> Any:
     data = read_small(path, "--sign")
     passphrase = secret("ARCHVIZ_SIGNING_KEY_PASSPHRASE")
     try:
-        key = serialization.load_pem_private_key(data, password=passphrase)
+        with warnings.catch_warnings():  # a deprecated key type (DSA, DH) warns: it is refused below anyway
+            warnings.simplefilter("ignore")
+            key = serialization.load_pem_private_key(data, password=passphrase)
     except TypeError:  # a passphrase for a plain key, or none for an encrypted one
         advice = "unset ARCHVIZ_SIGNING_KEY_PASSPHRASE: the key is not encrypted" if passphrase else \
             "the key is encrypted: set ARCHVIZ_SIGNING_KEY_PASSPHRASE to its passphrase"

@@ -1,10 +1,15 @@
 """``archviz verify``: check an evidence pack by itself, offline.
 
-In order, stopping at the first problem: the zip is readable, nothing comes before it and its
-names are safe; the manifest is one this archviz reads (else: which version made it), and a
-file that neither it nor ``SHA256SUMS`` lists is refused before it is inflated; the others are
-inflated a piece at a time and hashed; the signature, with ``--key``; every file the manifest lists is there with its SHA-256, no file is there that it
-does not list, and ``SHA256SUMS`` agrees; then the snapshot is rebuilt from ``raw/`` alone
+In order, stopping at the first problem, and inflating nothing but ``manifest.json``,
+``SHA256SUMS`` and the signature until the checks that need no other file have passed (a small
+zip that would inflate to gigabytes costs neither the time nor the memory): the zip is readable,
+nothing comes before it, its names are safe, and what it declares unpacked is within bounds,
+in all and for each file that has one (the manifest, ``SHA256SUMS``, the signature, a raw
+answer file); the manifest is one this archviz reads (else: which version made it), and a file
+that neither it nor ``SHA256SUMS`` lists is refused; the signature, with ``--key``; the
+manifest against ``SHA256SUMS``, no file there that the manifest does not list, every file it
+lists there, and ``SHA256SUMS`` exactly the manifest's; then every listed file, inflated a piece
+at a time, has the SHA-256 the manifest lists; then the snapshot is rebuilt from ``raw/`` alone
 (the same collectors, served the recorded answers), analyzed with the settings the snapshot
 records, and compared with ``snapshot.json``, and the findings files are made again from it and
 compared with the pack's. A problem is :class:`VerificationError` (exit code 7) naming the
@@ -16,6 +21,7 @@ import hashlib
 import json
 import re
 import stat
+import warnings
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -27,13 +33,24 @@ from archviz.environment import positive_int
 from archviz.errors import ArchvizError, InputError, ReplayError
 from archviz.files import regular_file
 from archviz.evidence.compare import first_difference
-from archviz.discovery.raw import CRAWL_FILE
+from archviz.discovery.raw import _MAX_FILE_BYTES as MAX_RAW_FILE_BYTES, CRAWL_FILE
 from archviz.evidence.pack import (MANIFEST, PACK_FORMATS, PAGES, RAW, README, SIGNATURE, SUMS, UNLISTED,
                                    analysis_settings, facts, findings_files, mismatch, readme, rederive, sums)
 from archviz.snapshot import validate
 
 MAX_FILES = 1_000_000
 CHUNK = 1024**2  # how much of an entry is inflated at a time
+# The manifest and SHA256SUMS are inflated and read before any hash can be checked, so their
+# declared sizes are bounded first. The manifest lists every other file (a name and a SHA-256:
+# about 125 bytes a file; SHA256SUMS's line for it is shorter) besides the crawl's facts (a few
+# KB, and a line for each role assumed and each unit not covered): 64 MiB is some 500,000 files,
+# all 22 operations in all 23 regions of a 1,000-account organization. A pack allowed to unpack
+# to more than the default 4 GiB (ARCHVIZ_MAX_PACK_BYTES) may have them as large as 1/64 of that.
+LIST_BYTES = 64 * 1024**2
+# Bounded by the number of files too: the crawl's facts in 4 MiB, and 4 KiB for each file, 30
+# times what a file's entry takes (a failed unit's facts come with the raw answer files of its error).
+LIST_BASE_BYTES, LIST_BYTES_PER_FILE = 4 * 1024**2, 4096
+SIGNATURE_BYTES = 1024  # a raw Ed25519 signature is 64 bytes
 # A pack's names: our own, plain ASCII segments (a name with anything else was not written by archviz).
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-9._-]*)*$")
 
@@ -54,7 +71,7 @@ class VerificationError(ArchvizError):
 @dataclass
 class Pack:
     manifest: dict
-    files: dict[str, bytes]  # the files verify reads: all but the pages and report.html
+    files: dict[str, bytes | bytearray]  # the files verify reads: all but the pages and report.html
     digests: dict[str, str]  # every file's SHA-256
 
 
@@ -118,35 +135,60 @@ def _entries(zf: zipfile.ZipFile, path: Path, limit: int) -> dict[str, zipfile.Z
     return {e.filename: e for e in entries}
 
 
-def _inflate(zf: zipfile.ZipFile, entry: zipfile.ZipInfo, hold: bool) -> tuple[str, bytes | None]:
+def _sizes(entries: dict[str, zipfile.ZipInfo], limit: int) -> None:
+    """Refuse, from the sizes the zip declares, a file larger than it can be in an archviz pack,
+    before any is inflated: the manifest and ``SHA256SUMS`` (see :data:`LIST_BYTES`), the
+    signature, a raw answer file (no raw folder holds a larger one)."""
+    # ... and no larger than the files the zip holds can need (a small zip cannot list much: a
+    # manifest of 64 MiB of tiny JSON values costs gigabytes to parse).
+    listing = (min(max(LIST_BYTES, limit // 64), LIST_BASE_BYTES + LIST_BYTES_PER_FILE * len(entries)),
+               f"a manifest or SHA256SUMS may be in a pack of {len(entries)} files "
+               f"(ARCHVIZ_MAX_PACK_BYTES raises the limit)")
+    caps = {MANIFEST: listing, SUMS: listing,
+            SIGNATURE: (SIGNATURE_BYTES, "a signature may be (an Ed25519 signature is 64 bytes)")}
+    raw = (MAX_RAW_FILE_BYTES, "a raw answer file may be")
+    for name, entry in entries.items():
+        cap, what = caps.get(name, raw if name.startswith(RAW) else (None, ""))
+        if cap is not None and entry.file_size > cap:
+            raise VerificationError(f"{name}: {entry.file_size} bytes once unpacked, more than the {cap} {what}")
+
+
+def _inflate(zf: zipfile.ZipFile, entry: zipfile.ZipInfo, hold: bool) -> tuple[str, bytearray | None]:
     """An entry's SHA-256 and, with ``hold``, its bytes: inflated a piece at a time, never past the
-    size the zip declares for it."""
-    digest, pieces, size = hashlib.sha256(), [], 0
+    size the zip declares for it, into one buffer that grows as they come (never joined, and never
+    allocated from the declared size, which may be a lie)."""
+    digest, size = hashlib.sha256(), 0
+    data = bytearray() if hold else None
     with zf.open(entry) as f:
         while piece := f.read(CHUNK):
+            if size + len(piece) > entry.file_size:  # zipfile stops at the declared size; not taken on trust
+                break
             digest.update(piece)
+            if data is not None:
+                data += piece
             size += len(piece)
-            if hold:
-                pieces.append(piece)
-    if size != entry.file_size:
+    if piece or size != entry.file_size:
         raise VerificationError(f"{entry.filename}: its size is not the one the zip declares")
-    return digest.hexdigest(), b"".join(pieces) if hold else None
+    return digest.hexdigest(), data
 
 
-def read_pack(path: Path) -> Pack:
-    """The pack's manifest, its files and their hashes, read within bounds: only plain files with
-    plain names, each once whatever the case (a pack unpacks the same on every file system), from
-    a zip with nothing before it. The manifest is read first, and a file that neither it nor
-    ``SHA256SUMS`` lists is refused before it is inflated (a zip bomb); the others are inflated a
-    piece at a time, and only the files verify reads again are held."""
+def read_pack(path: Path, public_key: bytes | None = None, key_name: str = "") -> Pack:
+    """The pack's manifest, its files and their hashes, checked in the order of the module's
+    docstring within bounds: only plain files with plain names, each once whatever the case (a
+    pack unpacks the same on every file system), from a zip with nothing before it, none
+    declaring more than it can be. Only the manifest, ``SHA256SUMS`` and the signature are
+    inflated (and held) before the signature (with ``public_key``) and all that the manifest and
+    ``SHA256SUMS`` say of the pack's names are checked; then the listed files are inflated a
+    piece at a time and hashed, and only those verify reads again are held."""
     path = Path(path)
     limit = max_pack_bytes()
     regular_file(path, InputError, "an evidence pack is a zip file")
-    files: dict[str, bytes] = {}
+    files: dict[str, bytes | bytearray] = {}
     digests: dict[str, str] = {}
     try:
         with zipfile.ZipFile(path) as zf:
             entries = _entries(zf, path, limit)
+            _sizes(entries, limit)
             for name in UNLISTED:
                 if name in entries:
                     digests[name], files[name] = _inflate(zf, entries[name], hold=True)
@@ -156,11 +198,15 @@ def read_pack(path: Path) -> Pack:
             for name in entries:
                 if name not in listed and name not in summed and name not in UNLISTED:
                     raise VerificationError(f"{name}: added (the manifest does not list it)")
-            for name, entry in entries.items():
-                if name not in digests:
-                    digests[name], data = _inflate(zf, entry, hold=name in listed and _held(name))
-                    if data is not None:
-                        files[name] = data
+            if public_key is not None:
+                check_signature(files, public_key, key_name)
+            _check_listing(entries, files, digests[MANIFEST], listed, signed=public_key is not None)
+            for name in sorted(listed):
+                digests[name], data = _inflate(zf, entries[name], hold=_held(name))
+                if digests[name] != listed[name]:
+                    raise VerificationError(f"{name}: altered (its SHA-256 is not the one the manifest lists)")
+                if data is not None:
+                    files[name] = data
     except zipfile.BadZipFile as exc:
         raise VerificationError(f"{path}: not a readable zip file ({exc})")
     except (zipfile.LargeZipFile, NotImplementedError, EOFError, OSError, RuntimeError, zlib.error) as exc:
@@ -213,7 +259,9 @@ def check_signature(files: dict[str, bytes], public_key: bytes, key_name: str) -
     from cryptography.hazmat.primitives.asymmetric import ed25519
 
     try:
-        key = serialization.load_pem_public_key(public_key)
+        with warnings.catch_warnings():  # a deprecated key type (DSA, DH) warns: it is refused below anyway
+            warnings.simplefilter("ignore")
+            key = serialization.load_pem_public_key(public_key)
     except ValueError:
         raise InputError(f"--key {key_name}: not a PEM public key; {KEYS}")
     except UnsupportedAlgorithm as exc:  # a key type or curve the cryptography package cannot load
@@ -237,37 +285,39 @@ def _parse_sums(data: bytes) -> dict[str, str]:
     return listed
 
 
-def check_hashes(pack: Pack) -> None:
-    """The manifest against SHA256SUMS first (so an altered manifest is named as such), then
-    every file against the manifest, then SHA256SUMS against both."""
-    files, digests, listed = pack.files, pack.digests, pack.manifest["files"]
+def _check_listing(entries: dict[str, zipfile.ZipInfo], files: dict[str, bytes | bytearray], manifest_digest: str,
+                   listed: dict[str, str], signed: bool) -> None:
+    """What the manifest and ``SHA256SUMS`` say of the pack, checked with nothing else inflated:
+    the manifest against ``SHA256SUMS`` first (so an altered manifest is named as such), then no
+    file there that the manifest does not list and every file it lists there, then
+    ``SHA256SUMS`` exactly the manifest's files and hashes and the manifest's hash."""
     if SUMS not in files:
         raise VerificationError(f"{SUMS}: removed")
     summed = _parse_sums(files[SUMS])
-    if summed.get(MANIFEST) != digests[MANIFEST]:
-        others_hold = all(digests.get(name) == digest for name, digest in summed.items() if name != MANIFEST)
-        if others_hold:
+    if summed.get(MANIFEST) != manifest_digest:
+        if signed:  # the signature holds: the manifest is the signer's
+            raise VerificationError(f"{SUMS}: altered (it does not list the files' and the manifest's hashes)")
+        # Which of the two was altered, told without inflating any file: if they agree on every
+        # file, the manifest; if not, either could be.
+        disputed = sorted(n for n in set(summed) | set(listed) if n != MANIFEST and summed.get(n) != listed.get(n))
+        if not disputed:
             raise VerificationError(f"{MANIFEST}: altered (its SHA-256 is not the one {SUMS} lists)")
-        raise VerificationError(f"{SUMS}: altered (it does not list the files' and the manifest's hashes)")
-    for name in sorted(digests):
+        raise VerificationError(f"{MANIFEST} or {SUMS}: altered (the manifest's SHA-256 is not the one {SUMS} "
+                                f"lists, and the two do not list the same SHA-256 for {disputed[0]})")
+    for name in sorted(entries):
         if name not in listed and name not in UNLISTED:
             raise VerificationError(f"{name}: added (the manifest does not list it)")
-    for name, digest in sorted(listed.items()):
-        if name not in digests:
+    for name in sorted(listed):
+        if name not in entries:
             raise VerificationError(f"{name}: removed (the manifest lists it)")
-        if digests[name] != digest:
-            raise VerificationError(f"{name}: altered (its SHA-256 is not the one the manifest lists)")
-    if files[SUMS] != sums(files[MANIFEST], listed):  # every listed hash was checked above
+    if files[SUMS] != sums(files[MANIFEST], listed):
         raise VerificationError(f"{SUMS}: altered (it does not list exactly the manifest's files and the manifest's hash)")
 
 
 def verify(path: Path, public_key: bytes | None = None, key_name: str = "") -> Verified:
-    pack = read_pack(path)
+    pack = read_pack(path, public_key, key_name)
     files, manifest = pack.files, pack.manifest
     made_by = manifest["tool"]["version"]
-    if public_key is not None:
-        check_signature(files, public_key, key_name)
-    check_hashes(pack)
     raw = {name[len(RAW):]: data for name, data in files.items() if name.startswith(RAW)}
     doc = _json(files, "snapshot.json")
     other = "" if made_by == __version__ else f" (the pack was made by archviz {made_by}; this is {__version__})"
