@@ -577,9 +577,8 @@ def diff(old_path, new_path, fmt, out, fail_on, trusted_accounts, config_path, r
     principals, targets, findings, coverage, accounts."""
     from archviz import diff as drift
     from archviz import snapshot
-    from archviz.render.text import visible
-
     from archviz.files import output_file
+    from archviz.render.text import visible
 
     kinds = drift.parse_fail_on(fail_on)
     if out is not None:  # leave out --out to write to standard output
@@ -615,10 +614,10 @@ def redact_command(snapshot_path, out, redact_key, redact_names):
     """Write a copy of SNAPSHOT with account ids, addresses and ids in DNS names replaced by
     stable pseudonyms; it loads, analyses and renders like the original."""
     from archviz import snapshot
-    from archviz.files import output_file
+    from archviz.files import output_file, resolved
 
     source = snapshot.file_of(snapshot_path)
-    if out.resolve() == source.resolve():
+    if resolved(out, f"--out {out}") == resolved(source, str(source)):
         raise InputError(f"--out {out} is the snapshot being redacted: write the redacted copy elsewhere "
                          f"(the original is kept)")
     output_file(out, [source, redact_key])
