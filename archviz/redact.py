@@ -18,22 +18,29 @@ What is replaced:
 - 12-digit runs (account ids), and 12-digit numbers (an account id in a policy condition): by
   12-digit pseudonyms (text), never equal to a 12-digit run of any input. Also 12 digits in three
   or more groups with one separator throughout (``768-611-143-949``, ``7686 1114 3949``,
-  ``7686_1114_3949``, ``7686.1114.3949``; not led by a date), by the pseudonym written with the
-  same separators; and an account of the inputs inside a longer run of digits or of groups.
+  ``7686_1114_3949``, ``7686.1114.3949``; not a date, ``2026-12-03-10-00``,
+  ``26-12-03-10-00-00``, ``03-12-2026-1000``), by the pseudonym written with the same
+  separators; and an account of the inputs inside a longer run of digits or of groups.
 - IPv4 and IPv6 addresses and CIDRs: prefix-preserving (Crypto-PAn with HMAC as its PRF), so a
   subnet's addresses stay in the pseudonymous subnet; ``0.0.0.0/0`` and ``::/0`` stay as they are.
-  Also IPv4 written with dashes after any prefix (``db-10-1-2-3``) or with URL-encoded dots
-  (``10%2E1%2E2%2E3``), kept in that spelling.
+  Also IPv4 written with dashes after any prefix and among other numbers (``db-10-1-2-3``,
+  ``db1-10-1-2-3``, ``10-1-2-3-80``, ``node-1-10-1-2-3``: see :func:`_dashed_address`) or with
+  URL-encoded dots (``10%2E1%2E2%2E3``, ``host%2E10%2E1%2E2%2E3``), and a CIDR's ``/24`` or
+  ``%2F24`` after either, kept in that spelling.
 - DNS names whose first label (after ``*.`` or ``dualstack.``) embeds an id or an address
   (``vpce-0abc...-xyz.vpce-svc-...``), and load balancer DNS names: that label, by ``h-<10 hex>``;
   the rest stays readable. An instance host name alone (``ip-10-1-2-3``) keeps its shape.
 - Organization, root and OU ids: pseudonyms of the same shape (an OU keeps its root's pseudonym),
   in upper case for an id written in upper case (``O-FL5LWBIAJ7``).
 - Any of these split by format characters (Unicode Cf: U+200B, U+2060, a soft hyphen): the
-  characters inside the value are dropped, the value replaced as if written whole.
+  characters inside the value are dropped, the value replaced as if written whole (an
+  organization, root or OU id of the inputs also glued to text or in mixed case).
 - With ``names``: account and OU names, tag values, the names of VPCs, subnets, security groups,
   endpoints, endpoint services, load balancers and target groups (in ARNs too), and the custom
   private DNS names of services that are not AWS's.
+
+Never rewritten: a UUID-shaped span (8-4-4-4-12 hex digits: a KMS key id, a request id), though
+its groups can read as an account id; the text around it is redacted as usual.
 """
 
 from __future__ import annotations
@@ -61,14 +68,26 @@ _DERIVED = ("connections", "findings", "analysis")
 _ACCOUNT = re.compile(r"(?<![0-9])[0-9]{12}(?![0-9])")
 
 
+_DAY, _MONTH = r"(?:0[1-9]|[12][0-9]|3[01])", r"(?:0[1-9]|1[0-2])"
+_YEAR = r"(?:19|20)[0-9]{2}(?![0-9])"
+_HOUR, _MINUTE = r"(?:[01][0-9]|2[0-3])", r"[0-5][0-9]"
+
+
 def _grouped(sep: str) -> str:
     """Twelve digits in three or more groups with one separator throughout (``768-611-143-949``,
     ``7686 1114 3949``), not part of a longer grouped number, and not led by a date
-    (``2026-12-03-10-00``). Two groups are not enough: ``20261203-1000`` is a time,
-    ``1714567890.12`` a number. The pattern after the first digit (see _TOKENS)."""
+    (``2026-12-03-10-00``, ``03-12-2026-1000``, ``12-25-2026-1000``) nor a date and time with a
+    two-digit year (``26-12-03-10-00-00``: only whole, as ``10-10-10-10-8080`` is an address and a
+    port). Two groups are not enough: ``20261203-1000`` is a time, ``1714567890.12`` a number. The
+    pattern after the first digit (see _TOKENS)."""
     s = re.escape(sep)
-    date = rf"[0-9]{{2}}{s}(?:0[1-9]|1[0-2]){s}(?:0[1-9]|[12][0-9]|3[01]){s}"  # 2026-12-03-..., after the "2"
-    return (rf"(?<![0-9]{s}[0-9])(?=[0-9]*{s}[0-9]+{s}[0-9])(?!(?<=1)9{date}|(?<=2)0{date})"
+    date = rf"[0-9]{{2}}{s}{_MONTH}{s}{_DAY}{s}"  # 2026-12-03-..., after the "2"
+    day = r"(?:(?<=0)[1-9]|(?<=[12])[0-9]|(?<=3)[01])"  # the second digit of a day
+    month = r"(?:(?<=0)[1-9]|(?<=1)[0-2])"
+    dates = (rf"(?<=1)9{date}|(?<=2)0{date}"  # YYYY-MM-DD-
+             rf"|[0-9]{s}{_MONTH}{s}{_DAY}{s}{_HOUR}{s}{_MINUTE}{s}{_MINUTE}(?![0-9]|{s}[0-9])"  # YY-MM-DD-hh-mm-ss
+             rf"|{day}{s}{_MONTH}{s}{_YEAR}|{month}{s}{_DAY}{s}{_YEAR}")  # DD-MM-YYYY, MM-DD-YYYY
+    return (rf"(?<![0-9]{s}[0-9])(?=[0-9]*{s}[0-9]+{s}[0-9])(?!{dates})"
             rf"{s}?(?:[0-9]{s}?){{10}}[0-9](?![0-9]|{s}[0-9])")
 
 
@@ -76,20 +95,82 @@ _GROUPED = re.compile(r"[0-9](?<![0-9][0-9])(?:" + "|".join(_grouped(sep) for se
 # The same, with the separators a DNS label can hold (a first label like 1234-5678-9012.dkr...).
 _GROUPED_LABEL = re.compile(r"[0-9](?<![0-9][0-9])(?:" + "|".join(_grouped(sep) for sep in "-_") + ")")
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|[01]?[0-9]{1,2})"
-# Four valid octets separated by dashes, with any prefix (``ip-10-1-2-3``, ``db-10-1-2-3``,
-# ``10-1-2-3.sslip.io``), not part of a longer dashed number.
-_DASHED = rf"(?<![0-9])(?<![0-9]-){_OCTET}(?:-{_OCTET}){{3}}(?![0-9]|-[0-9])"
+_OCTET_ONLY = re.compile(_OCTET)
+# Four or more numbers separated by dashes, as long as they go (a dashed address with any prefix,
+# ``ip-10-1-2-3``, ``db1-10-1-2-3``, ``10-1-2-3-80``; an account id ``768-611-143-949``):
+# :func:`_dashed_address` decides which four of them, if any, are an address.
+_DASHED_RUN = re.compile(r"[0-9](?<![0-9][0-9])(?<![0-9]-[0-9])[0-9]*+(?:-[0-9]++){3,}+")
+# A run of dashed numbers led by a date (YYYY-MM-DD-, DD-MM-YYYY, MM-DD-YYYY), or that is a date and
+# time with a two-digit year (YY-MM-DD-hh-mm, YY-MM-DD-hh-mm-ss; led by one is not enough:
+# ``10-10-10-10-8080`` is an address and a port).
+_DATE_LED = re.compile(rf"(?:19|20)[0-9]{{2}}-{_MONTH}-{_DAY}-|(?:{_DAY}-{_MONTH}|{_MONTH}-{_DAY})-{_YEAR}"
+                       rf"|[0-9]{{2}}-{_MONTH}-{_DAY}-{_HOUR}-{_MINUTE}(?:-{_MINUTE})?$")
+# A UUID (a KMS key id, a request id): never rewritten, though its groups can read as an account id
+# (``4a1b2c3d-1234-5678-9012-abcdef012345``, about one random UUID in 1,600).
+_UUID = re.compile(r"([0-9A-Fa-f](?<![0-9A-Za-z][0-9A-Fa-f])[0-9A-Fa-f]{7}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}"
+                   r"(?![0-9A-Za-z]))")
+_UUID_HINT = re.compile(r"-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-")  # led by a literal: a fast scan
+
+
+def _private(octets: list[str]) -> bool:
+    """10/8, 172.16/12, 192.168/16, 100.64/10 (shared) or 169.254/16 (link-local): what a host name
+    that embeds an address usually embeds."""
+    a, b = int(octets[0]), int(octets[1])
+    return a == 10 or (a, b >> 4) == (172, 1) or (a, b) in ((192, 168), (169, 254)) or (a == 100 and 64 <= b < 128)
+
+
+def _dashed_address(groups: list[str], glued: bool, accounts: frozenset[str] = frozenset()) -> int | None:
+    """Where four of a run of dashed numbers are an address: the index of the first of them, or None.
+
+    Four numbers are an address when they are valid octets. In a longer run (five or more), a
+    run led by a date (``2026-12-03-10-00``, ``03-12-2026-10-00``) or that is a date and time with
+    a two-digit year (``26-12-03-10-00-00``) holds none; otherwise a reading whose twelve digits
+    are one of ``accounts`` wins (the caller takes it for that account), then one that is a
+    private address (``node-1-10-1-1-5``, ``10-1-1-5-80``), then one that does not use the first
+    number when it is glued to a letter (``db1-54-1-1-5``, ``ec2-54-1-2-3``), then the first
+    (``1-2-3-4-5``: ``1.2.3.4`` and ``-5``). Twelve digits in five or more numbers are an
+    account id before any of this (:meth:`Redactor._dashed`)."""
+    n = len(groups)
+    if n < 4:
+        return None
+    valid = [len(g) <= 3 and _OCTET_ONLY.fullmatch(g) is not None for g in groups]
+    if n == 4:
+        return 0 if all(valid) else None
+    if _DATE_LED.match("-".join(groups)):
+        return None
+    best = None
+    for i in range(n - 3):
+        if all(valid[i:i + 4]):
+            octets = groups[i:i + 4]
+            rank = ("".join(octets) not in accounts, not _private(octets), glued and i == 0, i)
+            if best is None or rank < best:
+                best = rank
+    return best[-1] if best else None
+
+
+def _glued_to_letter(text: str, start: int) -> bool:
+    return start > 0 and ("a" <= text[start - 1].lower() <= "z")
+
+
+def _holds_dashed_address(label: str) -> bool:
+    """A DNS label with a dashed address in it (``ip-10-1-2-3``, ``node2-10-1-2-3``)."""
+    return any(_dashed_address(m.group().split("-"), _glued_to_letter(label, m.start())) is not None
+               for m in _DASHED_RUN.finditer(label))
+
 
 # One pass over a string finds every address, organization id and account id, so that no
 # pseudonym is looked at again (a pseudonym never becomes the input of another replacement).
 # IPv6: hex digits and colons, at least two colons, bounded by characters that cannot continue an
 # address (so ``arn:aws:iam::123456789012:root`` and times like ``T11:53:27Z`` are not candidates);
 # ``ipaddress`` decides. IPv4: four dotted numbers not inside a longer dotted number (``1.2.3.4.5``),
-# also right after a URL escape (``%2210.1.2.3``); ``v4url``: with URL-encoded dots (``10%2E1%2E2%2E3``).
+# also right after a URL escape (``%2210.1.2.3``) or after a word and a dot (``host.10.1.2.3``);
+# ``v4url``: with URL-encoded dots (``10%2E1%2E2%2E3``, ``host%2E10%2E1%2E2%2E3``), the same rule.
 # Organization, root and OU ids in lower or upper case (``O-FL5LWBIAJ7``), not mixed. Dashed: four
-# numbers of up to three digits (an address, or an account id ``768-611-143-949``); grouped: an
-# account id as people write it (``7686 1114 3949``). Where two alternatives match at one place
-# the first wins: ``192.168.100.200`` is an address, not an account.
+# or more dashed numbers as long as they go, with a prefix length if one follows (an address with
+# the numbers around it, an account id ``768-611-143-949``, ``111122223333-10-1-2-3``: see
+# :meth:`Redactor._dashed`); grouped: an account id as people write it (``7686 1114 3949``).
+# Where two alternatives match at one place the first wins: ``192.168.100.200`` is an address,
+# not an account.
 # Every alternative starts with its first character (a class), lookbehinds after it, and ends with
 # an empty group naming its kind (``m.lastgroup``): the engine skips an alternative on one test of
 # that character, which keeps this pass, run on every string, about as fast as a simple search.
@@ -97,17 +178,16 @@ _TOKENS = re.compile(
     r"[0-9A-Fa-f:](?<![0-9A-Za-z:.][0-9A-Fa-f:])(?:(?<=:)|(?<=[0-9A-Fa-f])[0-9A-Fa-f]*:)"
     r"[0-9A-Fa-f]*:[0-9A-Fa-f:]*(?:/[0-9]{1,3})?(?![0-9A-Za-z:]|\.[0-9A-Za-z])(?P<v6>)"
     r"|[0-9](?:(?<![0-9.][0-9])|(?<=[A-Za-z_-]\.[0-9])|(?<=%[0-9A-Fa-f]{2}[0-9]))"
-    r"[0-9]{0,2}\.(?:[0-9]{1,3}\.){2}[0-9]{1,3}(?:/[0-9]{1,2})?(?![0-9]|\.[0-9])(?P<v4>)"
-    r"|[0-9](?:(?<![0-9][0-9])|(?<=%[0-9A-Fa-f]{2}[0-9]))(?<!%2[Ee][0-9])"
+    r"[0-9]{0,2}\.(?:[0-9]{1,3}\.){2}[0-9]{1,3}(?:(?:/|%2[Ff])[0-9]{1,2})?(?![0-9]|\.[0-9])(?P<v4>)"
+    r"|[0-9](?:(?<![0-9][0-9])|(?<=%[0-9A-Fa-f]{2}[0-9]))(?:(?<!%2[Ee][0-9])|(?<=[A-Za-z_-]%2[Ee][0-9]))"
     r"[0-9]{0,2}%2[Ee](?:[0-9]{1,3}%2[Ee]){2}[0-9]{1,3}(?:%2[Ff][0-9]{1,2})?(?![0-9]|%2[Ee][0-9])(?P<v4url>)"
     r"|[oO](?<![A-Za-z0-9-][oO])(?:(?<=o)u-[0-9a-z]{4,32}-[a-z0-9]{8,32}|(?<=O)U-[0-9A-Z]{4,32}-[A-Z0-9]{8,32})"
     r"(?![A-Za-z0-9_-])(?P<ou>)"
     r"|[rR](?<![A-Za-z0-9-][rR])(?:(?<=r)-[0-9a-z]{4,32}|(?<=R)-[0-9A-Z]{4,32})(?![A-Za-z0-9_-])(?P<root>)"
     r"|[oO](?<![A-Za-z0-9-][oO])(?:(?<=o)-[a-z0-9]{10,32}|(?<=O)-[A-Z0-9]{10,32})(?![A-Za-z0-9_-])(?P<org>)"
+    rf"|{_DASHED_RUN.pattern}(?:(?:/|%2[Ff])[0-9]{{1,2}}(?![0-9]))?(?P<dashed>)"
     r"|[0-9](?<![0-9][0-9])[0-9]{11}(?![0-9])(?P<account>)"
-    r"|[0-9](?<![0-9][0-9])(?<![0-9]-[0-9])[0-9]{0,2}(?:-[0-9]{1,3}){3}(?![0-9]|-[0-9])(?P<dashed>)"
     rf"|{_GROUPED.pattern}(?P<grouped>)")
-_DASHED_ADDRESS = re.compile(_DASHED)
 # Three or more groups of digits with one separator throughout, as long as they go: where an
 # account of the inputs hides in a longer one (``12:00 1234 5678 9012``, two ids in a row).
 _SEPARATED_RUN = re.compile(r"[0-9](?<![0-9][0-9])[0-9]*+([- _.])[0-9]++(?:\1[0-9]++)+")
@@ -116,6 +196,7 @@ _ACCOUNT_ANY = re.compile(r"[0-9](?<![0-9][0-9])(?:[0-9]{11}(?![0-9])|"
                           + "|".join(_grouped(sep) for sep in "- _.") + ")")
 _URL_DOT = re.compile(r"%2[Ee]")
 _URL_SLASH = re.compile(r"%2[Ff]")
+_PREFIX_LENGTH = re.compile(r"(?:/|%2[Ff])[0-9]{1,2}$")  # a CIDR's /24 (or %2F24) after a dashed address
 
 # A dotted token: labels of DNS characters (and ``*``, ``_``), not part of a longer one.
 _DNS = re.compile(r"(?<![A-Za-z0-9*_.-])[A-Za-z0-9*_-]+(?:\.[A-Za-z0-9*_-]+)+")
@@ -123,8 +204,14 @@ _DNS = re.compile(r"(?<![A-Za-z0-9*_.-])[A-Za-z0-9*_-]+(?:\.[A-Za-z0-9*_-]+)+")
 # ``ip-10-0-1-23`` (an instance's). ``vpce-svc-...`` is not one: a service id is AWS's and public.
 _LABEL_ID = re.compile(
     r"(?<![A-Za-z0-9])(?:vpce|vpc|eni|subnet|sg|rtb|igw|eigw|nat|tgw|tgw-attach|pcx|acl|i|ami|vol|snap|vgw|cgw"
-    r"|dopt|rslvr|fs|fsap|lb|elb)-[0-9a-f]{7,17}(?![0-9A-Za-z])"
-    rf"|{_DASHED}")
+    r"|dopt|rslvr|fs|fsap|lb|elb)-[0-9a-f]{7,17}(?![0-9A-Za-z])")
+
+
+def _embeds_id(label: str) -> bool:
+    """A DNS label that embeds a resource id or a dashed address (``ip-10-0-1-23``)."""
+    return bool(_LABEL_ID.search(label)) or ("-" in label and _holds_dashed_address(label))
+
+
 # Load balancer DNS names embed the balancer's name and a hash: ``name-123.us-east-1.elb.amazonaws.com``
 # (classic, application), ``name-0abc.elb.us-east-1.amazonaws.com`` (network, gateway).
 _ELB_DNS = re.compile(r"(?:^|\.)elb\.amazonaws\.com(?:\.cn)?$|\.elb\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?$")
@@ -318,7 +405,7 @@ def _custom_domains(doc: dict) -> set[str]:
     for e in doc.get("endpoints") or []:
         names = e.get("dns_names") if isinstance(e, dict) else None
         if isinstance(names, list):
-            found += [n for n in names if isinstance(n, str) and not _LABEL_ID.search(n.split(".")[0])]
+            found += [n for n in names if isinstance(n, str) and not _embeds_id(n.split(".")[0])]
     domains = set()
     for name in found:
         if isinstance(name, str) and "." in name:
@@ -374,8 +461,12 @@ class Redactor:
                     found[kind].add(text)
         runs = {run for text in texts for run in _ACCOUNT_ANY.findall(text)}
         originals = {run for run in runs if run.isdigit()}
-        # accounts spelled with separators (7686-1114-3949) are reserved too, so the mapping does
-        # not depend on the order they are met in, and no pseudonym reads as one
+        # accounts spelled with separators (7686-1114-3949) or split by format characters
+        # (1111\u200b2222\u200b3333, read as text() reads them) are reserved too, so the mapping
+        # does not depend on the order they are met in, and no pseudonym reads as one
+        joined = {"".join(c for c in text if unicodedata.category(c) != "Cf")
+                  for text in texts if not text.isprintable()}
+        runs |= {run for text in joined for run in _ACCOUNT_ANY.findall(text)}
         redactor.accounts.reserve(originals | {_NOT_DIGITS.sub("", run) for run in runs - originals})
         redactor._originals = frozenset(originals)
         org_ids = set().union(*(_organization_ids(doc) for doc in docs))
@@ -443,13 +534,21 @@ class Redactor:
         snapshot repeats the same ids, ARNs and service names thousands of times)."""
         out = self._texts.get(s)
         if out is None:
-            out = s if s.isprintable() else self._joined(s)  # format characters are not printable
-            if "." in out:
-                out = _DNS.sub(self._dns, out)
-            if self.names and "elasticloadbalancing" in out:
-                out = _ELB_ARN_NAME.sub(lambda m: m.group(1) + self._names["name"][m.group(2)], out)
-            out = self._texts[s] = self._glued(_TOKENS.sub(self._token, out))
+            if "-" in s and _UUID_HINT.search(s):  # a UUID: kept as it is, the text around it redacted
+                out = "".join(piece if i % 2 else self._redacted(piece) for i, piece in enumerate(_UUID.split(s)))
+            else:
+                out = self._redacted(s)
+            self._texts[s] = out
         return out
+
+    def _redacted(self, s: str) -> str:
+        """:meth:`text` without the cache, of a string that holds no UUID."""
+        out = s if s.isprintable() else self._joined(s)  # format characters are not printable
+        if "." in out:
+            out = _DNS.sub(self._dns, out)
+        if self.names and "elasticloadbalancing" in out:
+            out = _ELB_ARN_NAME.sub(lambda m: m.group(1) + self._names["name"][m.group(2)], out)
+        return self._glued(_TOKENS.sub(self._token, out))
 
     def _joined(self, s: str) -> str:
         """``s`` without the format characters (Unicode category Cf: zero-width spaces and
@@ -457,7 +556,8 @@ class Redactor:
         ``1111\u200b2222\u200b3333`` reads as an account id and is one, so the characters inside
         it are dropped and the passes of :meth:`text` see it whole. A value is what one of them
         would replace in ``s`` without its format characters: a token, a DNS name, an account of
-        the inputs in a longer number. Format characters anywhere else are kept (an emoji's
+        the inputs in a longer number, an organization, root or OU id of the inputs glued to text
+        or in mixed case (:meth:`_glued`). Format characters anywhere else are kept (an emoji's
         joiner, a soft hyphen in a word)."""
         keep = [i for i, c in enumerate(s) if unicodedata.category(c) != "Cf"]
         if len(keep) == len(s):
@@ -466,6 +566,9 @@ class Redactor:
         passes: list[tuple[re.Pattern, Callable[[re.Match], str]]] = [(_TOKENS, self._token), (_DNS, self._dns)]
         if self._originals:
             passes += [(_LONG_DIGITS, self._digits), (_SEPARATED_RUN, self._separated)]
+        if self._org_ids:  # an organization, root or OU id of the inputs, in any case, glued to text (_glued)
+            lowered = stripped.lower()
+            passes += [(self._org_pattern(ident), lambda m: "") for ident in self._org_ids if ident in lowered]
         spans = []
         for pattern, replace in passes:
             for m in pattern.finditer(stripped):
@@ -494,12 +597,17 @@ class Redactor:
             for ident in self._org_ids:
                 if ident in lowered:
                     pseudonym = _TOKENS.sub(self._token, ident)
-                    found = self._org_patterns.get(ident)
-                    if found is None:
-                        found = self._org_patterns[ident] = re.compile(re.escape(ident), re.IGNORECASE)
-                    text = found.sub(lambda m: pseudonym.upper() if m.group().isupper() else pseudonym, text)
+                    text = self._org_pattern(ident).sub(
+                        lambda m: pseudonym.upper() if m.group().isupper() else pseudonym, text)
                     lowered = text.lower()
         return text
+
+    def _org_pattern(self, ident: str) -> re.Pattern:
+        """An organization, root or OU id of the inputs, in any case."""
+        found = self._org_patterns.get(ident)
+        if found is None:
+            found = self._org_patterns[ident] = re.compile(re.escape(ident), re.IGNORECASE)
+        return found
 
     def _digits(self, m: re.Match) -> str:
         """A run of 13 or more digits: the accounts of the inputs in it replaced, left to right."""
@@ -576,7 +684,7 @@ class Redactor:
         first = 0  # the label that names the endpoint or balancer: after a wildcard or "dualstack"
         while first < len(labels) - 2 and labels[first].lower() in ("*", "dualstack"):
             first += 1
-        if (_ELB_DNS.search(lower) or _LABEL_ID.search(labels[first])
+        if (_ELB_DNS.search(lower) or _embeds_id(labels[first])
                 or _ACCOUNT.search(labels[first]) or _GROUPED_LABEL.search(labels[first])):
             labels[first] = "h-" + self._mac(f"dns:{labels[first]}").hex()[:10]
         if self.names and self._domains.known:
@@ -594,26 +702,23 @@ class Redactor:
             return self.accounts[text]
         if kind == "grouped":
             return self._respelled(text)
-        if kind == "v4":
+        if kind == "v4" and "%" not in text:
             return self._address(text, self._v4, ipaddress.IPv4Address)
-        if kind == "v4url":  # the dots (and slash) encoded as they were
-            dot, slash = _URL_DOT.search(text).group(), _URL_SLASH.search(text)
+        if kind in ("v4", "v4url"):  # the dots (and slash) encoded as they were: 10%2E1%2E2%2E3, 10.1.2.0%2F24
+            dot, slash = _URL_DOT.search(text), _URL_SLASH.search(text)
             plain = _URL_SLASH.sub("/", _URL_DOT.sub(".", text))
             mapped = self._address(plain, self._v4, ipaddress.IPv4Address)
             if mapped == plain:
                 return text
-            return mapped.replace(".", dot).replace("/", slash.group() if slash else "/")
+            return mapped.replace(".", dot.group() if dot else ".").replace("/", slash.group() if slash else "/")
         if kind == "v6":
             if text.endswith(":") and not text.endswith("::"):  # "…connect to fd00::6: refused"
                 return self._address(text[:-1], self._v6, ipaddress.IPv6Address) + ":"
             return self._address(text, self._v6, ipaddress.IPv6Address)
-        if kind == "dashed":  # an address in a host name outside a DNS name: ``ip-10-1-2-3``, ``db-10-1-2-3``
-            digits = text.replace("-", "")
-            if len(digits) == 12 and (digits in self._originals or not _DASHED_ADDRESS.fullmatch(text)):
-                return self._respelled(text)  # 768-611-143-949, or 123-145-167-189 an account the snapshots name
-            if not _DASHED_ADDRESS.fullmatch(text):
-                return text  # 300-1-1-1: neither
-            return self._address(text.replace("-", "."), self._v4, ipaddress.IPv4Address).replace(".", "-")
+        if kind == "dashed":  # an address in a host name outside a DNS name: ``ip-10-1-2-3``, ``db1-10-1-2-3``
+            length = _PREFIX_LENGTH.search(text)
+            run = text[:length.start()] if length else text
+            return self._dashed(run.split("-"), _glued_to_letter(m.string, m.start()), length.group() if length else "")
         upper = not text.islower()  # O-FL5LWBIAJ7: the lower-case id's pseudonym, in upper case
         lowered = text.lower()
         if kind == "org":
@@ -626,6 +731,34 @@ class Redactor:
             _ou, root, unit = lowered.split("-")  # ou-<the root's part>-<the unit's part>
             out = f"ou-{self._shape('root', root)}-{self._shape('ou', unit)}"
         return out.upper() if upper else out
+
+    def _dashed(self, groups: list[str], glued: bool, length: str = "") -> str:
+        """Four or more dashed numbers (see _DASHED_RUN), and the prefix length that follows them
+        (``/24``, ``%2F24``) if any: an account id (``768-611-143-949``, twelve digits in any
+        grouping, or an account the snapshots name), else the address in them
+        (:func:`_dashed_address`, a network when the length follows it) with the numbers around it
+        kept (but for 12-digit runs, and for another address among them), else kept."""
+        run = "-".join(groups)
+        digits = run.replace("-", "")
+        if len(digits) == 12 and digits in self._originals:
+            return self._respelled(run) + length  # 123-145-167-189: an account the snapshots name, not an address
+        at = _dashed_address(groups, glued, self._originals)
+        if len(digits) == 12 and (len(groups) > 4 or at is None) and _GROUPED.fullmatch(run):
+            return self._respelled(run) + length  # 768-611-143-949, 12-34-56-78-90-12: no address, an account id
+        if at is None:
+            return _ACCOUNT.sub(lambda a: self.accounts[a.group()], run) + length  # 300-1-1-1: neither
+        octets, before, after = groups[at:at + 4], groups[:at], groups[at + 4:]
+        if "".join(octets) in self._originals and len("".join(octets)) == 12:
+            address = self._respelled("-".join(octets))
+        elif length and not after:  # 10-1-2-0/24: a network
+            slash = length[:3] if length[0] == "%" else "/"  # %2F or %2f, as written
+            plain = ".".join(octets) + "/" + length[len(slash):]
+            address = self._address(plain, self._v4, ipaddress.IPv4Address).replace(".", "-").replace("/", slash)
+            length = ""
+        else:
+            address = self._address(".".join(octets), self._v4, ipaddress.IPv4Address).replace(".", "-")
+        return "-".join(([self._dashed(before, glued)] if before else []) + [address]
+                        + ([self._dashed(after, False, length)] if after else [])) + ("" if after else length)
 
     def _respelled(self, text: str) -> str:
         """An account id written with separators (``768-611-143-949``): its pseudonym, written

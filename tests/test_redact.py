@@ -549,7 +549,7 @@ def test_a_separated_account_id_of_the_snapshot_that_reads_as_an_address_is_the_
 @pytest.mark.parametrize("kept", [
     "2026-12-03", "2026-12-03 10:00:00", "2026-12-03T10:00:00Z", "2026-12-03-10-00", "2026_12_03_1000",
     "2026.12.03.1000", "backup 2026 12 03 1000", "20261203-1000", "snapshot-261203_100000", "1714567890.12",
-    "123456.789012", "1234-5678-90123", "12-345-678-901-2345", "1234 5678 9012 3456", "1-2-3-4-5", "300-1-1-1",
+    "123456.789012", "1234-5678-90123", "12-345-678-901-2345", "1234 5678 9012 3456", "300-1-1-1",
     "768-611 143-949", "7686--1114--3949", "port 443 8443"])
 def test_dates_times_and_other_numbers_are_not_taken_for_separated_account_ids(kept):
     assert Redactor.build([], KEY).text(kept) == kept
@@ -664,3 +664,168 @@ def test_an_endpoint_dns_name_or_a_grouped_account_split_by_format_characters_is
     member = spell(MEMBER, "{a4} {b4} {c4}")
     assert r.text(f"12:00 {member[:6]}\u00ad{member[6:]}") == f"12:00 {respelled(r.text(MEMBER), member)}"
     assert r.text(f"x{ME[:5]}\u200b{ME[5:]}0") == f"x{r.text(ME)}0"  # in a longer run of digits
+
+
+# --- review fixes: a dashed address next to other numbers, format characters in org ids, ... ----
+
+REVIEW_DOC = {"accounts": [{"account_id": "768611143949", "ou_id": "ou-ab12-cdefgh12"}],
+              "organization": {"id": "o-fl5lwbiaj7", "root_id": "r-ab12"}}
+
+
+def dashed(r: Redactor, address: str) -> str:
+    """The pseudonym of ``address`` (dotted), written with dashes."""
+    return r.text(address).replace(".", "-")
+
+
+@pytest.mark.parametrize("shape, address, expect", [
+    ("db1-10-1-1-5", "10.1.1.5", "db1-{p}"),              # a leading group glued to a letter is the prefix's
+    ("web01-10-1-1-5", "10.1.1.5", "web01-{p}"),
+    ("db10-10-1-1-5", "10.1.1.5", "db10-{p}"),
+    ("node-1-10-1-1-5", "10.1.1.5", "node-1-{p}"),        # the reading that is a private address
+    ("10-1-1-5-80", "10.1.1.5", "{p}-80"),                # a trailing number is kept
+    ("10-1-1-5-8080", "10.1.1.5", "{p}-8080"),
+    ("ip-10-1-1-5-1", "10.1.1.5", "ip-{p}-1"),
+    ("10-1-1-0-24", "10.1.1.0", "{p}-24"),
+    ("x 192-168-1-5-443 y", "192.168.1.5", "x {p}-443 y"),
+    ("db1-54-1-1-5", "54.1.1.5", "db1-{p}"),              # public: the glued group is still the prefix's
+    ("node-1-54-1-1-5", "1.54.1.1", "node-{p}-5"),        # public and not glued: the first reading
+    ("1-2-3-4-5", "1.2.3.4", "{p}-5"),
+])
+def test_a_dashed_address_next_to_other_numbers_is_redacted(shape, address, expect):
+    r = Redactor.build([REVIEW_DOC], b"k" * 32)
+    out = r.text(shape)
+    assert out == expect.format(p=dashed(r, address)), out
+
+
+def test_two_dashed_addresses_in_a_row_are_both_redacted():
+    r = Redactor.build([REVIEW_DOC], b"k" * 32)
+    assert r.text("10-1-1-5-10-1-1-6") == f"{dashed(r, '10.1.1.5')}-{dashed(r, '10.1.1.6')}"
+
+
+@pytest.mark.parametrize("name", ["node2-10-1-1-5.internal", "web01-10-1-1-5.example.com", "10-1-1-5-80.nip.io",
+                                  "ec2-54-1-2-3.compute-1.amazonaws.com"])
+def test_a_dns_name_whose_first_label_holds_a_dashed_address_next_to_numbers_loses_that_label(name):
+    out = Redactor.build([REVIEW_DOC], b"k" * 32).text(name)
+    assert re.fullmatch(r"h-[0-9a-f]{10}\." + re.escape(name.split(".", 1)[1]), out), out
+
+
+@pytest.mark.parametrize("kept", ["2026-12-03-10-00", "2026-12-03-10-00-00", "12-345-678-901-2345",
+                                  "backup-2026-12-03-10-00.tar.gz", "v1.2.3.4.5"])
+def test_longer_dashed_numbers_without_an_address_are_kept(kept):
+    assert Redactor.build([REVIEW_DOC], b"k" * 32).text(kept) == kept
+
+
+@pytest.mark.parametrize("split, whole", [
+    ("r-ab\u200b12x", "r-ab12x"), ("ou-ab12-cdef\u200bgh12_x", "ou-ab12-cdefgh12_x"),
+    ("O-FL5LW\u200bBIAJ7_X", "O-FL5LWBIAJ7_X"), ("O-Fl5lw\u200bbiaj7", "O-Fl5lwbiaj7"),
+    ("see r-ab\u2060\u00ad12 now", "see r-ab12 now"), ("x-o-fl5\u200blwbiaj7", "x-o-fl5lwbiaj7"),
+])
+def test_a_known_organization_root_or_ou_id_split_by_format_characters_is_redacted_glued_or_in_mixed_case(split, whole):
+    r = Redactor.build([REVIEW_DOC], b"k" * 32)
+    assert r.text(whole) != whole
+    assert r.text(split) == r.text(whole), r.text(split)
+
+
+@pytest.mark.parametrize("encoded, dot", [("host%2E10%2E1%2E1%2E5", "%2E"), ("db-1%2e10%2e1%2e1%2e5", None),
+                                          ("x_%2E10%2E1%2E1%2E5", "%2E"), ("a-%2e10%2e1%2e1%2e5", "%2e")])
+def test_a_url_encoded_address_after_a_word_and_an_encoded_dot_is_redacted(encoded, dot):
+    """Like ``host.10.1.1.5``: an encoded dot after a word starts an address, one after a number does not."""
+    r = Redactor.build([REVIEW_DOC], b"k" * 32)
+    if dot is None:  # 1.10.1.1.5: five numbers, not an address (as with dots)
+        assert r.text(encoded) == encoded
+    else:
+        assert r.text(encoded) == encoded.replace(f"10{dot}1{dot}1{dot}5", r.text("10.1.1.5").replace(".", dot))
+
+
+@pytest.mark.parametrize("kept", [
+    "26-12-03-10-00-00", "26_12_03_10_00_00", "03-12-2026-1000", "03.12.2026.1000", "03 12 2026 1000",
+    "12-25-2026-1000", "backup 26.12.03.10.00.00", "4a1b2c3d-1234-5678-9012-abcdef012345",
+    "4A1B2C3D-1234-5678-9012-ABCDEF012345", "12345678-1234-1234-1234-123456789012",
+    "req 1234abcd-0000-1111-2222-333344445555",
+])
+def test_dates_and_uuids_are_not_rewritten(kept):
+    """A UUID-shaped span (8-4-4-4-12 hex digits) is never rewritten (a KMS key id, a request id);
+    a grouped number led by a date (YY-MM-DD, DD-MM-YYYY, MM-DD-YYYY) is not an account id."""
+    assert Redactor.build([REVIEW_DOC], b"k" * 32).text(kept) == kept
+
+
+def test_no_random_uuid_is_rewritten_but_what_is_around_it_is():
+    import random
+    rng = random.Random(1600)
+    r = Redactor.build([REVIEW_DOC], b"k" * 32)
+    uuids = [str(__import__("uuid").UUID(int=rng.getrandbits(128), version=4)) for _ in range(20000)]
+    assert [u for u in uuids if r.text(u) != u] == []
+    key = f"arn:aws:kms:us-east-1:768611143949:key/{uuids[0]}"
+    assert r.text(key) == f"arn:aws:kms:us-east-1:{r.text('768611143949')}:key/{uuids[0]}"
+    assert r.text(f"{uuids[1]} from 10.1.1.5") == f"{uuids[1]} from {r.text('10.1.1.5')}"
+    assert r.text(f"{uuids[2]}.example.com") == f"{uuids[2]}.example.com"
+    assert r.text("7686-1114-3949") == respelled(r.text("768611143949"), "7686-1114-3949")  # not a UUID
+
+
+def test_account_ids_in_the_usual_groupings_are_still_caught_next_to_dates():
+    r = Redactor.build([REVIEW_DOC], b"k" * 32)
+    for spelled in ("768-611-143-949", "7686 1114 3949", "12-34-56-78-90-12", "1-23-45-67-89-01-2"):
+        assert r.text(spelled) == respelled(r.text(spelled.replace("-", "").replace(" ", "")), spelled), spelled
+
+
+@pytest.mark.parametrize("written, plain, dot, slash", [
+    ("10.1.1.0%2F24", "10.1.1.0/24", ".", "%2F"), ("cidr=10.1.0.0%2f16&x", "10.1.0.0/16", ".", "%2f"),
+    ("10-1-1-0/24", "10.1.1.0/24", "-", "/"), ("db-10-1-1-0%2F24", "10.1.1.0/24", "-", "%2F"),
+])
+def test_a_cidr_with_an_encoded_slash_or_dashes_is_redacted_as_a_network(written, plain, dot, slash):
+    r = Redactor.build([REVIEW_DOC], b"k" * 32)
+    network = r.text(plain)
+    assert network.endswith(".0/24") or network.endswith(".0/16")
+    assert r.text(written) == written.replace(plain.replace(".", dot).replace("/", slash),
+                                              network.replace(".", dot).replace("/", slash))
+
+
+def test_an_account_split_by_format_characters_is_reserved_so_no_pseudonym_reads_as_it():
+    """The pre-scan also reads the text without its format characters: an account written only as
+    ``1111\u200b2222\u200b3333`` is reserved like the others, so no other account's pseudonym is it,
+    and the mapping does not depend on the order the strings are met in."""
+    key = b"k" * 32
+    x = "768611143949"
+    y = Redactor(key)._account_candidate(x, 0)  # the pseudonym x gets when nothing else is in the way
+    for split in (f"{y[:4]}\u200b{y[4:8]}\u200b{y[8:]}", f"{y[:3]}-{y[3:6]}\u2060-{y[6:9]}-{y[9:]}"):
+        doc = {"accounts": [{"account_id": x}], "tags": {"note": f"see {split}"}}
+        r = Redactor.build([doc], key)
+        assert r.text(x) != y and y not in r.value(doc)["tags"]["note"], split
+        assert r.text(x) not in (x, y) and not {x, y} & set(ACCOUNT.findall(text(r.value(doc))))
+        reordered = Redactor.build([doc], key)
+        reordered.text(f"see {split}")  # the split one met first
+        assert reordered.text(x) == r.text(x)
+
+
+def test_a_dashed_address_after_an_account_id_is_redacted_too():
+    r = Redactor.build([REVIEW_DOC], b"k" * 32)
+    account, address = r.text("768611143949"), dashed(r, "10.1.1.5")
+    assert r.text("768611143949-10-1-1-5") == f"{account}-{address}"
+    assert r.text("111122223333-10-1-1-5-80") == f"{r.text('111122223333')}-{address}-80"
+    assert r.text("10-1-1-5-768611143949") == f"{address}-{account}"
+
+
+def test_an_account_of_the_snapshot_spelled_as_dashed_octets_inside_a_longer_run_is_the_account():
+    d = synthetic(me="123145167189")
+    r = Redactor.build([d], KEY)
+    spelled = respelled(r.text("123145167189"), "123-145-167-189")
+    assert r.text("1-123-145-167-189") == f"1-{spelled}"
+    assert r.text("123-145-167-189-1") == f"{spelled}-1"
+
+
+@pytest.mark.parametrize("shape, address, tail", [
+    ("10-10-10-10-80", "10.10.10.10", "-80"), ("10-11-12-13-443", "10.11.12.13", "-443"),
+    ("10-12-20-15-80-1", "10.12.20.15", "-80-1"),
+])
+def test_an_address_whose_first_numbers_read_as_a_two_digit_year_date_is_still_an_address(shape, address, tail):
+    """A date with a two-digit year only counts as a whole date and time (``26-12-03-10-00-00``)."""
+    r = Redactor.build([REVIEW_DOC], b"k" * 32)
+    assert r.text(shape) == dashed(r, address) + tail
+    assert r.text("10-10-10-10-8080") == respelled(r.text("101010108080"), "10-10-10-10-8080")  # 12 digits: an account
+
+
+def test_twelve_digits_in_dotted_groups_that_start_like_a_date_are_still_an_account():
+    r = Redactor.build([REVIEW_DOC], b"k" * 32)
+    for spelled in ("10.10.10.10.8080", "10 11 12 13 4455"):
+        out = r.text(spelled)
+        assert out != spelled and re.fullmatch(re.sub(r"[0-9]", "[0-9]", spelled), out), out
