@@ -152,3 +152,19 @@ def demo_crawl(server, tmp_path_factory):
     faults = list(STATE.faults)
     server.reset()
     return manifest, snapshot, result, faults
+
+
+def key_pair(folder, passphrase: bytes | None = None):
+    """An Ed25519 key pair in PEM, written as ``folder/k.pem`` (encrypted with ``passphrase`` if
+    given) and ``folder/k.pub``, as ``openssl genpkey -algorithm ed25519`` and ``openssl pkey
+    -pubout`` make them; returns the two paths."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    key = ed25519.Ed25519PrivateKey.generate()
+    encryption = serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption()
+    private, public = folder / "k.pem", folder / "k.pub"
+    private.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption))
+    public.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                     serialization.PublicFormat.SubjectPublicKeyInfo))
+    return private, public

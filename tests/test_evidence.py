@@ -26,7 +26,7 @@ from archviz.discovery.raw import Recorder, Replayer, scrub
 from archviz.errors import ReplayError
 from archviz.evidence.pack import MANIFEST, SIGNATURE, SUMS, sums
 from archviz.sandbox import demo
-from tests.conftest import invoke, run_cli
+from tests.conftest import invoke, key_pair, run_cli
 from tests.site_tools import need
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -491,11 +491,7 @@ def test_the_shipped_policies_allow_every_operation_a_crawl_made(crawled):
 
 
 def test_an_encrypted_signing_key_is_read_with_its_passphrase(crawled, tmp_path, monkeypatch):
-    key = ed25519.Ed25519PrivateKey.generate()
-    (tmp_path / "k.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                       serialization.BestAvailableEncryption(b"correct horse")))
-    (tmp_path / "k.pub").write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                                   serialization.PublicFormat.SubjectPublicKeyInfo))
+    key_pair(tmp_path, b"correct horse")
     args = ["evidence", "--snapshot", str(crawled["live"] / "snapshot.json"), "--raw", str(crawled["raw"]),
             "--out", str(tmp_path / "p.zip"), "--sign", str(tmp_path / "k.pem")]
     result = invoke(args)

@@ -29,7 +29,7 @@ from archviz.discovery.raw import dumps, parse_time
 from archviz.evidence import findings
 from archviz.evidence.pack import MANIFEST, PACK_FORMAT, SIGNATURE, SUMS, sums, zip_bytes
 from archviz.sandbox.privatelink import STATE
-from tests.conftest import invoke, run_cli
+from tests.conftest import invoke, key_pair, run_cli
 from tests.site_tools import mkdocs_build
 from tests.test_evidence_findings import EPOCH, WHEN, findings_estate
 
@@ -151,11 +151,7 @@ def test_a_bad_limit_fails_a_mkdocs_build_with_one_line(small, tmp_path):
 
 
 def test_a_passphrase_that_is_not_utf8_is_taken_as_its_bytes(small, tmp_path, monkeypatch):
-    key = ed25519.Ed25519PrivateKey.generate()
-    (tmp_path / "k.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                       serialization.BestAvailableEncryption(b"caf\xe9")))
-    (tmp_path / "k.pub").write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                                   serialization.PublicFormat.SubjectPublicKeyInfo))
+    key_pair(tmp_path, b"caf\xe9")
     monkeypatch.setenv("ARCHVIZ_SIGNING_KEY_PASSPHRASE", os.fsdecode(b"caf\xe9"))  # Latin-1, as a shell may hold it
     result = invoke(["evidence", "--snapshot", str(small.snapshot), "--raw", str(small.raw),
                      "--sign", str(tmp_path / "k.pem"), "--out", str(tmp_path / "p.zip")])

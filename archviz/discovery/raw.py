@@ -70,7 +70,7 @@ PLACEHOLDER = REMOVED
 # and the expiry (the credentials are removed by SECRET_FIELDS; the rest is not needed).
 KEEP_ONLY = {("sts", "AssumeRole"): frozenset({"AssumedRoleUser", "Credentials"})}
 _FILE = re.compile(r"^(?P<service>[a-z0-9-]+)\.(?P<operation>[A-Za-z0-9]+)\.json$")
-_MAX_FILE_BYTES = 256 * 1024**2
+MAX_FILE_BYTES = 256 * 1024**2
 LIMIT_VARIABLE = "ARCHVIZ_MAX_RAW_BYTES"
 
 
@@ -518,7 +518,7 @@ def _is_crawl_file(path: Path) -> bool:
     """``path`` is a ``crawl.json`` archviz wrote (a regular file naming archviz as its tool)."""
     try:
         info = os.lstat(path)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > _MAX_FILE_BYTES:
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES:
             return False
         crawl = json.loads(path.read_bytes())
     except (OSError, ValueError, RecursionError):
@@ -536,8 +536,8 @@ def read_folder(folder: Path) -> dict[str, bytes]:
     found = [(rel, path, info.st_size) for rel, path, info in _entries(folder, ReplayError)
              if stat.S_ISREG(info.st_mode)]
     for _, path, size in found:
-        if size > _MAX_FILE_BYTES:
-            raise ReplayError(f"{path}: more than {_MAX_FILE_BYTES} bytes: not a file of a raw folder")
+        if size > MAX_FILE_BYTES:
+            raise ReplayError(f"{path}: more than {MAX_FILE_BYTES} bytes: not a file of a raw folder")
     total = sum(size for _, _, size in found)
     if total > limit:
         raise ReplayError(f"{folder}: {total} bytes in {len(found)} files, more than {limit} bytes "

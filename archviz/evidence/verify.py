@@ -33,7 +33,7 @@ from archviz.environment import positive_int
 from archviz.errors import ArchvizError, InputError, ReplayError
 from archviz.files import regular_file
 from archviz.evidence.compare import first_difference
-from archviz.discovery.raw import _MAX_FILE_BYTES as MAX_RAW_FILE_BYTES, CRAWL_FILE
+from archviz.discovery.raw import CRAWL_FILE, MAX_FILE_BYTES as MAX_RAW_FILE_BYTES
 from archviz.evidence.pack import (MANIFEST, PACK_FORMATS, PAGES, RAW, README, SIGNATURE, SUMS, UNLISTED,
                                    analysis_settings, facts, findings_files, mismatch, readme, rederive, sums)
 from archviz.snapshot import validate
