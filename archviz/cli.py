@@ -1,9 +1,7 @@
 """The ``archviz`` command line: thin click commands over the library.
 
-Exit codes: 0 success; 1 unexpected error; 2 bad usage or input; 3 invalid snapshot;
-4 the caller's credentials cannot do what the run needs; 5 ``--strict`` and some units
-failed; 6 an AWS operation not on the allowlist was refused; 7 an evidence pack failed
-``verify``; 8 ``diff --fail-on`` found a change it names; 130 interrupted."""
+Exit codes are those of :mod:`archviz.errors` (``errors.exit_codes()``): each error class there
+carries its own, and the README's table lists them."""
 
 from __future__ import annotations
 
@@ -17,7 +15,7 @@ import click
 
 from archviz import __version__
 from archviz.config import ACCOUNT as ACCOUNT_RE
-from archviz.errors import ArchvizError, IncompleteCrawl, InputError, some as _some
+from archviz.errors import INTERRUPTED, ArchvizError, IncompleteCrawl, InputError, some as _some
 
 REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
 OU_RE = re.compile(r"^(ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|r-[0-9a-z]{4,32})$")  # an OU, or the root
@@ -327,13 +325,13 @@ class ArchvizGroup(click.Group):
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("archviz: interrupted", err=True)
-            ctx.exit(130)
+            ctx.exit(INTERRUPTED)
         except Exception as exc:  # a bug: one line, unless asked for the traceback
             if os.environ.get("ARCHVIZ_DEBUG"):
                 raise
             click.echo(f"archviz: internal error: {type(exc).__name__}: {exc} "
                        f"(set ARCHVIZ_DEBUG=1 for a traceback)", err=True)
-            ctx.exit(1)
+            ctx.exit(ArchvizError.exit_code)
 
 
 @click.group(cls=ArchvizGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -578,7 +576,7 @@ def diff(old_path, new_path, fmt, out, fail_on, trusted_accounts, config_path, r
     from archviz import diff as drift
     from archviz import snapshot
     from archviz.files import output_file
-    from archviz.render.text import visible
+    from archviz.text import visible
 
     kinds = drift.parse_fail_on(fail_on)
     if out is not None:  # leave out --out to write to standard output

@@ -22,10 +22,10 @@ from importlib import resources
 from typing import Iterable, Iterator
 
 from archviz import model, snapshot
-from archviz.errors import ArchvizError, InputError, some
+from archviz.errors import DriftFound, InputError, some
 from archviz.model.estate import account_of_principal
 from archviz.model.vocab import NOT_FLOWING, SEVERITIES, severity_rank
-from archviz.render.text import visible
+from archviz.text import visible
 
 DIFF_VERSION = 1
 
@@ -54,12 +54,6 @@ SYMBOL = {"added": "+", "newly-visible": "+", "opened": "+", "joined": "+", "rem
 # --fail-on: what may page someone. "new-findings" takes an optional ":severity" (that or worse).
 ALERTS = ("new-external-consumer", "new-untrusted-principal", "open-to-all", "new-findings", "coverage-worse", "any")
 APPEARED = ("added", "newly-visible")
-
-
-class DriftFound(ArchvizError):
-    """archviz diff --fail-on: a change of a kind it names was found (the diff is still written)."""
-
-    exit_code = 8
 
 
 def parse_fail_on(value: str | None) -> tuple[str, ...]:

@@ -35,7 +35,7 @@ from mkdocs.structure.pages import Page
 
 from archviz.errors import ArchvizError
 from archviz.render import DEFAULT_TITLE
-from archviz.render.text import title as title_text
+from archviz.text import title as title_text
 
 log = logging.getLogger("mkdocs.plugins.archviz")
 

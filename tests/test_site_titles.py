@@ -18,7 +18,7 @@ import pytest
 
 from archviz import model
 from archviz.render import build
-from archviz.render.text import title
+from archviz.text import title
 from tests.site_tools import CHROMIUM_ARGS, chromium, mkdocs_build, serve, warnings
 from tests.test_site import CHECK, demo_doc, project, site_with_nav  # noqa: F401 (demo_doc: a fixture)
 

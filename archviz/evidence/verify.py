@@ -30,7 +30,7 @@ from typing import Any
 
 from archviz import __version__
 from archviz.environment import positive_int
-from archviz.errors import ArchvizError, InputError, ReplayError
+from archviz.errors import ArchvizError, InputError, ReplayError, VerificationError
 from archviz.files import regular_file
 from archviz.evidence.compare import first_difference
 from archviz.discovery.raw import CRAWL_FILE, MAX_FILE_BYTES as MAX_RAW_FILE_BYTES
@@ -59,13 +59,6 @@ def max_pack_bytes() -> int:
     """How much a pack may unpack to, all files together (``ARCHVIZ_MAX_PACK_BYTES``, default 4 GiB):
     verify holds the files it reads again in memory."""
     return positive_int("ARCHVIZ_MAX_PACK_BYTES", 4 * 1024**3)
-
-
-class VerificationError(ArchvizError):
-    """The pack does not hold: a file altered, added or removed, a bad signature, or a snapshot
-    or findings file its raw answers do not derive."""
-
-    exit_code = 7
 
 
 @dataclass

@@ -24,7 +24,7 @@ import graphviz
 from diagrams import Cluster, Diagram, Node
 
 from archviz.errors import ArchvizError
-from archviz.render.text import shorten, visible
+from archviz.text import shorten, visible
 
 MAX_LABEL = 36
 # No newrank: Graphviz 2.43 (Debian 12) crashes on some clustered graphs with it.

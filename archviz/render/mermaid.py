@@ -19,7 +19,7 @@ import re
 from archviz.model import vocab
 from archviz.render.graph import MAX_LABEL, node_id
 from archviz.render.scene import Cluster, Picture
-from archviz.render.text import shorten, visible
+from archviz.text import shorten, visible
 from archviz.render.view import NEW_MARK, SEVERITY_COLOR, SEVERITY_MARK, USE_CASE_STYLE, USE_CASE_TITLES
 
 _PLAIN = re.compile(r"[^A-Za-z0-9 .,_-]")

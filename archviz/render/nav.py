@@ -10,7 +10,7 @@ the accounts (each by name), then the findings. Two fragments are written beside
 
 Entries name files only: MkDocs titles each page with its first heading. The one title from
 outside archviz (``--site-title``) and every path are written as YAML double-quoted scalars; the
-title as :func:`archviz.render.text.title` makes it, since themes write navigation titles into
+title as :func:`archviz.text.title` makes it, since themes write navigation titles into
 their HTML as they are."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from archviz.render.text import title as title_text
+from archviz.text import title as title_text
 from archviz.render.view import USE_CASE_TITLES, View
 
 # What YAML allows unescaped in a double-quoted scalar (its printable set, minus '"', '\' and

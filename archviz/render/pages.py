@@ -4,7 +4,7 @@ Every ``{{ value }}`` is escaped for markdown by the environment's ``finalize`` 
 text can hold pipes, brackets, backticks or HTML, and must not break a table or inject
 markup. Links and images that archviz builds itself are :class:`markupsafe.Markup` and pass
 through; they are relative paths, checked to stay inside the output folder. A value in a heading
-goes through the ``heading`` filter (:func:`archviz.render.text.title`): headings become page
+goes through the ``heading`` filter (:func:`archviz.text.title`): headings become page
 titles, which themes write where markdown's escaping does not reach."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from importlib import resources
 import jinja2
 from markupsafe import Markup
 
-from archviz.render.text import title, visible
+from archviz.text import title, visible
 
 # Inline syntax: links, emphasis, code, tables, and attribute lists (``{: onclick=... }``, which
 # Python-Markdown's attr_list, common in Material sites, turns into attributes of the element before).
