@@ -48,7 +48,7 @@ def _seed(url: str, creds: tuple[str, str], accounts: int, regions: list[str]) -
     import boto3
 
     from archviz.sandbox import demo
-    from archviz.sandbox.privatelink import STATE
+    from archviz.sandbox.state import STATE
 
     from moto.moto_api._internal import mock_random
 
@@ -117,7 +117,7 @@ def _seed(url: str, creds: tuple[str, str], accounts: int, regions: list[str]) -
 
 def _serve(conn, accounts: int, regions: list[str]) -> None:
     """The child: a sandbox, seeded, answering the parent's commands on ``conn``."""
-    from archviz.sandbox.privatelink import STATE
+    from archviz.sandbox.state import STATE
     from archviz.sandbox.server import Sandbox
 
     with Sandbox() as sb:

@@ -18,7 +18,7 @@ from botocore.utils import parse_timestamp
 from botocore.validate import ParamValidator
 
 from archviz.sandbox import demo
-from archviz.sandbox.privatelink import STATE
+from archviz.sandbox.state import STATE
 from archviz.sandbox.server import Sandbox
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -13,7 +13,7 @@ from archviz.discovery.aws import AccountSession, AwsSessions
 from archviz.discovery.crawl import CrawlRequest, crawl
 from archviz.discovery.permissions import ALLOWED
 from archviz.errors import ReadOnlyViolation
-from archviz.sandbox.privatelink import STATE
+from archviz.sandbox.state import STATE
 from tests.conftest import run_cli
 
 ROLE = "OrganizationAccountAccessRole"

@@ -14,7 +14,7 @@ from archviz.discovery import crawl as crawl_module
 from archviz.discovery import permissions
 from archviz.discovery.aws import AwsSessions
 from archviz.errors import ReadOnlyViolation
-from archviz.sandbox.privatelink import STATE
+from archviz.sandbox.state import STATE
 
 README = Path(__file__).parent.parent / "README.md"
 

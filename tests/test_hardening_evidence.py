@@ -28,7 +28,7 @@ from py_ocsf_models.events.findings.detection_finding import DetectionFinding
 from archviz.discovery.raw import dumps, parse_time
 from archviz.evidence import findings
 from archviz.evidence.pack import MANIFEST, PACK_FORMAT, SIGNATURE, SUMS, sums, zip_bytes
-from archviz.sandbox.privatelink import STATE
+from archviz.sandbox.state import STATE
 from tests.conftest import invoke, key_pair, run_cli
 from tests.site_tools import mkdocs_build
 from tests.test_evidence_findings import EPOCH, WHEN, findings_estate

@@ -7,7 +7,7 @@ import pytest
 
 from archviz.discovery import crawl as crawl_module
 from archviz.discovery.crawl import CrawlRequest, crawl, default_concurrency
-from archviz.sandbox.privatelink import STATE
+from archviz.sandbox.state import STATE
 
 ROLE = "OrganizationAccountAccessRole"
 REGIONS = ["us-east-1", "eu-west-1"]

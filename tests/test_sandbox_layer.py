@@ -7,7 +7,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from archviz.sandbox.privatelink import STATE
+from archviz.sandbox.state import STATE
 
 PROVIDER_REGION = "us-east-1"
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import boto3
 
-from archviz.sandbox.privatelink import STATE
+from archviz.sandbox.state import STATE
 
 ROLE_NAME = "OrganizationAccountAccessRole"
 REGIONS = ("us-east-1", "eu-west-1")

@@ -40,7 +40,8 @@ class Sandbox:
             def log_request(self, *args: Any, **kwargs: Any) -> None:  # no access log on stderr
                 pass
 
-        from archviz.sandbox.privatelink import SandboxApp, install
+        from archviz.sandbox.ec2 import install
+        from archviz.sandbox.faults import SandboxApp
 
         install()
         app = SandboxApp(DomainDispatcherApplication(create_backend_app))
@@ -112,10 +113,10 @@ class Sandbox:
             self._thread = None
 
     def reset(self) -> None:
-        """Forget every resource (moto's state and the completion layer's)."""
+        """Forget every resource (moto's state and the sandbox's own, ``archviz.sandbox.state``)."""
         from moto.moto_api._internal.models import moto_api_backend
 
-        from archviz.sandbox.privatelink import STATE
+        from archviz.sandbox.state import STATE
 
         moto_api_backend.reset()
         STATE.reset()
