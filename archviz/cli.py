@@ -1,4 +1,6 @@
-"""The ``archviz`` command line: thin click commands over the library.
+"""The ``archviz`` command line: thin click commands over :mod:`archviz.pipeline` (the use
+cases) and the library. A command parses its options, checks their combinations (click usage
+errors) and reports on stderr; the pipeline does the work.
 
 Exit codes are those of :mod:`archviz.errors` (``errors.exit_codes()``): each error class there
 carries its own, and the README's table lists them."""
@@ -15,11 +17,10 @@ import click
 
 from archviz import __version__
 from archviz.config import ACCOUNT as ACCOUNT_RE
-from archviz.errors import INTERRUPTED, ArchvizError, IncompleteCrawl, InputError, some as _some
+from archviz.errors import INTERRUPTED, ArchvizError, InputError, some as _some
 
 REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
 OU_RE = re.compile(r"^(ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|r-[0-9a-z]{4,32})$")  # an OU, or the root
-ACCOUNTS_FILE_MAX_BYTES = 10 * 1024**2
 
 
 def _ids(pattern: re.Pattern, expected: str, unique: bool = False):
@@ -37,45 +38,6 @@ def _ids(pattern: re.Pattern, expected: str, unique: bool = False):
 
 _accounts = _ids(ACCOUNT_RE, "12-digit account ids")
 _ous = _ids(OU_RE, "organizational unit ids (like ou-ab12-cd34ef56, or the root r-ab12)", unique=True)
-
-
-def read_account_ids(source: str) -> list[str]:
-    """``--accounts-from FILE`` (``-``: standard input): one 12-digit account id at the start of
-    each line; whatever follows a comma, a tab, a semicolon or a space is ignored (so the CSV
-    ``id,name`` and the AWS CLI's text output both work), ``#`` starts a comment, blank lines are
-    skipped. A bad line is one error naming the file and the line."""
-    name = "<stdin>" if source == "-" else source
-    try:
-        if source == "-":
-            stream = getattr(sys.stdin, "buffer", None)
-            data = stream.read(ACCOUNTS_FILE_MAX_BYTES + 1) if stream is not None else \
-                sys.stdin.read(ACCOUNTS_FILE_MAX_BYTES + 1).encode("utf-8")
-        else:
-            with open(source, "rb") as f:
-                data = f.read(ACCOUNTS_FILE_MAX_BYTES + 1)
-    except FileNotFoundError:
-        raise InputError(f"{name}: no such file")
-    except OSError as exc:
-        raise InputError(f"{name}: cannot read: {exc.strerror or exc}")
-    if len(data) > ACCOUNTS_FILE_MAX_BYTES:
-        raise InputError(f"{name}: more than {ACCOUNTS_FILE_MAX_BYTES // 1024**2} MiB: not a list of account ids")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})")
-    ids = []
-    for number, line in enumerate(text.splitlines(), 1):
-        line = line.split("#", 1)[0].strip()
-        if not line:
-            continue
-        first = re.split(r"[,\t; ]", line, maxsplit=1)[0].strip().strip('"\'')
-        if not ACCOUNT_RE.match(first):
-            shown = first if len(first) <= 40 else first[:37] + "..."
-            raise InputError(f"{name}:{number}: expected a 12-digit account id at the start of the line, got {shown!r}")
-        ids.append(first)
-    if not ids:
-        raise InputError(f"{name}: no account ids in it (one 12-digit id a line; # starts a comment)")
-    return sorted(set(ids))
 
 
 def _regions(_ctx, _param, value: str | None) -> list[str] | None:
@@ -114,13 +76,6 @@ ANALYSIS_OPTIONS = [
     click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
                  help="TOML config file (trusted_accounts, marketplace_links)."),
 ]
-
-
-def _analysis_settings(trusted_accounts, config_path):
-    from archviz import config
-
-    cfg = config.load(config_path, trusted_accounts)
-    return {"trusted_accounts": cfg.trusted_accounts, "marketplace_links": cfg.marketplace_links}
 
 
 def _report_analysis(doc: dict) -> None:
@@ -189,15 +144,26 @@ REDACT_OPTIONS = [
 ]
 
 
-RENDER_OPTIONS = [
-    click.option("--diagram-format", "--format", "formats", default="svg", show_default=True,
-                 metavar="svg,png,mermaid", callback=_list(("svg", "png", "mermaid")),
-                 help="Diagram formats: svg and png are drawn by Graphviz (pages show the first); "
-                      "mermaid puts each diagram in its page as a ```mermaid block (no Graphviz needed)."),
-    click.option("--only", default="overview,use-cases,services,accounts", show_default=True,
-                 metavar="GROUPS", callback=_list(("overview", "use-cases", "services", "accounts")),
-                 help="Which diagrams and pages to render (index.md and findings.md always are)."),
-]
+def _render_options():
+    """--diagram-format and --only, with the choices the render layer declares (its backends and
+    its kinds of diagram; neither module loads a drawing library)."""
+    from archviz.render.backends import BACKENDS, FORMATS
+    from archviz.render.kinds import GROUPS
+
+    graphviz = [f for f in FORMATS if BACKENDS[f].graphviz]
+    text = [f for f in FORMATS if not BACKENDS[f].graphviz]
+    return [
+        click.option("--diagram-format", "--format", "formats", default=FORMATS[0], show_default=True,
+                     metavar=",".join(FORMATS), callback=_list(FORMATS),
+                     help=f"Diagram formats: {' and '.join(graphviz)} are drawn by Graphviz (pages show the first); "
+                          f"{' and '.join(text)} puts each diagram in its page as a ```mermaid block (no Graphviz needed)."),
+        click.option("--only", default=",".join(GROUPS), show_default=True,
+                     metavar="GROUPS", callback=_list(GROUPS),
+                     help="Which diagrams and pages to render (index.md and findings.md always are)."),
+    ]
+
+
+RENDER_OPTIONS = _render_options()
 
 
 def run_render(doc: dict, out: Path, formats, only, title=None, nav_prefix=None, since=None, redacted=False) -> None:
@@ -236,16 +202,19 @@ def _given(**values) -> list[str]:
 
 
 def _report_strict(label: str, doc: dict, where: Path, strict: bool, consequence: str) -> None:
-    """Report what the snapshot holds and misses; with --strict, a failed unit is exit code 5
-    (the OU tree is optional: a denied one is reported, it does not fail --strict)."""
-    failed = [c for c in _report_snapshot(label, doc, where) if c["kind"] != "organization"]
-    if strict and failed:
-        raise IncompleteCrawl(f"--strict: {len(failed)} unit(s) failed; {consequence}")
+    """Report what the snapshot holds and misses; with --strict, a failed unit is exit code 5."""
+    from archviz import pipeline
+
+    _report_snapshot(label, doc, where)
+    if strict:
+        pipeline.require_complete(doc, consequence)
 
 
 def crawl_request(profile, org, accounts, role_name, external_id, regions, concurrency, ou_ids=None,
                   accounts_from=None):
-    """The crawl the discover options ask for; alternatives given together are a usage error."""
+    """The crawl the discover options ask for; alternatives given together are a usage error
+    (checked here, with the options, before --accounts-from's file is read)."""
+    from archviz.accounts_file import read_account_ids
     from archviz.discovery.crawl import CrawlRequest
 
     given = [flag for flag, value in (("--org", org), ("--accounts", accounts), ("--accounts-from", accounts_from),
@@ -263,41 +232,34 @@ def run_discover(out: Path, profile, org, accounts, role_name, external_id, regi
                  replay_dir=None) -> dict:
     """Crawl (or replay a recorded crawl), analyze, write DIR/snapshot.json atomically, report
     coverage on stderr."""
-    from archviz import model, pipeline, snapshot
-    from archviz.discovery.raw import Recorder, apart
+    from archviz import pipeline, snapshot
     from archviz.files import output_file
 
-    settings = _analysis_settings(trusted_accounts, config_path)
+    settings = pipeline.analysis_settings(trusted_accounts, config_path)
     output_file(out / snapshot.SNAPSHOT_FILE, [accounts_from, config_path], new_folder=True)
     if replay_dir is not None:
         scoped = _given(profile=profile, org=org, accounts=accounts, accounts_from=accounts_from, ou_ids=ou_ids,
                         role_name=role_name, external_id=external_id, regions=regions, raw_dir=raw_dir)
         if scoped:
             raise click.UsageError(f"--replay rebuilds the recorded crawl as it was asked: drop {', '.join(scoped)}")
-        apart(replay_dir, out, "--replay")
-        doc = pipeline.replay(replay_dir, Progress("replay"), concurrency)
+        source, label = replay_dir, "replay"
     else:
-        request = crawl_request(profile, org, accounts, role_name, external_id, regions, concurrency, ou_ids,
-                                accounts_from)
-        if raw_dir is not None:
-            Recorder.check_target(raw_dir, out)  # before the crawl, not after it
-        recorder = Recorder() if raw_dir is not None else None
-        doc = pipeline.discover(request, Progress("discover"), recorder)
-        if recorder is not None:
-            recorder.write(raw_dir, request.record())
-            click.echo(f"discover: {sum(len(c) for c in recorder.calls.values())} AWS answers kept in {raw_dir}/",
-                       err=True)
-    model.apply(doc, **settings)
-    path = snapshot.save(doc, out)
+        source, label = crawl_request(profile, org, accounts, role_name, external_id, regions, concurrency, ou_ids,
+                                      accounts_from), "discover"
+    saved = pipeline.discover_snapshot(out, source, settings, raw_dir, concurrency, Progress(label), _report_kept)
     try:
-        _report_strict("discover", doc, path, strict, f"the snapshot was written to {path}")
+        _report_strict("discover", saved.doc, saved.path, strict, f"the snapshot was written to {saved.path}")
     finally:
-        click.echo(str(path))
-    return doc
+        click.echo(str(saved.path))
+    return saved.doc
 
 
-def _report_snapshot(label: str, doc: dict, path: Path) -> list[dict]:
-    """What the snapshot holds and what it does not cover, on stderr; returns the failed units."""
+def _report_kept(answers: int, raw_dir: Path) -> None:
+    click.echo(f"discover: {answers} AWS answers kept in {raw_dir}/", err=True)
+
+
+def _report_snapshot(label: str, doc: dict, path: Path) -> None:
+    """What the snapshot holds and what it does not cover, on stderr."""
     failed = [c for c in doc["coverage"] if c["status"] == "error"]
     skipped = [c for c in doc["coverage"] if c["status"] == "skipped"]
     click.echo(f"{label}: {len(doc['accounts'])} accounts, {len(doc['scope']['regions'])} regions: "
@@ -308,7 +270,6 @@ def _report_snapshot(label: str, doc: dict, path: Path) -> list[dict]:
         click.echo(f"{label}: not covered: {len(failed)} failed, {len(skipped)} skipped: {shown} "
                    f"(see coverage in {path})", err=True)
     _report_analysis(doc)
-    return failed
 
 
 class ArchvizGroup(click.Group):
@@ -378,8 +339,9 @@ def snapshot(out, formats, only, **opts):
 def render(snapshot_path, out, site, site_title, formats, only, since_path, redact, redact_key, redact_names):
     """Render diagrams and markdown pages from a snapshot (offline, no credentials)."""
     from archviz import diff as drift
+    from archviz import pipeline
     from archviz import snapshot as snap
-    from archviz.render import prepare
+    from archviz.render.drift import headline
     from archviz.render.nav import is_docs_folder, prefix_for
 
     if (out is None) == (site is None):
@@ -392,7 +354,7 @@ def render(snapshot_path, out, site, site_title, formats, only, since_path, reda
     doc = snap.load(snapshot_path)
     old = snap.load(since_path) if since_path is not None else None
     redactor = _redactor([doc] + ([old] if old else []), redact, redact_key, redact_names)
-    doc, since = prepare(doc, old, redactor)
+    doc, since = pipeline.prepare_render(doc, old, redactor)
     redacted = redactor is not None
     if site is not None:
         run_render(doc, site, formats, only, title=site_title, nav_prefix=prefix_for(site), since=since,
@@ -400,7 +362,7 @@ def render(snapshot_path, out, site, site_title, formats, only, since_path, reda
     else:
         run_render(doc, out, formats, only, since=since, redacted=redacted)
     if since is not None:
-        click.echo(f"render: since {since['old']['generated_at']}: {drift.headline(since)}", err=True)
+        click.echo(f"render: since {since['old']['generated_at']}: {headline(since)}", err=True)
         if drift.backwards(since):
             click.echo(f"render: note: --since: {drift.backwards(since)}", err=True)
 
@@ -412,18 +374,12 @@ def render(snapshot_path, out, site, site_title, formats, only, since_path, reda
 @with_options(ANALYSIS_OPTIONS)
 def analyze(snapshot_path, out, **opts):
     """Recompute connections and findings of an existing snapshot (offline)."""
-    from archviz import model, snapshot
-    from archviz.files import output_file
+    from archviz import pipeline
 
-    settings = _analysis_settings(opts["trusted_accounts"], opts["config_path"])
-    source = snapshot.file_of(snapshot_path)
     # Without --out, SNAPSHOT is updated in place, as documented; --out is a new file.
-    target = output_file(out, [opts["config_path"]]) if out is not None else source
-    doc = snapshot.load(source)
-    model.apply(doc, **settings)
-    snapshot.write(doc, target)
-    _report_analysis(doc)
-    click.echo(str(target))
+    saved = pipeline.analyze_file(snapshot_path, out, opts["trusted_accounts"], opts["config_path"])
+    _report_analysis(saved.doc)
+    click.echo(str(saved.path))
 
 
 @cli.command("merge")
@@ -434,15 +390,18 @@ def analyze(snapshot_path, out, **opts):
 def merge_command(snapshot_paths, out, **opts):
     """Combine snapshots of slices of one organization (discover --ou, --accounts-from) into
     DIR/snapshot.json, with connections and findings recomputed across them (offline)."""
-    from archviz import merge, snapshot
-    from archviz.files import output_file
+    from archviz import pipeline
 
-    settings = _analysis_settings(opts["trusted_accounts"], opts["config_path"])
-    output_file(out / snapshot.SNAPSHOT_FILE, [*map(snapshot.file_of, snapshot_paths), opts["config_path"]],
-                new_folder=True)
-    docs = [snapshot.load(p) for p in snapshot_paths]
-    result = merge.merge(docs, [str(p) for p in snapshot_paths], **settings)
-    path = snapshot.save(result.doc, out)
+    result, path = pipeline.merge_snapshots(snapshot_paths, out, opts["trusted_accounts"], opts["config_path"])
+    _report_merge(result)
+    _report_snapshot("merge", result.doc, path)
+    click.echo(str(path))
+
+
+def _report_merge(result) -> None:
+    """What archviz merge combined, counted once, chose between and misses, on stderr."""
+    from archviz import merge
+
     click.echo(f"merge: {result.inputs} snapshots combined", err=True)
     for label in result.duplicates:
         click.echo(f"merge: {label} is identical to another input; counted once", err=True)
@@ -454,8 +413,6 @@ def merge_command(snapshot_paths, out, **opts):
         shown = _some(result.unsliced)
         click.echo(f"merge: {len(result.unsliced)} accounts of the organization are in none of the snapshots' scope "
                    f"(a missing slice? suspended accounts are never crawled): {shown}", err=True)
-    _report_snapshot("merge", result.doc, path)
-    click.echo(str(path))
 
 
 @cli.command()
@@ -471,8 +428,7 @@ def evidence(snapshot_path, raw_dir, out, key_path, strict, trusted_accounts, co
     """Crawl (or take a snapshot and its raw folder) into an audit evidence pack: one zip with the
     raw AWS answers, the snapshot, the findings (CSV, JSON, OCSF), the pages, report.html, a
     manifest with every file's SHA-256, and a README telling an auditor how to verify it."""
-    from archviz import model, pipeline, snapshot
-    from archviz.discovery.raw import Recorder, read_folder
+    from archviz import pipeline, snapshot
     from archviz.evidence import pack
     from archviz.files import output_file
 
@@ -480,28 +436,22 @@ def evidence(snapshot_path, raw_dir, out, key_path, strict, trusted_accounts, co
               raw_dir]
     output_file(out, inputs)  # before the crawl, not after it
     key = pack.load_key(key_path) if key_path is not None else None
-    source = pack.RAW
     if snapshot_path is not None or raw_dir is not None:
         if snapshot_path is None or raw_dir is None:
             raise click.UsageError("--snapshot and --raw go together: the snapshot and the raw folder of one crawl")
         given = _given(**opts, strict=strict, trusted_accounts=trusted_accounts, config_path=config_path)
         if given:
             raise click.UsageError(f"--snapshot packs a finished crawl as it was analyzed: drop {', '.join(given)}")
-        doc = snapshot.load(snapshot_path)
-        raw_files, source = read_folder(raw_dir), f"{raw_dir}/"
+        packed = pipeline.evidence_from_snapshot(snapshot_path, raw_dir, out, key)
     else:
-        settings = _analysis_settings(trusted_accounts, config_path)
+        settings = pipeline.analysis_settings(trusted_accounts, config_path)
         request = crawl_request(**opts)
-        recorder = Recorder()
-        doc = pipeline.discover(request, Progress("evidence"), recorder)
-        model.apply(doc, **settings)
-        raw_files = recorder.files(request.record())
-        _report_strict("evidence", doc, out, strict, "no pack was written")
-    data, manifest = pack.build(doc, raw_files, key, source)
-    pack.write(out, data)
-    click.echo(f"evidence: {len(manifest['files']) + 2 + (key is not None)} files, {len(raw_files) - 1} raw answer files, "
-               f"{len(doc['findings'])} findings" + ("; manifest signed" if key is not None else ""), err=True)
-    click.echo(str(out))
+        packed = pipeline.evidence_from_crawl(
+            request, out, settings, key, Progress("evidence"),
+            analyzed=lambda doc: _report_strict("evidence", doc, out, strict, "no pack was written"))
+    click.echo(f"evidence: {packed.files} files, {packed.answers} raw answer files, "
+               f"{len(packed.doc['findings'])} findings" + ("; manifest signed" if packed.signed else ""), err=True)
+    click.echo(str(packed.path))
 
 
 @cli.command()
@@ -574,25 +524,22 @@ def diff(old_path, new_path, fmt, out, fail_on, trusted_accounts, config_path, r
     """What changed from snapshot OLD to snapshot NEW (offline): connections, endpoint services,
     principals, targets, findings, coverage, accounts."""
     from archviz import diff as drift
-    from archviz import snapshot
+    from archviz import pipeline, snapshot
     from archviz.files import output_file
+    from archviz.render.drift import FORMATS, headline
     from archviz.text import visible
 
     kinds = drift.parse_fail_on(fail_on)
     if out is not None:  # leave out --out to write to standard output
         output_file(out, [snapshot.file_of(old_path), snapshot.file_of(new_path), config_path, redact_key])
     old, new = snapshot.load(old_path), snapshot.load(new_path)
-    settings = _analysis_settings(trusted_accounts, config_path) if (trusted_accounts or config_path) else {}
-    redactor = _redactor([new, old], redact, redact_key, redact_names)
-    if redactor is not None:
-        old, new = redactor.snapshot(old), redactor.snapshot(new)
-        settings = {k: frozenset(redactor.value(sorted(v))) if k == "trusted_accounts" else redactor.value(v)
-                    for k, v in settings.items()}
-    result = drift.compare(old, new, **settings)
+    given = trusted_accounts or config_path  # without either, the new snapshot's own settings
+    settings = pipeline.analysis_settings(trusted_accounts, config_path) if given else {}
+    result = pipeline.diff(old, new, settings, _redactor([new, old], redact, redact_key, redact_names))
     if drift.backwards(result):
         click.echo(f"diff: note: {drift.backwards(result)}", err=True)
-    _write_or_print(drift.FORMATS[fmt](result), out)
-    click.echo(f"diff: {drift.headline(result)}" + (f" (written to {out})" if out else ""), err=True)
+    _write_or_print(FORMATS[fmt](result), out)
+    click.echo(f"diff: {headline(result)}" + (f" (written to {out})" if out else ""), err=True)
     fired = drift.triggered(result, kinds)
     if fired:
         raise drift.DriftFound(f"--fail-on {','.join(kinds)}: {len(fired)} change(s), first: "

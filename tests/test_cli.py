@@ -63,7 +63,7 @@ def test_unknown_profile_is_one_line(sandbox, tmp_path):
 
 
 def test_regions_all_without_describe_regions_is_one_line(sandbox, tmp_path):
-    from archviz.sandbox.privatelink import STATE
+    from archviz.sandbox.state import STATE
 
     STATE.add_fault("DescribeRegions", "UnauthorizedOperation")
     result = invoke(["discover", "--regions", "all", "--out", str(tmp_path)], env=sandbox.env())
@@ -85,7 +85,7 @@ def test_regions_all_crawls_every_enabled_region(sandbox, tmp_path):
 # -- slices: --accounts-from and --ou ---------------------------------------------------------
 
 def test_accounts_from_reads_ids_comments_and_csv(tmp_path):
-    from archviz.cli import read_account_ids
+    from archviz.accounts_file import read_account_ids
 
     listing = tmp_path / "accounts.csv"
     listing.write_text("\ufeff# production slice\n\n111122223333,app-prod\n  444455556666\tdata  # tab-separated\n"
