@@ -34,7 +34,7 @@ from mkdocs.structure.nav import Navigation, Section
 from mkdocs.structure.pages import Page
 
 from archviz.errors import ArchvizError
-from archviz.render import DEFAULT_TITLE
+from archviz.render.pages import DEFAULT_TITLE
 from archviz.text import title as title_text
 
 log = logging.getLogger("mkdocs.plugins.archviz")
@@ -73,7 +73,8 @@ class ArchvizPlugin(BasePlugin[ArchvizConfig]):
 
     def _render(self) -> tuple[dict[str, bytes], list]:
         from archviz import snapshot
-        from archviz.render import build, prepare
+        from archviz.pipeline import prepare_render
+        from archviz.render import build
 
         try:
             out: dict[str, bytes] = {}
@@ -84,7 +85,7 @@ class ArchvizPlugin(BasePlugin[ArchvizConfig]):
                 from archviz.redact import from_options
 
                 redactor = from_options([doc] + ([old] if old else []), self.redact_key, self.config.redact_names)
-            doc, since = prepare(doc, old, redactor)
+            doc, since = prepare_render(doc, old, redactor)
             built = build(doc, out.__setitem__, tuple(dict.fromkeys(self.config.diagram_format)),
                           title=self.config.title, since=since)
         except ArchvizError as exc:

@@ -395,11 +395,12 @@ def changed_copy(doc: dict) -> dict:
 
 def drift(doc: dict, analysis: dict, links: dict[str, str], args: argparse.Namespace) -> None:
     from archviz import diff, redact
+    from archviz.render.drift import headline
 
     new = changed_copy(doc)
     with measured("diff", args):
         result = diff.compare(doc, new, marketplace_links=links)
-    print(f"         {diff.headline(result)}")
+    print(f"         {headline(result)}")
     with measured("redact", args):
         redacted = redact.redact(dict(doc, **analysis))  # an analysed snapshot: analysed again, redacted
     print(f"         {len(redacted['endpoints'])} endpoints, {len(redacted['accounts'])} accounts redacted")

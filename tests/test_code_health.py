@@ -13,7 +13,7 @@ RENDER = Path(__file__).resolve().parent.parent / "archviz" / "render"
 MAX_FUNCTION_LINES = 50
 
 
-@pytest.mark.parametrize("path", sorted(RENDER.glob("*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted(RENDER.rglob("*.py")), ids=lambda p: str(p.relative_to(RENDER)))
 def test_no_render_function_is_over_50_lines(path):
     tree = ast.parse(path.read_text())
     long = [(node.name, node.end_lineno - node.lineno + 1) for node in ast.walk(tree)
@@ -25,7 +25,7 @@ def test_no_render_function_is_over_50_lines(path):
 def test_render_retypes_no_model_vocabulary():
     """States, severities, owners and use-case groups come from archviz.model.vocab."""
     retyped = re.compile(r'"(pendingAcceptance|aws-marketplace|amazon)"|\("critical", "high"|SEVERITIES\.index')
-    for path in RENDER.glob("*.py"):
+    for path in RENDER.rglob("*.py"):
         assert not retyped.search(path.read_text()), path.name
 
 

@@ -10,6 +10,7 @@ import jsonschema
 import pytest
 
 from archviz import diff, snapshot as snap
+from archviz.render import drift
 from archviz.cli import cli
 from click.testing import CliRunner
 from tests.test_model import EU, FULL, ME, MEMBER, OUTSIDE, PARTNER, R, SVC_NAME, connection, detail, endpoint, \
@@ -95,7 +96,7 @@ def test_a_reordered_but_identical_snapshot_has_no_changes():
     result = diff.compare(old, new)
     assert result["changes"] == [] and result["counts"] == []
     assert fired(result) == set()
-    assert diff.headline(result) == "no changes"
+    assert drift.headline(result) == "no changes"
 
 
 def test_a_removed_connection_is_removed_when_its_units_were_crawled():
@@ -191,7 +192,7 @@ def test_coverage_worse_is_not_visible_any_more_never_removed():
     assert not any(c["id"] == "vpce-1" and c["change"] in ("removed", "not-visible") for c in result["changes"])
     assert fired(result) == {"coverage-worse", "any"}  # its coverage-gap finding pages as coverage-worse only
     assert {c["after"]["rule_id"] for c in result["changes"] if c["change"] == "opened"} == {"coverage-gap"}
-    md = diff.to_markdown(result)
+    md = drift.to_markdown(result)
     assert "not visible any more" in md and "| removed |" not in md
 
 
@@ -285,8 +286,8 @@ def test_different_scopes_are_compared_where_they_overlap():
     assert result["changes"] == []
     assert result["compared"]["out_of_scope"]["regions_only_in_new"] == ["ap-south-1"]
     assert result["compared"]["regions"] == [EU, R]
-    assert "regions crawled only in the new snapshot (not compared): ap-south-1" in diff.to_text(result)
-    assert "**Not compared.**" in diff.to_markdown(result)
+    assert "regions crawled only in the new snapshot (not compared): ap-south-1" in drift.to_text(result)
+    assert "**Not compared.**" in drift.to_markdown(result)
 
 
 def test_every_output_form():
@@ -295,10 +296,10 @@ def test_every_output_form():
     data = json.loads(diff.to_json(result))
     jsonschema.Draft202012Validator(diff.schema()).validate(data)
     assert data["old"]["sha256"] == snap.sha256(old) and data["diff_version"] == 1
-    md = diff.to_markdown(result)
+    md = drift.to_markdown(result)
     assert md.startswith("# What changed in our PrivateLink estate\n")
     assert md.index("| Change | Count |") < md.index("## Connections")  # counts first, then details
-    text = diff.to_text(result)
+    text = drift.to_text(result)
     assert text.splitlines()[1].startswith("+ connection added: connection vpce-x from 333333333333")
 
 
@@ -307,7 +308,7 @@ def test_untrusted_text_stays_inert_in_markdown():
     old, new = changed(lambda d: remove(d["endpoints"], endpoint_id="vpce-s3"))
     for d in (old, new):
         d["accounts"][1]["name"] = hostile
-    md = diff.to_markdown(diff.compare(old, new))
+    md = drift.to_markdown(diff.compare(old, new))
     row = next(line for line in md.splitlines() if line.startswith("| removed |"))
     assert "<img" not in md and "](http" not in md and "&lt;img" in row
     assert row.count("|") - row.count("\\|") == 5  # the name's pipe does not split the table row
@@ -470,7 +471,7 @@ def test_untrusted_text_cannot_add_a_line_to_the_text_or_the_error(tmp_path):
             status="error", error_code="AccessDenied", message="denied\nFAKE: archviz: ok \u202e")
         d["scope"]["regions"].append("eu-x-1\n+ connection added: FAKE")
     old, new = changed(hostile)
-    text = diff.to_text(diff.compare(old, new))
+    text = drift.to_text(diff.compare(old, new))
     assert not [line for line in text.splitlines() if line.startswith(("FAKE", "+ connection added: FAKE"))]
     assert "<U+202E>" in text
     snap.write(old, tmp_path / "old.json")

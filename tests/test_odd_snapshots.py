@@ -44,7 +44,7 @@ def demo_doc(demo_crawl):
 
 
 def test_odd_but_valid_snapshots_never_crash(demo_doc, tmp_path, monkeypatch):
-    monkeypatch.setattr("archviz.render.render_picture", lambda canvas, fmt: b"<svg/>")
+    monkeypatch.setattr("archviz.render.site.render_picture", lambda canvas, fmt: b"<svg/>")
     tried = 0
     for path, value in _mutations(demo_doc):
         doc = copy.deepcopy(demo_doc)

@@ -158,7 +158,7 @@ def test_a_render_killed_while_writing_leaves_the_previous_render(demo_doc, tmp_
     def dies(*_a, **_k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("archviz.render.render_page", dies)
+    monkeypatch.setattr("archviz.render.site.render_page", dies)
     with pytest.raises(KeyboardInterrupt):
         render(copy.deepcopy(demo_doc), tmp_path)
     assert {f: (tmp_path / f).read_bytes() for f in files_under(tmp_path)} == before

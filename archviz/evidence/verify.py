@@ -30,7 +30,7 @@ from typing import Any
 
 from archviz import __version__
 from archviz.environment import positive_int
-from archviz.errors import ArchvizError, InputError, ReplayError, VerificationError
+from archviz.errors import InputError, ReplayError, VerificationError
 from archviz.files import regular_file
 from archviz.evidence.compare import first_difference
 from archviz.discovery.raw import CRAWL_FILE, MAX_FILE_BYTES as MAX_RAW_FILE_BYTES

@@ -18,19 +18,19 @@ class Links:
     """Where each page and diagram of this render is (only what was rendered is linked)."""
 
     def __init__(self, pages: dict[tuple[str, str], str], diagrams: dict[tuple, str], notes: dict[tuple, list[str]],
-                 mermaid: dict[tuple, str] | None = None, ous: list[tuple[str, str, list[str]]] = ()):
-        self.pages, self.diagrams, self.notes, self.mermaid = pages, diagrams, notes, mermaid or {}
+                 blocks: dict[tuple, str] | None = None, ous: list[tuple[str, str, list[str]]] = ()):
+        self.pages, self.diagrams, self.notes, self.blocks = pages, diagrams, notes, blocks or {}
         self.ous = ous  # (title, file, notes) of each diagram of an OU or group of accounts
 
     def page(self, kind: str, ident: str | None) -> str | None:
         return self.pages.get((kind, ident or ""))
 
     def figure(self, kind: str, ident: str = "") -> dict:
-        """A page's diagram: the image's path, the Mermaid block (its text is escaped by
-        :mod:`archviz.render.mermaid` and holds no backtick), the notes under it."""
-        text = self.mermaid.get((kind, ident))
+        """A page's diagram: the image's path, the fenced block of a text backend (Mermaid: its
+        text is escaped by :mod:`archviz.render.mermaid` and holds no backtick), the notes under it."""
+        block = self.blocks.get((kind, ident))
         return {"diagram": self.diagrams.get((kind, ident)), "notes": self.notes.get((kind, ident), []),
-                "mermaid": Markup(f"```mermaid\n{text}```") if text else None}
+                "block": Markup(block) if block else None}
 
 
 def severity_summary(findings: list[dict]) -> str:

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import re
 import subprocess
 from functools import lru_cache
@@ -24,6 +23,7 @@ import graphviz
 from diagrams import Cluster, Diagram, Node
 
 from archviz.errors import ArchvizError
+from archviz.render.scene import node_id  # noqa: F401 (drawn nodes use the scene's ids)
 from archviz.text import shorten, visible
 
 MAX_LABEL = 36
@@ -39,13 +39,6 @@ def text(value: Any, limit: int = MAX_LABEL) -> str:
 def label(*lines: Any, limit: int = MAX_LABEL) -> str:
     """A DOT-safe label: each line is untrusted text; lines are joined with DOT newlines."""
     return graphviz.nohtml("\\n".join(text(line, limit).replace("\\", "\\\\") for line in lines if line not in (None, "")))
-
-
-def node_id(*parts: Any) -> str:
-    """A stable DOT identifier for a resource (ids and ARNs contain ':' and '/')."""
-    raw = "|".join(str(p) for p in parts)
-    slug = re.sub(r"[^A-Za-z0-9]+", "_", raw)[-40:].strip("_")
-    return f"n_{slug}_{hashlib.sha1(raw.encode()).hexdigest()[:8]}"
 
 
 class Canvas(Diagram):

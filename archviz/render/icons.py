@@ -1,64 +1,61 @@
 """The one table mapping resource kinds to icons. ``None``: no faithful icon exists, so the
-kind is drawn as a labelled generic box rather than with a wrong icon."""
+kind is drawn as a labelled generic box rather than with a wrong icon.
+
+Icons are named (``"network.Endpoint"``: ``diagrams.aws.network.Endpoint``) and imported only
+when a node is drawn, so describing a picture needs neither Graphviz nor the diagrams package."""
 
 from __future__ import annotations
 
-from diagrams.aws.compute import EC2
-from diagrams.aws.database import Dynamodb
-from diagrams.aws.general import General, GenericOfficeBuilding, Marketplace, Users
-from diagrams.aws.network import (
-    VPC,
-    APIGateway,
-    ElbNetworkLoadBalancer,
-    Endpoint,
-    Privatelink,
-    PrivateSubnet,
-    PublicSubnet,
-    VPCElasticNetworkInterface,
-)
-from diagrams.aws.storage import SimpleStorageServiceS3
-
-from archviz.render.graph import Box
+from functools import lru_cache
+from importlib import import_module
 
 ICONS = {
     # consumers
-    "endpoint:Interface": Endpoint,
-    "endpoint:Gateway": Endpoint,
+    "endpoint:Interface": "network.Endpoint",
+    "endpoint:Gateway": "network.Endpoint",
     "endpoint:GatewayLoadBalancer": None,  # no GWLB endpoint icon in diagrams.aws
     "endpoint:Resource": None,
     "endpoint:ServiceNetwork": None,
-    "endpoints:aggregate": Endpoint,
-    "vpc": VPC,
-    "subnet:public": PublicSubnet,
-    "subnet:private": PrivateSubnet,
+    "endpoints:aggregate": "network.Endpoint",
+    "vpc": "network.VPC",
+    "subnet:public": "network.PublicSubnet",
+    "subnet:private": "network.PrivateSubnet",
     # providers
-    "endpoint-service": Privatelink,
-    "load-balancer:network": ElbNetworkLoadBalancer,
+    "endpoint-service": "network.Privatelink",
+    "load-balancer:network": "network.ElbNetworkLoadBalancer",
     "load-balancer:gateway": None,  # no GWLB icon in diagrams.aws
     "load-balancer:unknown": None,  # behind a service, but not crawled
     "listener": None,
     "target-group": None,
-    "target:instance": EC2,
-    "target:ip": VPCElasticNetworkInterface,
+    "target:instance": "compute.EC2",
+    "target:ip": "network.VPCElasticNetworkInterface",
     "target:aggregate": None,
     # the other ends of connections
-    "aws-service": General,
-    "aws-service:s3": SimpleStorageServiceS3,
-    "aws-service:dynamodb": Dynamodb,
-    "aws-service:execute-api": APIGateway,
-    "marketplace": Marketplace,
-    "third-party": GenericOfficeBuilding,
-    "external-consumer": Users,
-    "account": GenericOfficeBuilding,
+    "aws-service": "general.General",
+    "aws-service:s3": "storage.SimpleStorageServiceS3",
+    "aws-service:dynamodb": "database.Dynamodb",
+    "aws-service:execute-api": "network.APIGateway",
+    "marketplace": "general.Marketplace",
+    "third-party": "general.GenericOfficeBuilding",
+    "external-consumer": "general.Users",
+    "account": "general.GenericOfficeBuilding",
     "unresolved": None,
 }
 
 
+@lru_cache(maxsize=None)
+def _icon_class(name: str):
+    module, _, cls = name.rpartition(".")
+    return getattr(import_module(f"diagrams.aws.{module}"), cls)
+
+
 def node(kind: str, label: str, nodeid: str, **attrs):
     """Draw a node of ``kind`` (a key of :data:`ICONS`)."""
-    icon = ICONS[kind]
-    if icon is None:
+    from archviz.render.graph import Box
+
+    if ICONS[kind] is None:
         return Box(label, nodeid=nodeid, **attrs)
+    icon = _icon_class(ICONS[kind])
     # diagrams pads the height for real newlines only; archviz labels use DOT's "\n".
     lines = label.count("\\n") + 1
     attrs.setdefault("height", f"{1.9 + 0.3 * (lines - 1):.1f}")

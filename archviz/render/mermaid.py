@@ -17,8 +17,8 @@ from __future__ import annotations
 import re
 
 from archviz.model import vocab
-from archviz.render.graph import MAX_LABEL, node_id
-from archviz.render.scene import Cluster, Picture
+from archviz.render.graph import MAX_LABEL
+from archviz.render.scene import Cluster, Picture, node_id
 from archviz.text import shorten, visible
 from archviz.render.view import NEW_MARK, SEVERITY_COLOR, SEVERITY_MARK, USE_CASE_STYLE, USE_CASE_TITLES
 

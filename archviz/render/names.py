@@ -14,7 +14,6 @@ from collections import defaultdict
 from typing import Iterable
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
-PAGE_FOLDERS = {"use-case": "use-cases", "service": "services", "account": "accounts"}
 
 
 MAX_STEM = 100  # file systems allow 255 bytes a name; leave room for prefixes and suffixes
@@ -50,7 +49,8 @@ def unique_stems(idents: Iterable[str]) -> dict[str, str]:
 
 
 class Names:
-    """Stems per kind of page (``use-case``, ``service``, ``account``) for a set of ids."""
+    """Stems per kind of page or diagram (``use-case``, ``service``, ``account``, ``ou``) for a set of
+    ids; a page's folder is its kind's (:func:`archviz.render.kinds.page`)."""
 
     def __init__(self, ids: dict[str, Iterable[str]]):
         self._stems = {(kind, ident): stem for kind, idents in ids.items()
@@ -61,9 +61,6 @@ class Names:
 
     def stem(self, kind: str, ident: str) -> str:
         return self._stems[(kind, ident)]
-
-    def page(self, kind: str, ident: str) -> str:
-        return f"{PAGE_FOLDERS[kind]}/{self.stem(kind, ident)}.md"
 
     def diagram(self, kind: str, ident: str) -> str:
         """The diagram's name without folder or extension (``service-vpce-svc-1``)."""

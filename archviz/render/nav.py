@@ -19,7 +19,8 @@ import re
 from pathlib import Path
 
 from archviz.text import title as title_text
-from archviz.render.view import USE_CASE_TITLES, View
+from archviz.render.kinds import KINDS, page
+from archviz.render.view import View
 
 # What YAML allows unescaped in a double-quoted scalar (its printable set, minus '"', '\' and
 # U+0085, which a YAML reader folds like a line break).
@@ -35,22 +36,16 @@ def quoted(value: str) -> str:
 
 
 def sections(view: View, subjects: list[tuple[str, str]]) -> list[tuple[str | None, list[str]]]:
-    """(section title or None, page paths), in reading order."""
-    def title(kind: str, ident: str) -> tuple:
-        if kind == "service":
-            s = view.services_by_id[ident]
-            return ((s["name"] or s["service_id"]).casefold(), ident)
-        return ((view.accounts[ident].get("name") or ident).casefold(), ident)
-
+    """(section title or None, page paths), in reading order: the index, one section per kind of
+    page (:data:`archviz.render.kinds.KINDS`, in its order, each kind's pages in its ``nav_order``),
+    the findings."""
     order = [(None, ["index.md"])]
-    for kind, heading in (("use-case", "Use cases"), ("service", "Endpoint services"), ("account", "Accounts")):
-        idents = [i for k, i in subjects if k == kind]
-        if kind != "use-case":
-            idents.sort(key=lambda i: title(kind, i))
-        else:
-            idents.sort(key=list(USE_CASE_TITLES).index)
+    for kind in KINDS.values():
+        if not kind.heading:
+            continue
+        idents = sorted((i for k, i in subjects if k == kind.name), key=lambda i: kind.nav_order(view, i))
         if idents:
-            order.append((heading, [view.names.page(kind, i) for i in idents]))
+            order.append((kind.heading, [page(view, kind.name, i) for i in idents]))
     order.append((None, ["findings.md"]))
     return order
 

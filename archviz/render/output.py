@@ -21,6 +21,7 @@ from pathlib import Path
 
 from archviz.errors import ArchvizError
 from archviz.files import LOCK_FILE, existing_mode, folder_lock, output_file, remove_temporaries, write_atomic
+from archviz.render.kinds import PAGE_FOLDERS
 
 MANIFEST = "archviz-manifest.json"
 STAGING = ".archviz-staging"
@@ -58,7 +59,8 @@ def read_manifest(path: Path) -> dict[str, str]:
 
 # The files a render manages: its pages and diagrams, and nothing else (a doctored manifest
 # can name anything; only these are ever moved or removed).
-_OUTPUT_PATH = re.compile(r"^(index\.md|findings\.md|nav\.yml|\.nav\.yml|(diagrams|use-cases|services|accounts)/[A-Za-z0-9_-][A-Za-z0-9._-]*)$")
+_FOLDERS = "|".join(map(re.escape, ("diagrams", *PAGE_FOLDERS.values())))
+_OUTPUT_PATH = re.compile(rf"^(index\.md|findings\.md|nav\.yml|\.nav\.yml|({_FOLDERS})/[A-Za-z0-9_-][A-Za-z0-9._-]*)$")
 
 
 def _inside(path: Path, root: Path) -> bool:

@@ -19,6 +19,8 @@ from markupsafe import Markup
 
 from archviz.text import title, visible
 
+DEFAULT_TITLE = "PrivateLink architecture"  # the index page's and a docs-site section's, unless given
+
 # Inline syntax: links, emphasis, code, tables, and attribute lists (``{: onclick=... }``, which
 # Python-Markdown's attr_list, common in Material sites, turns into attributes of the element before).
 _SPECIAL = re.compile(r"([\\`*_\[\]|~{}])")

@@ -6,8 +6,17 @@ anything is drawn, and another output (Mermaid, say) can draw the same scene."""
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
+
+
+def node_id(*parts: Any) -> str:
+    """A stable DOT identifier for a resource (ids and ARNs contain ':' and '/')."""
+    raw = "|".join(str(p) for p in parts)
+    slug = re.sub(r"[^A-Za-z0-9]+", "_", raw)[-40:].strip("_")
+    return f"n_{slug}_{hashlib.sha1(raw.encode()).hexdigest()[:8]}"
 
 
 @dataclass

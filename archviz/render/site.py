@@ -1,9 +1,10 @@
-"""Rendering: diagrams (mingrammer ``diagrams`` on Graphviz) and markdown pages, offline,
-from an analyzed snapshot. Same snapshot, same bytes.
+"""A render: every diagram and page of an analyzed snapshot, offline. Same snapshot, same bytes.
 
-``render`` describes every picture (:mod:`pictures`), draws them with ``dot`` in parallel
-(:mod:`draw`, :mod:`graph`), fills one template per page (:mod:`contexts`, :mod:`pages`), and
-writes it all through :class:`output.Output`: staged, then committed under the folder's lock."""
+:func:`build` describes every picture of the kinds asked for (:mod:`kinds`, :mod:`pictures`),
+draws each in every format asked for (:mod:`backends`: Graphviz's ``dot`` in parallel through
+:mod:`draw` and :mod:`graph`, Mermaid as text), fills one template per page (:mod:`contexts`,
+:mod:`pages`); :func:`render` writes it all through :class:`output.Output`: staged, then
+committed under the folder's lock."""
 
 from __future__ import annotations
 
@@ -12,25 +13,16 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from archviz import diff, model
+from archviz import diff, model, snapshot
 from archviz.errors import ArchvizError, InputError
-from archviz.render import contexts, layout, nav, pictures
+from archviz.render import contexts, drift, kinds, layout, nav, pictures
+from archviz.render.backends import BACKENDS, FORMATS, IMAGES
 from archviz.render.draw import draw
-from archviz.render.mermaid import mermaid
-from archviz.render.names import PAGE_FOLDERS
 from archviz.render.graph import render as render_picture
-from archviz.render.output import MANIFEST, Output, Site
-from archviz.render.pages import render_page
+from archviz.render.kinds import GROUPS, KINDS
+from archviz.render.output import Output, Site
+from archviz.render.pages import DEFAULT_TITLE, render_page
 from archviz.render.view import View
-from archviz import snapshot
-
-GROUPS = ("overview", "use-cases", "services", "accounts")
-FORMATS = ("svg", "png", "mermaid")
-IMAGES = ("svg", "png")  # drawn by Graphviz; "mermaid" is text the viewer draws
-DEFAULT_TITLE = "PrivateLink architecture"
-KIND_OF_GROUP = {folder: kind for kind, folder in PAGE_FOLDERS.items()}  # the groups are named after the folders
-
-__all__ = ["render", "build", "prepare", "Built", "Site", "GROUPS", "FORMATS", "MANIFEST"]
 
 
 def _check(formats: tuple[str, ...], only: tuple[str, ...]) -> None:
@@ -38,25 +30,6 @@ def _check(formats: tuple[str, ...], only: tuple[str, ...]) -> None:
     if bad or not formats or not only:
         raise InputError(f"cannot render {', '.join(bad) or 'nothing'}: formats are {', '.join(FORMATS)}; "
                          f"groups are {', '.join(GROUPS)}")
-
-
-def _subjects(view: View, only: tuple[str, ...]) -> list[tuple[str, str]]:
-    """(kind, id) of every page and diagram this render writes, besides index and findings."""
-    idents = {"use-case": view.use_cases, "service": [s["service_id"] for s in view.services],
-              "account": view.crawled_accounts}
-    return [(KIND_OF_GROUP[g], ident) for g in GROUPS[1:] if g in only for ident in idents[KIND_OF_GROUP[g]]]
-
-
-def _picture(view: View, kind: str, ident) -> pictures.Picture:
-    if kind == "overview":
-        return pictures.overview(view)
-    if kind == "ou":
-        return pictures.overview(view, ident)  # ident: the pictures.Scope of an OU or group of accounts
-    if kind == "use-case":
-        return pictures.use_case(view, ident)
-    if kind == "service":
-        return pictures.service(view, view.services_by_id[ident])
-    return pictures.account(view, ident)
 
 
 def _laid_out(pic: pictures.Picture, images: list[str]) -> tuple[pictures.Picture, list[bytes]]:
@@ -78,22 +51,26 @@ def _laid_out(pic: pictures.Picture, images: list[str]) -> tuple[pictures.Pictur
 def _draw_all(view: View, subjects: list[tuple[str, str]], formats: tuple[str, ...], emit,
               built: "Built") -> dict:
     """Every diagram: images drawn by ``dot`` in parallel (one subprocess at a time per core),
-    Mermaid text beside them. Graphviz is not needed for Mermaid alone. First the overview and,
+    the text formats beside them (:mod:`backends`). Graphviz is not needed for text formats alone. First the overview and,
     wave by wave, the diagrams of the OUs and groups of accounts its nodes lead to (each once);
     then the others. Results are emitted in a fixed order, whatever order the drawings finish in."""
-    images = [f for f in formats if f in IMAGES]
+    images = [f for f in formats if BACKENDS[f].graphviz]
+    texts = [BACKENDS[f] for f in formats if BACKENDS[f].text is not None]
     pics = {}
 
     def draw_one(subject: tuple) -> tuple:
-        return _laid_out(_picture(view, *subject), images)
+        kind, ident = subject
+        return _laid_out(KINDS[kind].picture(view, ident), images)
 
     def emit_all(wave: list[tuple], pool) -> None:
         for subject, (pic, drawn) in zip(wave, pool.map(draw_one, wave)):
             for fmt, data in zip(images, drawn):
-                emit(f"diagrams/{pic.name}.{fmt}", data)
-            if "mermaid" in formats:
-                built.mermaid[subject] = mermaid(pic)
-                emit(f"diagrams/{pic.name}.mmd", built.mermaid[subject].encode("utf-8"))
+                emit(f"diagrams/{pic.name}.{BACKENDS[fmt].suffix}", data)
+            for backend in texts:
+                text = backend.text(pic)
+                emit(f"diagrams/{pic.name}.{backend.suffix}", text.encode("utf-8"))
+                if backend.block and subject not in built.blocks:
+                    built.blocks[subject] = f"```{backend.block}\n{text}```"
             built.nodes[pic.name] = pic.nodes
             pics[subject] = pic
 
@@ -113,33 +90,21 @@ def _pages(view: View, subjects: list[tuple[str, str]], links: contexts.Links, t
            since: dict | None = None):
     """(file, template, context) for every page."""
     yield "index.md", "index.md.j2", dict(contexts.index(view, links), title=title or DEFAULT_TITLE,
-                                          since=diff.context(since) if since is not None else None)
+                                          since=drift.context(since) if since is not None else None)
     yield "findings.md", "findings.md.j2", contexts.findings(view, links)
-    build = {"use-case": ("use_case.md.j2", lambda u: contexts.use_case(view, links, u)),
-             "service": ("service.md.j2", lambda sid: contexts.service(view, links, view.services_by_id[sid])),
-             "account": ("account.md.j2", lambda a: contexts.account(view, links, a))}
     for kind, ident in subjects:
-        if kind in build:
-            template, context = build[kind]
-            yield view.names.page(kind, ident), template, context(ident)
-
-
-def prepare(doc: dict, old: dict | None = None, redactor=None) -> tuple[dict, dict | None]:
-    """The snapshot to draw and, given an older one (``--since``), the changes to show: both
-    redacted first when a :class:`archviz.redact.Redactor` is given, so that nothing a page says
-    about the changes names what the drawing hides."""
-    if redactor is not None:
-        doc, old = redactor.snapshot(doc), (redactor.snapshot(old) if old is not None else None)
-    return doc, (diff.compare(old, doc) if old is not None else None)
+        if KINDS[kind].template:
+            yield kinds.page(view, kind, ident), KINDS[kind].template, KINDS[kind].context(view, links, ident)
 
 
 @dataclass
 class Built:
-    """What :func:`build` made besides the files: node counts per diagram, the Mermaid text per
-    subject, and the pages in reading order (:func:`nav.sections`)."""
+    """What :func:`build` made besides the files: node counts per diagram, the fenced block a page
+    embeds per subject (a text backend's, :mod:`backends`), and the pages in reading order
+    (:func:`nav.sections`)."""
 
     nodes: dict[str, int] = field(default_factory=dict)
-    mermaid: dict[tuple[str, str], str] = field(default_factory=dict)
+    blocks: dict[tuple[str, str], str] = field(default_factory=dict)
     order: list = field(default_factory=list)
 
 
@@ -155,16 +120,16 @@ def build(doc: dict, emit, formats: tuple[str, ...] = ("svg",), only: tuple[str,
     view = View(doc)
     if since is not None:
         view.new_connections = diff.new_connections(since)
-    view.linked = {KIND_OF_GROUP[g] for g in ("services", "accounts") if g in only}
-    subjects = ([("overview", "")] if "overview" in only else []) + _subjects(view, only)
+    view.linked = {k.name for k in KINDS.values() if k.linked and k.group in only}
+    subjects = kinds.subjects(view, only)
     built = Built()
     pics = _draw_all(view, subjects, formats, emit, built)
     image = next((f for f in formats if f in IMAGES), None)
     links = contexts.Links(
-        {s: view.names.page(*s) for s in subjects if s[0] != "overview"},
-        {s: f"diagrams/{pic.name}.{image}" for s, pic in pics.items() if s[0] != "ou"} if image else {},
-        {s: pic.collapsed for s, pic in pics.items()}, built.mermaid,
-        ous=[(pic.title, f"diagrams/{pic.name}.{image or 'mmd'}", pic.collapsed)
+        {s: kinds.page(view, *s) for s in subjects if KINDS[s[0]].template},
+        {s: f"diagrams/{pic.name}.{BACKENDS[image].suffix}" for s, pic in pics.items() if s[0] != "ou"} if image else {},
+        {s: pic.collapsed for s, pic in pics.items()}, built.blocks,
+        ous=[(pic.title, f"diagrams/{pic.name}.{BACKENDS[image or formats[0]].suffix}", pic.collapsed)
              for s, pic in sorted(pics.items(), key=lambda kv: (kv[1].title, kv[1].name)) if s[0] == "ou"])
     for rel, template, context in _pages(view, subjects, links, title, since):
         emit(rel, render_page(template, rel, **context).encode("utf-8"))

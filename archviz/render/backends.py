@@ -1,0 +1,41 @@
+"""The output backends of diagrams, one entry per ``--diagram-format``: what a format's file is
+called, whether Graphviz draws it, and how a page shows it. The render (:mod:`archviz.render.site`)
+and the command line read :data:`BACKENDS`; a new format is a new entry here.
+
+- Graphviz formats (``svg``, ``png``) are laid out once per diagram (measured on the SVG,
+  :mod:`archviz.render.layout`) and written from that layout; a page shows the first one given
+  as an image.
+- Text formats (``mermaid``) are written from the same scene by their ``text`` function and
+  shown in the page as a fenced block that the docs site draws; they need no Graphviz."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from archviz.render.scene import Picture
+
+
+def _mermaid(pic: Picture) -> str:
+    from archviz.render.mermaid import mermaid
+
+    return mermaid(pic)
+
+
+@dataclass(frozen=True)
+class Backend:
+    format: str  # the --diagram-format name
+    suffix: str  # the diagram file's extension
+    graphviz: bool = False  # drawn by Graphviz's dot (from the one layout of the picture)
+    text: Callable[[Picture], str] | None = None  # for a text format: the picture as text
+    block: str | None = None  # for a text format: the fenced block's language pages embed it in
+
+
+BACKENDS: dict[str, Backend] = {b.format: b for b in (
+    Backend("svg", "svg", graphviz=True),
+    Backend("png", "png", graphviz=True),
+    Backend("mermaid", "mmd", text=_mermaid, block="mermaid"),
+)}
+
+FORMATS = tuple(BACKENDS)
+IMAGES = tuple(f for f, b in BACKENDS.items() if b.graphviz)  # drawn by Graphviz; pages link the first given
