@@ -149,33 +149,49 @@ def crawl(request: CrawlRequest, progress: Progress | None = None, sessions: Aws
         raise InputError("no AWS region configured: set AWS_REGION or AWS_DEFAULT_REGION "
                          "(or the profile's region), or pass --regions")
     sessions.region = home
+    caller = _identify(sessions, request)
+    org = _Organization(caller, home, required=request.org or bool(request.ou_ids))
+    targets = _targets(request, caller, org)
+    if any(t != caller.account_id for t in targets) and not request.role_name:
+        raise InputError("--role-name is required to crawl accounts other than the caller's own")
+    default_regions, caller_regions = _default_regions(request, caller, home, explicit)
+    accounts = [Account(t, org.names.get(t), t in org.names) for t in targets]
+    coverage, records = _fan_out(request, sessions, caller, org, accounts, home, explicit, default_regions,
+                                 caller_regions, progress)
+    coverage.extend(org.coverage)
+    return CrawlResult(_scope(request, caller, targets, accounts, default_regions), org.record(),
+                       _account_records(accounts, org.placement()), coverage, records)
 
+
+def _identify(sessions: AwsSessions, request: CrawlRequest) -> AccountSession:
+    """Who the credentials are (sts:GetCallerIdentity): nothing is crawled without it."""
     try:
-        caller = sessions.caller()
+        return sessions.caller()
     except ProfileNotFound as exc:  # botocore looks the profile up lazily, on the first client
         raise InputError(f"AWS profile {exc.kwargs.get('profile') or request.profile!r} is not configured")
     except AWS_ERRORS as exc:
         raise AccessError(f"cannot identify the caller (sts:GetCallerIdentity): {error_code(exc)}: {error_message(exc)}")
 
-    org_mode = request.org or bool(request.ou_ids)
-    org = _Organization(caller, home, required=org_mode)
-    targets = _targets(request, caller, org)
-    if any(t != caller.account_id for t in targets) and not request.role_name:
-        raise InputError("--role-name is required to crawl accounts other than the caller's own")
 
-    caller_regions = None  # the caller's DescribeRegions answer, when it was already asked
+def _default_regions(request: CrawlRequest, caller: AccountSession, home: str,
+                     explicit: list[str] | None) -> tuple[list[str], list[dict] | None]:
+    """The regions every account is crawled in unless its own answer says otherwise, and the
+    caller's DescribeRegions answer when it was asked already (``--regions all``)."""
     if explicit:
-        default_regions = explicit
-    elif request.regions == [ALL]:
-        try:
-            caller_regions = organizations.get_regions(caller.client("ec2", home))
-            default_regions = organizations.opted_in(caller_regions)
-        except AWS_ERRORS as exc:
-            raise AccessError(f"--regions all: cannot list regions (ec2:DescribeRegions): {error_code(exc)}: {error_message(exc)}")
-    else:
-        default_regions = [home]
+        return explicit, None
+    if request.regions != [ALL]:
+        return [home], None
+    try:
+        caller_regions = organizations.get_regions(caller.client("ec2", home))
+        return organizations.opted_in(caller_regions), caller_regions
+    except AWS_ERRORS as exc:
+        raise AccessError(f"--regions all: cannot list regions (ec2:DescribeRegions): {error_code(exc)}: {error_message(exc)}")
 
-    accounts = [Account(t, org.names.get(t), t in org.names) for t in targets]
+
+def _fan_out(request, sessions, caller, org, accounts, home, explicit, default_regions, caller_regions,
+             progress) -> tuple[list[dict], dict[str, list[dict]]]:
+    """Every account entered (its role assumed, its regions known), then every account-region and
+    Marketplace unit crawled in parallel: their coverage and records, in the order they finished."""
     per_account = len(default_regions) + (1 if sessions.partition == "aws" else 0)
     width = request.concurrency or default_concurrency(len(accounts) * per_account)
     coverage: list[dict] = []
@@ -211,8 +227,11 @@ def crawl(request: CrawlRequest, progress: Progress | None = None, sessions: Aws
             done += 1
             if progress:
                 progress(done, total)
-    coverage.extend(org.coverage)
+    return coverage, dict(records)
 
+
+def _scope(request: CrawlRequest, caller: AccountSession, targets: list[str], accounts: list[Account],
+           default_regions: list[str]) -> dict:
     scope = {
         "mode": "org" if request.org else "ou" if request.ou_ids else ("accounts" if request.accounts else "caller"),
         "caller_account_id": caller.account_id,
@@ -222,13 +241,16 @@ def crawl(request: CrawlRequest, progress: Progress | None = None, sessions: Aws
     }
     if request.ou_ids:
         scope["ou_ids"] = sorted(set(request.ou_ids))
-    where = org.placement()
-    account_records = []
+    return scope
+
+
+def _account_records(accounts: list[Account], where: dict) -> list[dict]:
+    out = []
     for a in accounts:
         ou_id, ou_path = where.get(a.account_id, (None, None))
-        account_records.append({"account_id": a.account_id, "name": a.name, "in_organization": a.in_organization,
-                                "crawled": a.error is None, "ou_id": ou_id, "ou_path": ou_path})
-    return CrawlResult(scope, org.record(), account_records, coverage, dict(records))
+        out.append({"account_id": a.account_id, "name": a.name, "in_organization": a.in_organization,
+                    "crawled": a.error is None, "ou_id": ou_id, "ou_path": ou_path})
+    return out
 
 
 class _Organization:
