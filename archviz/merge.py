@@ -39,9 +39,11 @@ from typing import Any, Iterable
 
 from archviz import snapshot
 from archviz.errors import InputError
+from archviz.records import KINDS
 
 STATUS_RANK = {"ok": 3, "skipped": 2, "error": 1}  # absent: 0
-RECORD_KINDS = tuple(k for k in snapshot.SORT_KEYS if k not in ("accounts", "coverage"))
+# The records one crawl unit reports (accounts and coverage are combined their own way).
+RECORD_KINDS = tuple(key for key, kind in KINDS.items() if kind.unit)
 Key = tuple[str, ...]
 
 
@@ -80,7 +82,7 @@ def unit_of(kind: str, record: dict) -> Key:
         if unit_kind == "marketplace":  # one lookup per account; its agreements carry no region
             return (account, "marketplace")
         return (account, unit_kind, str(record.get("region")))
-    if kind == "marketplace_agreements":
+    if kind in KINDS and KINDS[kind].unit == "marketplace":  # the account's lookup, as its coverage entry
         return (account, "marketplace")
     return (account, "region", str(record.get("region")))
 

@@ -54,7 +54,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from archviz import snapshot
+from archviz import records, snapshot
 from archviz.errors import InputError
 from archviz.files import regular_file
 
@@ -63,7 +63,7 @@ KEY_BYTES_MAX = 64 * 1024
 _KEY_CONTEXT = b"archviz-redact-v1\0"
 
 # What a snapshot derives from its records: dropped, and recomputed from the redacted records.
-_DERIVED = ("connections", "findings", "analysis")
+_DERIVED = records.DERIVED
 
 _ACCOUNT = re.compile(r"(?<![0-9])[0-9]{12}(?![0-9])")
 
@@ -222,11 +222,14 @@ _ELB_ARN_NAME = re.compile(
     r"(:(?:loadbalancer|listener|listener-rule)/(?:app|net|gwy)/|:targetgroup/)([A-Za-z0-9-]+)(?=/)")
 
 # With ``names``: where a string is a name, by the key it sits under and the list or object that
-# holds it (``accounts[].name``), and the prefix of its pseudonym. Prefixes never look like an AWS
-# id (no ``vpc-``, no ``ou-``), so a reader does not take a pseudonym for a real resource.
-_NAME_HOLDERS = {"accounts": "account", "organizational_units": "unit", "vpcs": "name", "subnets": "name",
-                 "security_groups": "name", "endpoints": "name", "endpoint_services": "name",
-                 "load_balancers": "name", "target_groups": "name"}
+# holds it (``accounts[].name``), and the prefix of its pseudonym: the record kinds' and nested
+# lists' own (archviz.records). Prefixes never look like an AWS id (no ``vpc-``, no ``ou-``), so a
+# reader does not take a pseudonym for a real resource.
+_NAME_HOLDERS = {k.key: k.pseudonym for k in (*records.KINDS.values(), *records.NESTED.values()) if k.pseudonym}
+# Fields that are a name wherever they sit: a kind's name field not called "name" (a security
+# group's group_name), a connection's endpoint_name, and the OU names of an account's ou_path.
+_NAME_FIELDS = {**{k.name: k.pseudonym for k in records.KINDS.values() if k.pseudonym and k.name != "name"},
+                "endpoint_name": "name", "ou_path": "unit"}
 
 
 def _name_kind(field: str | None, holder: str | None) -> str | None:
@@ -235,11 +238,7 @@ def _name_kind(field: str | None, holder: str | None) -> str | None:
         return "name"  # a tag value: "name", like the Name tag's copy in the record's name field
     if field == "name":
         return _NAME_HOLDERS.get(holder)
-    if field in ("group_name", "endpoint_name"):
-        return "name"
-    if field == "ou_path":
-        return "unit"
-    return None
+    return _NAME_FIELDS.get(field)
 
 
 def load_key(path: str | Path) -> bytes:
@@ -270,8 +269,8 @@ def derived_key(doc: dict) -> bytes:
     records are hashed in the snapshot's own order (:func:`archviz.snapshot.normalize`), without
     the analysis, so a reordered or re-analysed copy of a snapshot gets the same key."""
     digest = hashlib.sha256(_KEY_CONTEXT)
-    records = {k: v for k, v in doc.items() if k not in _DERIVED}  # what the model derives is no secret
-    for piece in snapshot.chunks(snapshot.normalize(records)):  # a reordered snapshot: the same key
+    crawled = {k: v for k, v in doc.items() if k not in _DERIVED}  # what the model derives is no secret
+    for piece in snapshot.chunks(snapshot.normalize(crawled)):  # a reordered snapshot: the same key
         digest.update(piece)
     return digest.digest()
 

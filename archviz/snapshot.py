@@ -21,30 +21,15 @@ from archviz import __version__
 from archviz.environment import positive_int
 from archviz.errors import ArchvizError, SnapshotError
 from archviz.files import file_lock, output_file, regular_file, remove_temporaries, write_atomic
+from archviz.records import KINDS
 
 SCHEMA_VERSION = 1
 SNAPSHOT_FILE = "snapshot.json"
 MAX_BYTES = 1024**3  # the default limit on a JSON file archviz reads (ARCHVIZ_MAX_SNAPSHOT_BYTES sets another)
 MAX_DEPTH = 64  # a real snapshot nests about 12 levels deep (an endpoint policy's conditions)
 
-# Every list in the snapshot, and the stable key it is sorted by.
-SORT_KEYS: dict[str, tuple[str, ...]] = {
-    "accounts": ("account_id",),
-    "coverage": ("account_id", "kind", "region"),
-    "vpcs": ("account_id", "region", "vpc_id"),
-    "subnets": ("account_id", "region", "subnet_id"),
-    "security_groups": ("account_id", "region", "group_id"),
-    "endpoints": ("account_id", "region", "endpoint_id"),
-    "service_details": ("account_id", "region", "service_region", "service_name", "service_type"),
-    "endpoint_services": ("account_id", "region", "service_id"),
-    "endpoint_connections": ("account_id", "region", "service_id", "endpoint_id"),
-    "load_balancers": ("account_id", "region", "arn"),
-    "marketplace_agreements": ("account_id", "agreement_id"),
-}
-
-
-def _sort_key(fields: tuple[str, ...]):
-    return lambda rec: tuple("" if rec.get(f) is None else str(rec.get(f)) for f in fields)
+# Every list in the snapshot, and the stable key it is sorted by (declared in archviz.records).
+SORT_KEYS: dict[str, tuple[str, ...]] = {key: kind.sort for key, kind in KINDS.items()}
 
 
 def build(scope: dict, organization: dict | None, accounts: list[dict], coverage: list[dict],
@@ -60,7 +45,7 @@ def build(scope: dict, organization: dict | None, accounts: list[dict], coverage
         "accounts": accounts,
         "coverage": coverage,
     }
-    for kind in SORT_KEYS:
+    for kind in KINDS:
         if kind not in doc:
             doc[kind] = records.get(kind, [])
     return normalize(doc)
@@ -68,9 +53,9 @@ def build(scope: dict, organization: dict | None, accounts: list[dict], coverage
 
 def normalize(doc: dict) -> dict:
     """Sort every known list by its stable key (in place) and return the document."""
-    for kind, fields in SORT_KEYS.items():
-        if isinstance(doc.get(kind), list):
-            doc[kind] = sorted(doc[kind], key=_sort_key(fields))
+    for key, kind in KINDS.items():
+        if isinstance(doc.get(key), list):
+            doc[key] = sorted(doc[key], key=kind.order)
     return doc
 
 

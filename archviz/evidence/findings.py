@@ -41,8 +41,9 @@ from py_ocsf_models.objects.product import Product
 from py_ocsf_models.objects.remediation import Remediation
 from py_ocsf_models.objects.resource_details import ResourceDetails
 
-from archviz import __version__
+from archviz import __version__, records
 from archviz.model import CATALOG, SEVERITIES
+from archviz.model.estate import Estate
 
 __all__ = ["COLUMNS", "rows", "neutralise", "to_csv", "to_json", "detection_findings", "to_ocsf"]
 
@@ -56,27 +57,6 @@ SEVERITY_IDS: dict[str, SeverityID] = {"critical": SeverityID.Critical, "high": 
                                        "medium": SeverityID.Medium, "low": SeverityID.Low,
                                        "info": SeverityID.Informational}
 assert set(SEVERITY_IDS) == set(SEVERITIES), "every archviz severity needs an OCSF severity"
-
-# What a finding's resource is, by its id's prefix, else by the kind of its first piece of evidence
-# (CloudFormation's type names). A coverage gap's resource is an account/region unit: "Other".
-_TYPE_BY_PREFIX = (("vpce-svc-", "AWS::EC2::VPCEndpointService"), ("vpce-", "AWS::EC2::VPCEndpoint"),
-                   ("sg-", "AWS::EC2::SecurityGroup"), ("subnet-", "AWS::EC2::Subnet"),
-                   ("arn:aws:elasticloadbalancing:", "AWS::ElasticLoadBalancingV2::LoadBalancer"))
-_TYPE_BY_KIND = {"endpoint_services": "AWS::EC2::VPCEndpointService", "endpoints": "AWS::EC2::VPCEndpoint",
-                 "endpoint_connections": "AWS::EC2::VPCEndpoint", "security_groups": "AWS::EC2::SecurityGroup",
-                 "subnets": "AWS::EC2::Subnet", "load_balancers": "AWS::ElasticLoadBalancingV2::LoadBalancer"}
-
-# AWS documentation for the rules that have one obvious page (OCSF remediation.references).
-_CONFIGURE = "https://docs.aws.amazon.com/vpc/latest/privatelink/configure-endpoint-service.html"
-_PERMISSIONS = _CONFIGURE + "#add-remove-permissions"
-_ACCEPTANCE = _CONFIGURE + "#accept-reject-connection-requests"
-REFERENCES: dict[str, list[str]] = {
-    "endpoint-service-open-to-all": [_PERMISSIONS],
-    "endpoint-service-untrusted-principal": [_PERMISSIONS],
-    "endpoint-service-auto-accept": [_ACCEPTANCE],
-    "external-consumer-connected": [_ACCEPTANCE],
-    "endpoint-policy-full-access": ["https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-access.html"],
-}
 
 PRODUCT = "archviz"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -168,40 +148,49 @@ def _uids(findings: list[dict]) -> list[str]:
 
 
 def _resource_type(f: dict) -> str:
-    for prefix, kind in _TYPE_BY_PREFIX:
-        if f["resource_id"].startswith(prefix):
-            return kind
-    first = f["evidence"][0].split("/", 1)[0] if f["evidence"] else ""
-    return _TYPE_BY_KIND.get(first, "Other")
+    """What the finding's resource is to security tools: its rule's resource kind's type
+    (``archviz.records``). A rule this archviz does not know (a snapshot analysed by another
+    version): the kind its id is of by its prefix, else the kind of its first piece of evidence.
+    A resource of no AWS type (a coverage gap's account/region unit) is "Other"."""
+    rule = CATALOG.get(f["rule_id"])
+    if rule is not None:
+        return rule.resource_type or "Other"
+    kind = records.kind_of_id(f["resource_id"])
+    if kind is None:
+        first = f["evidence"][0].split("/", 1)[0] if f["evidence"] else ""
+        kind = records.KINDS.get(first)
+    return (kind.resource_type if kind else None) or "Other"
 
 
-class _Estate:
-    """What a DetectionFinding borrows from the rest of the snapshot: account names, the
-    organization, and the names and tags of endpoints and endpoint services."""
+def _references(rule_id: str) -> list[str] | None:
+    """The AWS documentation the rule's remediation points to (OCSF remediation.references)."""
+    rule = CATALOG.get(rule_id)
+    return list(rule.references) if rule and rule.references else None
 
-    def __init__(self, doc: dict):
-        self.accounts = {a["account_id"]: a for a in doc.get("accounts") or []}
-        self.organization = doc.get("organization") or {}
-        self.members = set(self.organization.get("account_ids") or [])
-        self.records = {e["endpoint_id"]: e for e in doc.get("endpoints") or []}
-        self.records.update((s["service_id"], s) for s in doc.get("endpoint_services") or [])
 
-    def cloud(self, account_id: str | None, region: str | None) -> Cloud:
-        account = org = None
-        if account_id:
-            known = self.accounts.get(account_id, {})
-            account = Account(uid=account_id, name=known.get("name") or account_id, type_id=TypeID.AWS_Account,
-                              type=TypeID.AWS_Account.name.replace("_", " "))
-            if account_id in self.members and self.organization.get("id"):
-                org = Organization(uid=self.organization["id"], ou_uid=known.get("ou_id"))
-        return Cloud(provider="AWS", region=region, account=account, org=org)
+def _cloud(estate: Estate, account_id: str | None, region: str | None) -> Cloud:
+    """Where a finding is: the account (named as the snapshot names it) and, for an account the
+    organization lists (not any crawled one: :meth:`Estate.organization_of`), the organization."""
+    account = org = None
+    if account_id:
+        known = estate.accounts.get(account_id, {})
+        account = Account(uid=account_id, name=known.get("name") or account_id, type_id=TypeID.AWS_Account,
+                          type=TypeID.AWS_Account.name.replace("_", " "))
+        org_id = estate.organization_of(account_id)
+        if org_id:
+            org = Organization(uid=org_id, ou_uid=known.get("ou_id"))
+    return Cloud(provider="AWS", region=region, account=account, org=org)
 
-    def resource(self, f: dict) -> ResourceDetails:
-        record = self.records.get(f["resource_id"], {})
-        tags = record.get("tags") or {}
-        return ResourceDetails(uid=f["resource_id"], type=_resource_type(f), region=f["region"],
-                               name=record.get("name") or None,
-                               labels=[f"{k}:{v}" for k, v in sorted(tags.items())] or None)
+
+def _resource(estate: Estate, f: dict) -> ResourceDetails:
+    """The finding's resource, with the name and tags of the endpoint service or endpoint it is."""
+    record = estate.services_by_id.get(f["resource_id"])
+    if record is None:
+        record = estate.endpoints.get(f["resource_id"], {})
+    tags = record.get("tags") or {}
+    return ResourceDetails(uid=f["resource_id"], type=_resource_type(f), region=f["region"],
+                           name=record.get("name") or None,
+                           labels=[f"{k}:{v}" for k, v in sorted(tags.items())] or None)
 
 
 def _severity(severity: str) -> tuple[SeverityID, str]:
@@ -211,7 +200,7 @@ def _severity(severity: str) -> tuple[SeverityID, str]:
     return SeverityID.Other, severity
 
 
-def detection_finding(f: dict, uid: str, when: datetime, estate: _Estate, version: str = __version__,
+def detection_finding(f: dict, uid: str, when: datetime, estate: Estate, version: str = __version__,
                       milliseconds: bool = True) -> DetectionFinding:
     """One explained finding as an OCSF Detection Finding: created (activity Create), new (status
     New), at the snapshot's time (in milliseconds since the epoch; with ``milliseconds=False``, in
@@ -219,7 +208,7 @@ def detection_finding(f: dict, uid: str, when: datetime, estate: _Estate, versio
     rationale the risk details, its remediation the remediation; the evidence is unmapped."""
     severity_id, severity = _severity(f["severity"])
     epoch = (when - _EPOCH) // timedelta(milliseconds=1) if milliseconds else int(when.timestamp())
-    org = estate.organization.get("id") if f["account_id"] in estate.members else None
+    org = estate.organization_of(f["account_id"])
     return DetectionFinding(
         activity_id=ActivityID.Create, activity_name=ActivityID.Create.name,
         type_uid=DetectionFindingTypeID.Create, type_name=f"Detection Finding: {DetectionFindingTypeID.Create.name}",
@@ -229,11 +218,11 @@ def detection_finding(f: dict, uid: str, when: datetime, estate: _Estate, versio
             uid=uid, title=f["title"], desc=f["message"], created_time=epoch, created_time_dt=when,
             analytic=Analytic(uid=f["rule_id"], name=f["title"], type_id=1, type="Rule")),
         risk_details=f["rationale"] or None,
-        remediation=Remediation(desc=f["remediation"], references=REFERENCES.get(f["rule_id"])),
+        remediation=Remediation(desc=f["remediation"], references=_references(f["rule_id"])),
         metadata=Metadata(event_code=f["rule_id"], profiles=["cloud", "datetime"], tenant_uid=org,
                           product=Product(uid=PRODUCT, name=PRODUCT, vendor_name=PRODUCT, version=version)),
-        cloud=estate.cloud(f["account_id"], f["region"]),
-        resources=[estate.resource(f)],
+        cloud=_cloud(estate, f["account_id"], f["region"]),
+        resources=[_resource(estate, f)],
         unmapped={"evidence": list(f["evidence"])},
     )
 
@@ -241,7 +230,7 @@ def detection_finding(f: dict, uid: str, when: datetime, estate: _Estate, versio
 def detection_findings(doc: dict, milliseconds: bool = True) -> list[DetectionFinding]:
     """The snapshot's findings as OCSF Detection Findings, in the snapshot's order."""
     findings = _explained(doc)
-    when, estate = _generated_at(doc), _Estate(doc)
+    when, estate = _generated_at(doc), Estate(doc)
     version = (doc.get("tool") or {}).get("version") or __version__  # the archviz that made the snapshot
     return [detection_finding(f, uid, when, estate, version, milliseconds) for f, uid in zip(findings, _uids(findings))]
 

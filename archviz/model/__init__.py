@@ -7,11 +7,11 @@ from typing import Iterator
 from archviz.model.connections import build_connections
 from archviz.model.estate import Estate
 from archviz.model.rules import CATALOG, Rule
-from archviz.model.vocab import (AMAZON, MARKETPLACE, NOT_FLOWING, PROVIDER_IS_OURS, REJECTED, SEVERITIES, USE_CASES,
-                                 severity_rank, worst)
+from archviz.model.vocab import (AMAZON, MARKETPLACE, NOT_FLOWING, PENDING_ACCEPTANCE, PROVIDER_IS_OURS, REJECTED,
+                                 SEVERITIES, USE_CASES, severity_rank, worst)
 
-__all__ = ["analyze", "apply", "CATALOG", "USE_CASES", "PROVIDER_IS_OURS", "NOT_FLOWING", "REJECTED", "SEVERITIES",
-           "severity_rank", "worst", "AMAZON", "MARKETPLACE"]
+__all__ = ["analyze", "apply", "CATALOG", "USE_CASES", "PROVIDER_IS_OURS", "NOT_FLOWING", "PENDING_ACCEPTANCE",
+           "REJECTED", "SEVERITIES", "severity_rank", "worst", "AMAZON", "MARKETPLACE"]
 
 
 def analyze(doc: dict, trusted_accounts: frozenset[str] | set[str] = frozenset(),
@@ -27,8 +27,7 @@ def analyze(doc: dict, trusted_accounts: frozenset[str] | set[str] = frozenset()
         "analysis": {
             "trusted_accounts": sorted(trusted_accounts),
             "marketplace_links": dict(sorted((marketplace_links or {}).items())),
-            "rules": [{"rule_id": r.id, "severity": r.severity, "title": r.title, "rationale": r.rationale,
-                       "remediation": r.remediation} for r in CATALOG.values()],
+            "rules": [r.described() for r in CATALOG.values()],
         },
     }
 

@@ -7,6 +7,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Iterable
 
+from archviz.records import KINDS
+
 ACCOUNT_IN_ARN = re.compile(r"^arn:[^:]+:[^:]*:[^:]*:([0-9]{12}):")
 ACCOUNT_PRINCIPAL = re.compile(r"^(?:arn:[^:]+:iam::)?([0-9]{12})(?::|$)")
 
@@ -26,7 +28,11 @@ def account_of_principal(principal: str | None) -> str | None:
 @dataclass
 class Estate:
     """Every lookup the connections and the rules make, as a dict built once: nothing later
-    scans a whole list of the snapshot per record, so the analysis stays linear in its size."""
+    scans a whole list of the snapshot per record, so the analysis stays linear in its size.
+
+    Two memberships: ``members`` (the organization's accounts and the crawled ones, what the
+    model counts as ours, see :meth:`inside`) and ``org_accounts`` (only the accounts the
+    organization lists, see :meth:`organization_of`)."""
 
     doc: dict
     trusted: frozenset[str] = frozenset()
@@ -34,21 +40,23 @@ class Estate:
 
     def __post_init__(self) -> None:
         d = self.doc
-        org = d.get("organization") or {}
-        self.members = frozenset(org.get("account_ids") or []) | frozenset(d["scope"]["accounts"])
-        self.endpoints = {e["endpoint_id"]: e for e in d["endpoints"]}
-        self.subnets = {s["subnet_id"]: s for s in d["subnets"]}
+        self.organization: dict = d.get("organization") or {}
+        self.org_accounts = frozenset(self.organization.get("account_ids") or [])
+        self.members = self.org_accounts | frozenset(d["scope"]["accounts"])
+        self.accounts = KINDS["accounts"].index(d)
+        self.endpoints = KINDS["endpoints"].index(d)
+        self.subnets = KINDS["subnets"].index(d)
         self.public_subnets = frozenset(s["subnet_id"] for s in d["subnets"] if s["public"])
-        self.groups = {g["group_id"]: g for g in d["security_groups"]}
-        self.services_by_id = {s["service_id"]: s for s in d["endpoint_services"]}
+        self.groups = KINDS["security_groups"].index(d)
+        self.services_by_id = KINDS["endpoint_services"].index(d)
         self.services_by_name: dict[tuple[str, str], dict] = {}
         for s in d["endpoint_services"]:
             self.services_by_name[(s["service_name"], s["region"])] = s
         self.details: dict[tuple[str, str, str, str], list[dict]] = defaultdict(list)
         for sd in d["service_details"]:
             self.details[(sd["account_id"], sd["region"], sd["service_region"], sd["service_name"])].append(sd)
-        self.provider_connections = {c["endpoint_id"]: c for c in d["endpoint_connections"]}
-        self.load_balancers = {lb["arn"]: lb for lb in d["load_balancers"]}
+        self.provider_connections = KINDS["endpoint_connections"].index(d)
+        self.load_balancers = KINDS["load_balancers"].index(d)
         self.agreements: dict[str, dict[str, dict]] = defaultdict(dict)  # account -> agreement id -> agreement
         for a in d["marketplace_agreements"]:
             self.agreements[a["account_id"]][a["agreement_id"]] = a
@@ -56,6 +64,12 @@ class Estate:
     def inside(self, account_id: str | None) -> bool:
         """In the organization, the crawled set, or the trusted list."""
         return account_id is not None and (account_id in self.members or account_id in self.trusted)
+
+    def organization_of(self, account_id: str | None) -> str | None:
+        """The id of the organization the account belongs to: only an account the organization
+        lists (a crawled account outside it is ours, :meth:`inside`, but no member); None when the
+        organization or its id is not known."""
+        return self.organization.get("id") if account_id in self.org_accounts else None
 
     def detail_for(self, endpoint: dict) -> dict | None:
         """The consumer's view of the service an endpoint uses (matching the endpoint's type)."""

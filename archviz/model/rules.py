@@ -1,4 +1,6 @@
-"""Finding rules: one small function each, its metadata beside it in the decorator.
+"""Finding rules: one small function each, its metadata beside it in the decorator (severity,
+title, rationale, remediation, the record kind its findings are about, which gives the resource
+type security tools see, and the AWS documentation on the remediation).
 
 A rule reads only what the crawl saw. Where the crawl could not see (a failed unit in
 ``coverage``), ``coverage-gap`` says what could not be assessed instead of guessing.
@@ -13,7 +15,8 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from archviz.model.estate import Estate, account_of_principal, ref
-from archviz.model.vocab import NOT_FLOWING, REJECTED, SEVERITIES
+from archviz.model.vocab import NOT_FLOWING, PENDING_ACCEPTANCE, REJECTED, SEVERITIES
+from archviz.records import KINDS
 
 
 @dataclass(frozen=True)
@@ -24,19 +27,44 @@ class Rule:
     rationale: str
     remediation: str
     check: Callable[[Estate, list[dict]], Iterator[dict]]
+    resource: str  # the record kind (archviz.records) whose id a finding's resource_id is
+    references: tuple[str, ...] = ()  # AWS documentation for the remediation (OCSF remediation.references)
+
+    @property
+    def resource_type(self) -> str | None:
+        """What security tools call the resource (CloudFormation's type name); None: no AWS type
+        (a coverage unit)."""
+        return KINDS[self.resource].resource_type
+
+    def described(self) -> dict:
+        """The rule as the snapshot's ``analysis["rules"]`` lists it."""
+        return {"rule_id": self.id, "severity": self.severity, "title": self.title, "rationale": self.rationale,
+                "remediation": self.remediation}
 
 
 CATALOG: dict[str, Rule] = {}
 
 
-def rule(id: str, severity: str, title: str, rationale: str, remediation: str):
+def rule(id: str, severity: str, title: str, rationale: str, remediation: str, *, resource: str,
+         references: tuple[str, ...] = ()):
+    """Register a rule. ``resource``: the record kind its findings are about (``endpoints``; a
+    coverage gap's is ``coverage``); ``references``: AWS pages on the remediation."""
     assert severity in SEVERITIES, severity
+    assert resource in KINDS, resource
 
     def register(fn):
-        CATALOG[id] = Rule(id, severity, title, " ".join(rationale.split()), " ".join(remediation.split()), fn)
+        CATALOG[id] = Rule(id, severity, title, " ".join(rationale.split()), " ".join(remediation.split()), fn,
+                           resource, tuple(references))
         return fn
 
     return register
+
+
+# AWS documentation the remediations point to.
+_CONFIGURE = "https://docs.aws.amazon.com/vpc/latest/privatelink/configure-endpoint-service.html"
+_PERMISSIONS = _CONFIGURE + "#add-remove-permissions"
+_ACCEPTANCE = _CONFIGURE + "#accept-reject-connection-requests"
+_ACCESS = "https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-access.html"
 
 
 def finding(resource_id: str, account_id: str | None, region: str | None, message: str, evidence: list[str]) -> dict:
@@ -55,7 +83,8 @@ def _interface_endpoints(estate: Estate):
       allowed principal of '*' lets any AWS account discover the service and request a connection,
       so the acceptance step is all that stands between the service and the whole of AWS.""",
       remediation="""Replace '*' with the account, role or organization principals that need the service,
-      and keep acceptance required.""")
+      and keep acceptance required.""",
+      resource="endpoint_services", references=(_PERMISSIONS,))
 def open_to_all(estate, _):
     for s in estate.doc["endpoint_services"]:
         if any(p["principal"] == "*" for p in s["allowed_principals"]):
@@ -70,7 +99,8 @@ def open_to_all(estate, _):
       connectivity. An allowed principal outside the organization and outside the trusted list extends
       that private path to a party nobody declared as trusted.""",
       remediation="""Remove the principal, or declare the account as trusted (--trusted-accounts or
-      trusted_accounts in the config file) if the relationship is intended.""")
+      trusted_accounts in the config file) if the relationship is intended.""",
+      resource="endpoint_services", references=(_PERMISSIONS,))
 def untrusted_principal(estate, _):
     for s in estate.doc["endpoint_services"]:
         for p in s["allowed_principals"]:
@@ -86,7 +116,8 @@ def untrusted_principal(estate, _):
       rationale="""Requiring acceptance is the provider's last look at each consumer before traffic flows.
       Without it every allowed principal is connected the moment it asks, which weakens the granular
       control PrivateLink offers.""",
-      remediation="Set AcceptanceRequired to true and accept connection requests deliberately.")
+      remediation="Set AcceptanceRequired to true and accept connection requests deliberately.",
+      resource="endpoint_services", references=(_ACCEPTANCE,))
 def auto_accept(estate, _):
     for s in estate.doc["endpoint_services"]:
         if s["acceptance_required"] is False:
@@ -98,7 +129,8 @@ def auto_accept(estate, _):
 @rule("endpoint-service-no-healthy-targets", "high", "Endpoint service has no healthy target",
       rationale="""Consumers reach an endpoint service through its load balancer; with no healthy target
       behind it every connection, however private, leads nowhere.""",
-      remediation="Restore or register healthy targets, or retire the service and tell its consumers.")
+      remediation="Restore or register healthy targets, or retire the service and tell its consumers.",
+      resource="endpoint_services")
 def no_healthy_targets(estate, _):
     for s in estate.doc["endpoint_services"]:
         lbs = [estate.load_balancers.get(arn) for arn in s["load_balancer_arns"]]
@@ -117,7 +149,8 @@ def no_healthy_targets(estate, _):
       rationale="""A connection from outside the organization and the trusted list means data leaves the
       organization's boundary through a private path; it should be a decision someone can point to.""",
       remediation="""Confirm the consumer is a known partner and add it to the trusted list, or reject the
-      connection and remove the principal.""")
+      connection and remove the principal.""",
+      resource="endpoint_services", references=(_ACCEPTANCE,))
 def external_consumer(estate, connections):
     for c in connections:
         if c["service_id"] not in estate.services_by_id or estate.inside(c["consumer_account_id"]):
@@ -137,7 +170,8 @@ def external_consumer(estate, connections):
       rationale="""PrivateLink is meant to serve private subnets: traffic stays on the AWS backbone and
       never needs the internet. An endpoint network interface in a subnet that routes to an internet
       gateway sits next to internet-facing resources, against the practice of keeping it private.""",
-      remediation="Move the endpoint's network interfaces to private subnets (no route to an internet gateway).")
+      remediation="Move the endpoint's network interfaces to private subnets (no route to an internet gateway).",
+      resource="endpoints")
 def public_subnet(estate, _):
     for e in _interface_endpoints(estate):
         public = [s for s in e["subnet_ids"] if s in estate.public_subnets]
@@ -151,7 +185,8 @@ def public_subnet(estate, _):
 @rule("endpoint-single-az", "low", "Interface endpoint in one availability zone",
       rationale="""PrivateLink rides on AWS's highly available backbone, but an endpoint only answers in the
       zones it has a network interface in; in one zone, that zone's outage cuts the private path.""",
-      remediation="Add a subnet in at least one more availability zone to the endpoint.")
+      remediation="Add a subnet in at least one more availability zone to the endpoint.",
+      resource="endpoints")
 def single_az(estate, _):
     for e in _interface_endpoints(estate):
         zones, complete = estate.endpoint_zones(e)
@@ -168,7 +203,8 @@ def single_az(estate, _):
       regions (AWS, "AWS PrivateLink now supports cross-region connectivity", 26 November 2024; AWS
       PrivateLink guide). Such a path is legitimate but should be known: it adds inter-region latency and
       data transfer charges, and depends on the service's region.""",
-      remediation="Nothing to fix if intended; otherwise create the endpoint in the service's region.")
+      remediation="Nothing to fix if intended; otherwise create the endpoint in the service's region.",
+      resource="endpoints")
 def cross_region(estate, connections):
     for c in connections:
         if c["cross_region"] and "consumer" in c["seen_from"]:
@@ -182,10 +218,11 @@ def cross_region(estate, connections):
 @rule("endpoint-connection-pending", "low", "Endpoint connection awaiting acceptance",
       rationale="""A pending connection carries no traffic: the consumer believes it has private access that
       the provider has not granted yet.""",
-      remediation="The provider accepts or rejects the request; the consumer removes it if no longer needed.")
+      remediation="The provider accepts or rejects the request; the consumer removes it if no longer needed.",
+      resource="endpoints")
 def pending(estate, connections):
     for c in connections:
-        if "pendingAcceptance" in (c["state"], c["provider_state"]):
+        if PENDING_ACCEPTANCE in (c["state"], c["provider_state"]):
             yield finding(c["endpoint_id"], c["consumer_account_id"], c["consumer_region"],
                           f"{c['endpoint_name'] or c['endpoint_id']} ({c['consumer_account_id']}) to "
                           f"{c['service_name']} is pending acceptance", c["evidence"])
@@ -194,7 +231,8 @@ def pending(estate, connections):
 @rule("endpoint-connection-rejected", "low", "Endpoint connection rejected or failed",
       rationale="""A rejected or failed endpoint is a private path that does not work; it costs money and
       misleads whoever reads the network.""",
-      remediation="Delete the endpoint, or fix the cause and request the connection again.")
+      remediation="Delete the endpoint, or fix the cause and request the connection again.",
+      resource="endpoints")
 def rejected(estate, connections):
     for c in connections:
         bad = {c["state"], c["provider_state"]} & REJECTED
@@ -226,7 +264,8 @@ def _full_access(policy) -> bool:
       rationale="""An endpoint policy is the consumer's own fine-grained control over what the private path
       may be used for. The default policy lets any principal perform any action on any resource through
       the endpoint, so the endpoint narrows nothing.""",
-      remediation="Attach a policy that allows only the actions and resources the workloads need.")
+      remediation="Attach a policy that allows only the actions and resources the workloads need.",
+      resource="endpoints", references=(_ACCESS,))
 def policy_full_access(estate, _):
     for e in estate.doc["endpoints"]:
         detail = estate.detail_for(e)
@@ -247,7 +286,8 @@ def _open_ports(group: dict) -> str:
 @rule("endpoint-sg-open-ingress", "medium", "Endpoint security group admits the whole internet",
       rationale="""The endpoint's security group decides who inside the network may use the private path.
       Admitting 0.0.0.0/0 or ::/0 gives up that control: anything that can route to the endpoint may use it.""",
-      remediation="Allow only the CIDR ranges or security groups of the workloads that use the endpoint.")
+      remediation="Allow only the CIDR ranges or security groups of the workloads that use the endpoint.",
+      resource="endpoints")
 def sg_open_ingress(estate, _):
     open_ports = {gid: _open_ports(g) for gid, g in estate.groups.items()}  # once per group, not per endpoint
     for e in estate.doc["endpoints"]:
@@ -262,7 +302,8 @@ def sg_open_ingress(estate, _):
 @rule("endpoint-az-mismatch", "medium", "Endpoint in a zone the service does not serve",
       rationale="""An endpoint can only reach a service in zones the service runs in; a network interface in
       another zone gives the workloads there no working private path.""",
-      remediation="Place the endpoint in the zones the service lists, or ask the provider to serve that zone.")
+      remediation="Place the endpoint in the zones the service lists, or ask the provider to serve that zone.",
+      resource="endpoints")
 def az_mismatch(estate, _):
     for e in _interface_endpoints(estate):
         detail = estate.detail_for(e)
@@ -283,7 +324,8 @@ def az_mismatch(estate, _):
 @rule("coverage-gap", "info", "Part of the estate could not be assessed",
       rationale="""A finding is never raised from data the crawl could not see. Where a unit failed, this
       says what was not assessed, so a clean report is not mistaken for a clean estate.""",
-      remediation="Grant the crawl role the missing permissions (or fix the role's trust policy) and crawl again.")
+      remediation="Grant the crawl role the missing permissions (or fix the role's trust policy) and crawl again.",
+      resource="coverage")
 def coverage_gap(estate, _):
     for c in estate.doc["coverage"]:
         if c["status"] == "error":

@@ -17,8 +17,9 @@ PROVIDER_IS_OURS = frozenset({"internal-cross-account", "internal-same-account",
 
 # Endpoint and endpoint-connection states in which no traffic flows: refused or broken, not yet
 # accepted or created, or going away. Any other state (``available``, ``partial``) counts as flowing.
+PENDING_ACCEPTANCE = "pendingAcceptance"  # requested, and waiting for the provider to accept or reject
 REJECTED = frozenset({"rejected", "failed"})
-NOT_FLOWING = REJECTED | frozenset({"pendingAcceptance", "pending", "deleting", "deleted", "expired"})
+NOT_FLOWING = REJECTED | frozenset({PENDING_ACCEPTANCE, "pending", "deleting", "deleted", "expired"})
 
 # Most severe first; the snapshot schema lists the same five.
 SEVERITIES = ("critical", "high", "medium", "low", "info")

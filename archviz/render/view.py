@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from archviz.model import CATALOG, vocab
 from archviz.model.estate import Estate
+from archviz.records import KINDS
 from archviz.render.names import Names
 
 USE_CASE_TITLES = {
@@ -34,6 +35,8 @@ USE_CASE_STYLE = {
 }
 SEVERITY_COLOR = {"critical": "#7B0000", "high": "#C62828", "medium": "#E65100", "low": "#9E7C00", "info": "#1565C0"}
 SEVERITY_MARK = {"critical": "!!!", "high": "!!", "medium": "!", "low": "·", "info": "i"}
+# The record kinds whose names label their ids on the pages (``name (id)``), later ones winning.
+LABELLED_KINDS = ("endpoints", "endpoint_services", "vpcs", "load_balancers")
 # render --since: an edge holding connections new since the older snapshot is drawn heavier.
 NEW_PENWIDTH = "3.5"
 NEW_MARK = "━━ heavier, \"(n new)\": connections new since the snapshot compared"
@@ -95,16 +98,16 @@ def ou_tree(doc: dict) -> tuple[dict[str, tuple | None], dict[str, str | None]]:
 class View:
     def __init__(self, doc: dict):
         self.doc = doc
-        self.accounts = {a["account_id"]: a for a in doc["accounts"]}
         # The model's indexes and its notion of "inside" (organization, crawled set, trusted list).
         self.estate = Estate(doc, frozenset((doc.get("analysis") or {}).get("trusted_accounts") or []))
+        self.accounts = self.estate.accounts
         self.inside = self.estate.inside
         self.load_balancers = self.estate.load_balancers
         self.services_by_id = self.estate.services_by_id
         self.subnets = self.estate.subnets
         self.connections = doc.get("connections") or []
         self.findings = doc.get("findings") or []
-        self.services = sorted(doc["endpoint_services"], key=lambda s: (s["account_id"], s["region"], s["service_id"]))
+        self.services = sorted(doc["endpoint_services"], key=KINDS["endpoint_services"].order)
         self.crawled_accounts = sorted(a for a, rec in self.accounts.items() if rec.get("crawled", True))
         self._index()
         self.linked: set[str] = {"service", "account"}  # kinds of diagram this render writes
@@ -125,18 +128,17 @@ class View:
         self.by_consumer = _group(self.connections, lambda c: c["consumer_account_id"])
         self.endpoints_of = _group(doc["endpoints"], lambda e: e["account_id"])
         self.services_of = _group(self.services, lambda s: s["account_id"])
-        self.vpcs = {(v["account_id"], v["vpc_id"]): v for v in doc["vpcs"]}
+        self.vpcs = {(v["account_id"], v[KINDS["vpcs"].id]): v for v in doc["vpcs"]}
         self.findings_by_resource = _group(self.findings, lambda f: f["resource_id"])
         self.findings_of = _group(self.findings, lambda f: f["account_id"])
         self.gaps_of = _group((c for c in doc["coverage"] if c["status"] != "ok"), lambda c: c["account_id"])
-        self._resource_names = {rec[key]: rec.get("name") for key, records in (
-            ("endpoint_id", doc["endpoints"]), ("service_id", self.services), ("vpc_id", doc["vpcs"]),
-            ("arn", doc["load_balancers"])) for rec in records if rec.get("name")}
+        listed = dict(doc, endpoint_services=self.services)  # the services in the pages' order
+        self._resource_names = {rec[kind.id]: rec.get(kind.name) for kind in (KINDS[k] for k in LABELLED_KINDS)
+                                for rec in listed[kind.key] if rec.get(kind.name)}
         self.marks = {rid: Mark(vocab.worst(f["severity"] for f in fs), len(fs))
                       for rid, fs in self.findings_by_resource.items()}
         self.rules = {r["rule_id"]: r for r in (doc.get("analysis") or {}).get("rules", [])} or {
-            r.id: {"rule_id": r.id, "severity": r.severity, "title": r.title, "rationale": r.rationale,
-                   "remediation": r.remediation} for r in CATALOG.values()}
+            r.id: r.described() for r in CATALOG.values()}
         regions = defaultdict(set)
         for rec in doc["endpoints"] + self.services:
             regions[rec["account_id"]].add(rec["region"])
