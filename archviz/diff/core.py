@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
 from archviz import model
+from archviz.records import KINDS
 
 Unit = tuple[str, str, str]  # (account id, coverage kind, region)
 
@@ -25,6 +26,7 @@ CHANGES = {
     "joined": "joined the organization", "left": "left the organization",
 }
 APPEARED = ("added", "newly-visible")
+ACCOUNTS, ENDPOINTS, SERVICES = KINDS["accounts"], KINDS["endpoints"], KINDS["endpoint_services"]
 
 
 @dataclass
@@ -51,14 +53,15 @@ class Side:
         if analysis is None:
             org = dict(doc.get("organization") or {}, account_ids=sorted(members))
             analysis = model.analyze(dict(doc, organization=org), trusted_accounts=trusted, marketplace_links=links)
-        ids = [(r["service_id"], r) for r in doc["endpoint_connections"] + doc["endpoint_services"]] + \
-            [(e["endpoint_id"], e) for e in doc["endpoints"]]
+        # a provider's connection record is filed under its service: the unit that reported the service
+        ids = [(r[SERVICES.id], r) for r in doc["endpoint_connections"] + doc[SERVICES.key]] + \
+            [(e[ENDPOINTS.id], e) for e in doc[ENDPOINTS.key]]
         findings_of = defaultdict(list)
         for f in analysis["findings"]:
             findings_of[(f["rule_id"], f["resource_id"])].append(f)
         return cls(doc, {c["endpoint_id"]: c for c in analysis["connections"]}, analysis["findings"],
                    {(c["account_id"], c.get("kind", "region"), c["region"]): c["status"] for c in doc["coverage"]},
-                   members, trusted, {a["account_id"]: a["name"] for a in doc["accounts"] if a.get("name")},
+                   members, trusted, {i: a[ACCOUNTS.name] for i, a in ACCOUNTS.index(doc).items() if a.get(ACCOUNTS.name)},
                    {ident: region_unit(r["account_id"], r["region"]) for ident, r in ids},
                    {ident: r["name"] for ident, r in ids if r.get("name")}, dict(findings_of))
 

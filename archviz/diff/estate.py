@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from archviz.diff import alerts
-from archviz.diff.core import Overlap, Side, Unit, change, differ, presence, region_unit
+from archviz.diff.core import SERVICES, Overlap, Side, Unit, change, differ, presence, region_unit
 from archviz.errors import some
 from archviz.model.estate import account_of_principal
 
@@ -92,8 +92,7 @@ def _service_text(s: dict, side: Side) -> str:
 @differ(("endpoint-service", "Endpoint services"), ("principal", "Allowed principals"),
         ("acceptance", "Acceptance of connection requests"), ("supported-regions", "Supported regions"))
 def endpoint_services(old: Side, new: Side, overlap: Overlap) -> Iterator[dict]:
-    before_all = {s["service_id"]: s for s in old.doc["endpoint_services"]}
-    after_all = {s["service_id"]: s for s in new.doc["endpoint_services"]}
+    before_all, after_all = SERVICES.index(old.doc), SERVICES.index(new.doc)
     for sid in sorted(set(before_all) | set(after_all)):
         before, after = before_all.get(sid), after_all.get(sid)
         s = after or before
