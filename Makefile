@@ -58,8 +58,10 @@ evidence-tools:
 
 install: $(STAMP) graphviz
 
+# Both cores: pytest-xdist's workers, each taking the next test when it is free (tests/conftest.py puts
+# the longest modules first).
 test: install site-tools evidence-tools
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist worksteal
 
 demo: install
 	$(BIN)/archviz demo

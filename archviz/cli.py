@@ -151,12 +151,14 @@ def _render_options():
     from archviz.render.kinds import GROUPS
 
     graphviz = [f for f in FORMATS if BACKENDS[f].graphviz]
-    text = [f for f in FORMATS if not BACKENDS[f].graphviz]
+    blocks = "; ".join(f"{f} puts each diagram in its page as a ```{BACKENDS[f].block} block" for f in FORMATS
+                       if BACKENDS[f].block)
+    files = ", ".join(f for f in FORMATS if BACKENDS[f].text and not BACKENDS[f].block)
     return [
         click.option("--diagram-format", "--format", "formats", default=FORMATS[0], show_default=True,
                      metavar=",".join(FORMATS), callback=_list(FORMATS),
                      help=f"Diagram formats: {' and '.join(graphviz)} are drawn by Graphviz (pages show the first); "
-                          f"{' and '.join(text)} puts each diagram in its page as a ```mermaid block (no Graphviz needed)."),
+                          f"{blocks} (no Graphviz needed)" + (f"; {files}: diagram files only" if files else "") + "."),
         click.option("--only", default=",".join(GROUPS), show_default=True,
                      metavar="GROUPS", callback=_list(GROUPS),
                      help="Which diagrams and pages to render (index.md and findings.md always are)."),
@@ -587,7 +589,9 @@ def demo(out):
         with sb.activated():
             doc = run_discover(out, profile=None, org=True, accounts=None, role_name=demo_org.ROLE_NAME,
                                external_id=None, regions=list(demo_org.REGIONS), concurrency=None, strict=False)
-    run_render(doc, out, ("svg",), ("overview", "use-cases", "services", "accounts"))
+    from archviz.render.kinds import GROUPS
+
+    run_render(doc, out, ("svg",), GROUPS)
     click.echo(f"demo: done; open {out / 'index.md'}", err=True)
 
 

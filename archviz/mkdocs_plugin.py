@@ -34,6 +34,7 @@ from mkdocs.structure.nav import Navigation, Section
 from mkdocs.structure.pages import Page
 
 from archviz.errors import ArchvizError
+from archviz.render.backends import FORMATS
 from archviz.render.pages import DEFAULT_TITLE
 from archviz.text import title as title_text
 
@@ -44,7 +45,7 @@ class ArchvizConfig(Config):
     snapshot = c.Type(str)
     path = c.Type(str, default="privatelink")
     title = c.Optional(c.Type(str))
-    diagram_format = c.ListOfItems(c.Choice(("svg", "png", "mermaid")), default=["svg"])
+    diagram_format = c.ListOfItems(c.Choice(FORMATS), default=[FORMATS[0]])
     since = c.Optional(c.Type(str))
     redact = c.Type(bool, default=False)
     redact_key = c.Optional(c.Type(str))

@@ -33,8 +33,9 @@ class Kind:
         return tuple("" if record.get(f) is None else str(record.get(f)) for f in self.sort)
 
     def index(self, doc: dict) -> dict:
-        """The snapshot's records of this kind by id (a repeated id: the last record)."""
-        return {rec[self.id]: rec for rec in doc[self.key]}
+        """The snapshot's records of this kind by id (a repeated id: the last record; a snapshot
+        written before the kind existed has none)."""
+        return {rec[self.id]: rec for rec in doc.get(self.key) or []}
 
 
 _REGION = ("account_id", "region")

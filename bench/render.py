@@ -7,7 +7,10 @@ Builds the synthetic organization of ``bench/scale.py`` (OU tree included), save
 snapshot and frees it; then loads, analyzes and renders it into a temporary folder, and prints
 the wall time, the peak memory of the process and of its Graphviz children together, and of
 every diagram the largest node count, the largest aspect ratio and the longest side in pixels
-at 96 dpi (the limits are 80 nodes, 4:1 and 10,000 px).
+at 96 dpi (the limits are 80 nodes, 4:1 and 10,000 px). Then it checks the render as
+``tests/test_render_scale.py`` checks smaller ones (``bench/readable.py``: every diagram within
+those limits, every account's diagram reached from the overview) and exits 1 if it fails; this
+is where the 1,000-account render is checked, as it is too slow for the test suite.
 
 Peak memory, children included, is given two ways: the largest total RSS of this process and
 its live children seen by a sampler every 20 ms, and a bound that cannot be exceeded: this
@@ -28,6 +31,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from readable import assert_readable_at_scale  # noqa: E402  (bench/readable.py: the assertions tests make too)
 from scale import REGIONS, Estate, mb, reset_peak  # noqa: E402  (bench/scale.py: the synthetic estate)
 
 from archviz import model  # noqa: E402
@@ -100,6 +104,8 @@ def main() -> None:
     parser.add_argument("--endpoints", type=int, default=2000)
     parser.add_argument("--regions", type=int, default=3, choices=range(1, len(REGIONS) + 1))
     parser.add_argument("--formats", default="svg", help="diagram formats, as --diagram-format (svg, png, mermaid)")
+    parser.add_argument("--no-check", dest="check", action="store_false",
+                        help="skip the readability assertions (bench/readable.py) that the render must pass")
     args = parser.parse_args()
     from archviz.render import render  # diagrams and Graphviz are heavy imports: not in the build
 
@@ -125,6 +131,13 @@ def main() -> None:
               f"{mb(own + workers * child)} = process peak {mb(own)}{'' if exact else ' (since start)'} "
               f"+ {workers} x largest child {mb(child)}")
         report(Path(tmp) / "site", site)
+        if args.check and "svg" in args.formats.split(","):
+            try:
+                assert_readable_at_scale(Path(tmp) / "site", site, doc)
+            except AssertionError as exc:
+                sys.exit(f"NOT READABLE at scale: {exc}")
+            print("checked  readable at scale (bench/readable.py): every diagram within the limits, every "
+                  "account's diagram reached from the overview")
 
 
 if __name__ == "__main__":

@@ -3,8 +3,10 @@ between tests; the seeded demo organization crawled once by the real command lin
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pickle
 import selectors
 import subprocess
 import sys
@@ -139,19 +141,42 @@ def read_until(proc: subprocess.Popen, marker: str, timeout: float = 60) -> str:
     return text
 
 
+def once_per_run(tmp_path_factory, name: str, make):
+    """``make()``'s result, made once per test run: under pytest-xdist the first worker to need it
+    makes it and the others read what it made (pickled; the files it wrote stay where they are,
+    in that worker's folder of the run). For session fixtures whose work is the same on any
+    worker (the sandbox seeds the same ids on every server)."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the run's folder, above every worker's own
+    with open(shared / f"{name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        cached = shared / f"{name}.pickle"
+        if cached.is_file():
+            return pickle.loads(cached.read_bytes())
+        made = make()
+        cached.write_bytes(pickle.dumps(made))
+        return made
+
+
 @pytest.fixture(scope="session")
-def demo_crawl(server, tmp_path_factory):
-    """The demo organization seeded into the sandbox and crawled by ``archviz discover`` over HTTP."""
-    server.reset()
-    manifest = demo.seed(server.endpoint_url, *server.credentials)
-    out = tmp_path_factory.mktemp("demo-crawl")
-    result = run_cli(["discover", "--org", "--role-name", demo.ROLE_NAME, "--regions", ",".join(demo.REGIONS),
-                      "--out", str(out)], env=server.env())
-    assert result.returncode == 0, result.stderr
-    snapshot = json.loads((out / "snapshot.json").read_text())
-    faults = list(STATE.faults)
-    server.reset()
-    return manifest, snapshot, result, faults
+def demo_crawl(tmp_path_factory, request):
+    """The demo organization seeded into the sandbox and crawled by ``archviz discover`` over HTTP,
+    once per test run (:func:`once_per_run`)."""
+    def crawl():
+        server = request.getfixturevalue("server")
+        server.reset()
+        manifest = demo.seed(server.endpoint_url, *server.credentials)
+        out = tmp_path_factory.mktemp("demo-crawl")
+        result = run_cli(["discover", "--org", "--role-name", demo.ROLE_NAME, "--regions", ",".join(demo.REGIONS),
+                          "--out", str(out)], env=server.env())
+        assert result.returncode == 0, result.stderr
+        snapshot = json.loads((out / "snapshot.json").read_text())
+        faults = list(STATE.faults)
+        server.reset()
+        return manifest, snapshot, result, faults
+
+    return once_per_run(tmp_path_factory, "demo-crawl", crawl)
 
 
 def key_pair(folder, passphrase: bytes | None = None):
@@ -168,3 +193,14 @@ def key_pair(folder, passphrase: bytes | None = None):
     public.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
                                                      serialization.PublicFormat.SubjectPublicKeyInfo))
     return private, public
+
+
+# The modules with the longest tests, run first so that pytest-xdist's workers (`make test`) do not
+# end the run waiting on one of them; every other module keeps its place.
+FIRST = ("test_site_titles.py", "test_site.py", "test_render_scale.py", "test_packaging.py",
+         "test_sandbox_layer.py", "test_demo_e2e.py", "test_evidence.py", "test_odd_snapshots.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(FIRST)))  # stable: each module keeps its order

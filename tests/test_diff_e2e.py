@@ -10,7 +10,7 @@ import boto3
 import pytest
 
 from archviz.sandbox import demo
-from tests.conftest import run_cli
+from tests.conftest import once_per_run, run_cli
 
 NEWCOMER = "135792468013"  # outside the organization, never seen before
 
@@ -32,29 +32,35 @@ def crawl(server, out) -> None:
     assert result.returncode == 0, result.stderr
 
 
-@pytest.fixture(scope="module")
-def crawls(server, tmp_path_factory):
-    server.reset()
-    m = demo.seed(server.endpoint_url, *server.credentials)
-    root = tmp_path_factory.mktemp("drift")
-    crawl(server, root / "old")
-    shared, app = m.accounts["shared-services"], m.accounts["app-prod"]
-    # app-prod stops using Acme's observability service
-    removed = m.labels["acme:app"]
-    client(server, "ec2", app).delete_vpc_endpoints(VpcEndpointIds=[removed])
-    # shared-services lets a new partner in; the partner connects; the request is accepted
-    provider = client(server, "ec2", shared)
-    provider.modify_vpc_endpoint_service_permissions(ServiceId=m.services["payments"],
-                                                     AddAllowedPrincipals=[f"arn:aws:iam::{NEWCOMER}:root"])
-    ec2 = client(server, "ec2", NEWCOMER)
-    vpc = ec2.create_vpc(CidrBlock="192.168.0.0/16")["Vpc"]["VpcId"]
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="192.168.1.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
-    added = ec2.create_vpc_endpoint(VpcId=vpc, VpcEndpointType="Interface", ServiceName=m.service_names["payments"],
-                                    SubnetIds=[subnet])["VpcEndpoint"]["VpcEndpointId"]
-    provider.accept_vpc_endpoint_connections(ServiceId=m.services["payments"], VpcEndpointIds=[added])
-    crawl(server, root / "new")
-    server.reset()
-    return root, removed, added
+@pytest.fixture(scope="session")
+def crawls(request, tmp_path_factory):
+    """The demo crawled, changed (an endpoint deleted; a partner allowed, connected and accepted) and
+    crawled again; once per test run."""
+    def make():
+        server = request.getfixturevalue("server")
+        server.reset()
+        m = demo.seed(server.endpoint_url, *server.credentials)
+        root = tmp_path_factory.mktemp("drift")
+        crawl(server, root / "old")
+        shared, app = m.accounts["shared-services"], m.accounts["app-prod"]
+        # app-prod stops using Acme's observability service
+        removed = m.labels["acme:app"]
+        client(server, "ec2", app).delete_vpc_endpoints(VpcEndpointIds=[removed])
+        # shared-services lets a new partner in; the partner connects; the request is accepted
+        provider = client(server, "ec2", shared)
+        provider.modify_vpc_endpoint_service_permissions(ServiceId=m.services["payments"],
+                                                         AddAllowedPrincipals=[f"arn:aws:iam::{NEWCOMER}:root"])
+        ec2 = client(server, "ec2", NEWCOMER)
+        vpc = ec2.create_vpc(CidrBlock="192.168.0.0/16")["Vpc"]["VpcId"]
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="192.168.1.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
+        added = ec2.create_vpc_endpoint(VpcId=vpc, VpcEndpointType="Interface", ServiceName=m.service_names["payments"],
+                                        SubnetIds=[subnet])["VpcEndpoint"]["VpcEndpointId"]
+        provider.accept_vpc_endpoint_connections(ServiceId=m.services["payments"], VpcEndpointIds=[added])
+        crawl(server, root / "new")
+        server.reset()
+        return root, removed, added
+
+    return once_per_run(tmp_path_factory, "drift-crawls", make)
 
 
 def test_the_issue_done_when(crawls):

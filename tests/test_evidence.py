@@ -26,7 +26,7 @@ from archviz.discovery.raw import Recorder, Replayer, scrub
 from archviz.errors import ReplayError
 from archviz.evidence.pack import MANIFEST, SIGNATURE, SUMS, sums
 from archviz.sandbox import demo
-from tests.conftest import invoke, key_pair, run_cli
+from tests.conftest import invoke, key_pair, once_per_run, run_cli
 from tests.site_tools import need
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,27 +54,32 @@ def keypair(tmp: Path, name: str) -> tuple[Path, Path]:
     return private, public
 
 
-@pytest.fixture(scope="module")
-def crawled(server, tmp_path_factory):
+@pytest.fixture(scope="session")
+def crawled(request, tmp_path_factory):
     """The demo organization (five accounts, planted failures) crawled three ways over HTTP:
-    ``evidence`` (signed), ``discover --raw`` with an external id, and the secrets STS issued."""
-    tmp = tmp_path_factory.mktemp("evidence")
-    server.reset()
-    demo.seed(server.endpoint_url, *server.credentials)
-    key, pub = keypair(tmp, "signer")
-    pack = tmp / "pack.zip"
-    made = run_cli(["evidence", "--org", "--role-name", demo.ROLE_NAME, "--regions", REGIONS, "--out", str(pack),
-                    "--sign", str(key)], env=server.env())
-    assert made.returncode == 0, made.stderr
-    live = tmp / "live"
-    raw = tmp / "raw"
-    recorded = run_cli(["discover", "--org", "--role-name", demo.ROLE_NAME, "--regions", REGIONS,
-                        "--external-id", "ext-id-do-not-leak", "--raw", str(raw), "--out", str(live)], env=server.env())
-    assert recorded.returncode == 0, recorded.stderr
-    secrets = issued_credentials() | set(server.credentials)
-    server.reset()
-    return {"tmp": tmp, "pack": pack, "key": key, "pub": pub, "live": live, "raw": raw, "secrets": secrets,
-            "stderr": made.stderr}
+    ``evidence`` (signed), ``discover --raw`` with an external id, and the secrets STS issued;
+    once per test run (tests copy what they alter)."""
+    def crawl():
+        server = request.getfixturevalue("server")
+        tmp = tmp_path_factory.mktemp("evidence")
+        server.reset()
+        demo.seed(server.endpoint_url, *server.credentials)
+        key, pub = keypair(tmp, "signer")
+        pack = tmp / "pack.zip"
+        made = run_cli(["evidence", "--org", "--role-name", demo.ROLE_NAME, "--regions", REGIONS, "--out", str(pack),
+                        "--sign", str(key)], env=server.env())
+        assert made.returncode == 0, made.stderr
+        live = tmp / "live"
+        raw = tmp / "raw"
+        recorded = run_cli(["discover", "--org", "--role-name", demo.ROLE_NAME, "--regions", REGIONS,
+                            "--external-id", "ext-id-do-not-leak", "--raw", str(raw), "--out", str(live)], env=server.env())
+        assert recorded.returncode == 0, recorded.stderr
+        secrets = issued_credentials() | set(server.credentials)
+        server.reset()
+        return {"tmp": tmp, "pack": pack, "key": key, "pub": pub, "live": live, "raw": raw, "secrets": secrets,
+                "stderr": made.stderr}
+
+    return once_per_run(tmp_path_factory, "evidence-crawled", crawl)
 
 
 def verify(pack: Path, *args: str):

@@ -267,7 +267,7 @@ def rendered(doc: dict) -> tuple[dict[str, bytes], list, int]:
     return files, built.order, shown + len(linked_only)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # session: set up once per worker, however pytest-xdist interleaves the modules
 def reports(demo_crawl, tmp_path_factory) -> dict[str, tuple[Path, int, dict]]:
     from tests.test_render_scale import templated  # OUs: diagrams the index only links to
 

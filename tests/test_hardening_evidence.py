@@ -57,7 +57,7 @@ zYcfAct37x7I7fhdnHc=
 """
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # session: set up once per worker, however pytest-xdist interleaves the modules
 def small(server, tmp_path_factory):
     """A real pack of a small crawl (the caller's account, one region, one planted AccessDenied:
     one finding), with its snapshot and raw folder to make packs again."""

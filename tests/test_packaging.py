@@ -47,7 +47,8 @@ def _copy_source(dest: Path) -> Path:
     def ignore(directory: str, names: list[str]) -> set[str]:
         top = Path(directory) == ROOT
         return {n for n in names
-                if (top and (n in NOT_SOURCE or n.endswith(".egg-info"))) or n == "__pycache__" or n.endswith(".pyc")}
+                if (top and (n in NOT_SOURCE or n.endswith(".egg-info"))) or n in ("__pycache__", "node_modules")
+                or n.endswith(".pyc")}
     shutil.copytree(ROOT, dest, ignore=ignore)
     return dest
 

@@ -79,15 +79,15 @@ def site_with_nav(root: Path, doc: dict, *extra: str, title: str | None = None, 
     return root
 
 
-@pytest.fixture(scope="module")
-def site_a(demo_doc, tmp_path_factory):
+@pytest.fixture(scope="session")  # session: set up once per worker, however pytest-xdist interleaves the modules
+def site_a(demo_crawl, tmp_path_factory):
     """--site with the default theme, its nav.yml pasted into mkdocs.yml."""
-    root = site_with_nav(tmp_path_factory.mktemp("site-a"), demo_doc, title='Northwind <PrivateLink> "estate"')
+    root = site_with_nav(tmp_path_factory.mktemp("site-a"), copy.deepcopy(demo_crawl[1]), title='Northwind <PrivateLink> "estate"')
     return root, mkdocs_build(root)
 
 
-@pytest.fixture(scope="module")
-def site_b(demo_doc, tmp_path_factory):
+@pytest.fixture(scope="session")  # session: set up once per worker, however pytest-xdist interleaves the modules
+def site_b(demo_crawl, tmp_path_factory):
     """The plugin with Material for MkDocs, SVG and Mermaid, Mermaid served from the site itself."""
     root = tmp_path_factory.mktemp("site-b")
     js = ""
@@ -95,7 +95,7 @@ def site_b(demo_doc, tmp_path_factory):
         (root / "docs" / "js").mkdir(parents=True)
         shutil.copy(MERMAID_JS, root / "docs" / "js" / "mermaid.min.js")
         js = "extra_javascript:\n  - js/mermaid.min.js\n"
-    project(root, demo_doc, "site_name: Northwind\ntheme:\n  name: material\n  font: false\n" + js
+    project(root, copy.deepcopy(demo_crawl[1]), "site_name: Northwind\ntheme:\n  name: material\n  font: false\n" + js
             + "nav:\n  - Home: index.md\n  - PrivateLink: privatelink/index.md\n"
             + "plugins:\n  - search\n  - archviz:\n      snapshot: network/snapshot.json\n"
             + "      path: privatelink\n      diagram_format: [svg, mermaid]\n" + MATERIAL_MERMAID)
@@ -542,7 +542,8 @@ def _browse(page, site: Path, variant: str) -> dict[str, str]:
     with serve(site) as url:
         for html in sorted((site / "privatelink").rglob("index.html")):
             rel = html.parent.relative_to(site).as_posix()
-            page.goto(f"{url}/{rel}/", wait_until="networkidle")
+            # "load": the page, its scripts and its images; what comes later (Mermaid) is waited for below
+            page.goto(f"{url}/{rel}/", wait_until="load")
             if variant == "b":
                 page.wait_for_function("() => [...document.querySelectorAll('.mermaid')].every(m => (m.shadowRoot || m).querySelector('svg'))",
                                        timeout=30_000)

@@ -19,6 +19,7 @@ import pytest
 from archviz import model
 from archviz.render import build
 from archviz.text import title
+from tests.conftest import once_per_run
 from tests.site_tools import CHROMIUM_ARGS, chromium, mkdocs_build, serve, warnings
 from tests.test_site import CHECK, demo_doc, project, site_with_nav  # noqa: F401 (demo_doc: a fixture)
 
@@ -97,9 +98,11 @@ def _sites(doc: dict, root: Path) -> dict[str, Path]:
     return sites
 
 
-@pytest.fixture(scope="module")
-def sites(demo_doc, tmp_path_factory):
-    return _sites(titled(demo_doc), tmp_path_factory.mktemp("titles"))
+@pytest.fixture(scope="session")
+def sites(demo_crawl, tmp_path_factory):
+    """The four sites, built once per test run (titled() works on a copy of the demo)."""
+    return once_per_run(tmp_path_factory, "titled-sites",
+                        lambda: _sites(titled(demo_crawl[1]), tmp_path_factory.mktemp("titles")))
 
 
 def test_built_pages_have_no_markup_from_a_name_in_their_titles_nav_or_search_index(sites):
@@ -143,12 +146,13 @@ def test_titled_sites_in_a_real_browser(sites):
                     shown = []
                     for html in sorted((folder / "site" / "privatelink").rglob("index.html")):
                         rel = html.parent.relative_to(folder / "site").as_posix()
-                        page.goto(f"{url}/{rel}/", wait_until="networkidle")
+                        page.goto(f"{url}/{rel}/", wait_until="load")  # the page, its scripts and images
                         found = page.evaluate(CHECK)
                         assert found["injected"] == 0, (name, rel)
                         assert page.evaluate(HANDLERS) == [], (name, rel)
                         shown.append(page.title())
                     assert any(title(TITLES[0]) in t for t in shown), (name, shown)
+                    page.wait_for_load_state("networkidle")  # the last page settles: late requests and their errors
                     if "material" in name:  # Material's search shows titles from its index
                         page.goto(f"{url}/privatelink/", wait_until="networkidle")
                         page.keyboard.press("/")  # Material's shortcut: focus the search box

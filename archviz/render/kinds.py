@@ -24,11 +24,17 @@ class Kind:
     group: str | None  # the --only group that draws it, and the folder of its pages; None: reached from the overview
     picture: Callable[[View, Any], pictures.Picture]
     subjects: Callable[[View], list[str]] | None = None  # the ids a render draws (None: as the overview leads)
+    names: Callable[[View], list[str]] | None = None  # the ids its files are named after (default: subjects)
     heading: str | None = None  # the navigation section of its pages (None: no page of its own)
     template: str | None = None
     context: Callable[[View, contexts.Links, str], dict] | None = None
     nav_order: Callable[[View, str], Any] | None = None  # sort key of its pages in the navigation
     linked: bool = False  # other diagrams' nodes link to this kind's diagram
+
+    @property
+    def idents(self) -> Callable[[View], list[str]] | None:
+        """The ids a render names files after (:class:`archviz.render.names.Names`), if any."""
+        return self.names or (self.subjects if self.name != "overview" else None)
 
 
 def _by_name(view: View, name: str | None, ident: str) -> tuple:
@@ -37,7 +43,7 @@ def _by_name(view: View, name: str | None, ident: str) -> tuple:
 
 KINDS: dict[str, Kind] = {k.name: k for k in (
     Kind("overview", "overview", lambda view, _: pictures.overview(view), subjects=lambda view: [""]),
-    Kind("ou", None, lambda view, scope: pictures.overview(view, scope)),  # scope: a pictures.Scope
+    Kind("ou", None, lambda view, scope: pictures.overview(view, scope), names=lambda view: view.ou_ids),  # scope: a Scope
     Kind("use-case", "use-cases", pictures.use_case, subjects=lambda view: view.use_cases, heading="Use cases",
          template="use_case.md.j2", context=contexts.use_case, nav_order=lambda view, u: list(USE_CASE_TITLES).index(u)),
     Kind("service", "services", lambda view, sid: pictures.service(view, view.services_by_id[sid]),

@@ -115,9 +115,11 @@ class View:
         # Each account's OU path (OU keys, :func:`ou_tree`) and the OUs' names, for labels only.
         self.ou_paths, self._ou_names = ou_tree(doc)
         self.doc_has_ous = any(p is not None for p in self.ou_paths.values())
-        ous = {k for p in self.ou_paths.values() if p for k in p}
-        self.names = Names({"use-case": self.use_cases, "service": [s["service_id"] for s in self.services],
-                            "account": self.crawled_accounts, "ou": sorted(ous)})
+        self.ou_ids = sorted({k for p in self.ou_paths.values() if p for k in p})
+        from archviz.render.kinds import KINDS as DIAGRAM_KINDS  # it reads View: imported when a View is made
+
+        # a file name for every diagram and page a render may write, by kind of diagram
+        self.names = Names({k.name: k.idents(self) for k in DIAGRAM_KINDS.values() if k.idents})
 
     def _index(self) -> None:
         doc = self.doc
