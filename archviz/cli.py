@@ -169,7 +169,11 @@ RENDER_OPTIONS = _render_options()
 
 
 def run_render(doc: dict, out: Path, formats, only, title=None, nav_prefix=None, since=None, redacted=False) -> None:
-    from archviz.render import render
+    try:
+        from archviz.render import render  # the drawing stack: diagrams and the graphviz package
+    except ModuleNotFoundError as exc:  # a broken install: diff, validate and the rest still work
+        raise ArchvizError(f"cannot render: the {(exc.name or 'drawing').split('.')[0]} package is not installed "
+                           f"(reinstall archviz: it depends on it)")
 
     site = render(doc, out, formats=formats, only=only, title=title, nav_prefix=nav_prefix, since=since,
                   redacted=redacted)

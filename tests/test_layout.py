@@ -49,7 +49,7 @@ _WITHOUT_DIAGRAMS = textwrap.dedent("""
     class Absent:
         def find_spec(self, name, path=None, target=None):
             if name.split(".")[0] in ("diagrams", "graphviz"):
-                raise ModuleNotFoundError(f"No module named {name!r} (hidden by the test)")
+                raise ModuleNotFoundError(f"No module named {name!r} (hidden by the test)", name=name)
             return None
     sys.meta_path.insert(0, Absent())
 """)
@@ -99,14 +99,21 @@ def test_archviz_diff_runs_without_diagrams(tmp_path, fmt):
 
 
 def test_render_needs_diagrams_and_says_so_in_one_line(tmp_path):
-    """Without the drawing stack only drawing fails, with the usual one line."""
+    """Without the drawing stack only drawing fails, with one line, and nothing is written."""
+    from archviz import snapshot
+    from tests.test_diff import base
+
+    snapshot.write(base(), tmp_path / "snapshot.json")
     r = _without_diagrams("""
         import sys
         from archviz.cli import main
         sys.argv = ["archviz", *sys.argv[1:]]
         main()
-    """, "render", str(ROOT / "tests" / "fixtures" / "missing.json"), "--out", str(tmp_path / "out"))
-    assert r.returncode != 0 and "Traceback" not in r.stderr, r.stderr
+    """, "render", str(tmp_path / "snapshot.json"), "--out", str(tmp_path / "out"))
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.splitlines() == ["archviz: error: cannot render: the diagrams package is not installed "
+                                     "(reinstall archviz: it depends on it)"]
+    assert not (tmp_path / "out").exists()
 
 
 def test_the_diff_schema_lists_the_kinds_changes_and_alerts_the_engine_declares():
