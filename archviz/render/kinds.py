@@ -31,10 +31,9 @@ class Kind:
     nav_order: Callable[[View, str], Any] | None = None  # sort key of its pages in the navigation
     linked: bool = False  # other diagrams' nodes link to this kind's diagram
 
-    @property
-    def idents(self) -> Callable[[View], list[str]] | None:
-        """The ids a render names files after (:class:`archviz.render.names.Names`), if any."""
-        return self.names or (self.subjects if self.name != "overview" else None)
+    def idents(self, view: View) -> list[str]:
+        """The ids a render names files after (:class:`archviz.render.names.Names`)."""
+        return (self.names or self.subjects or (lambda _: []))(view)
 
 
 def _by_name(view: View, name: str | None, ident: str) -> tuple:
@@ -42,7 +41,8 @@ def _by_name(view: View, name: str | None, ident: str) -> tuple:
 
 
 KINDS: dict[str, Kind] = {k.name: k for k in (
-    Kind("overview", "overview", lambda view, _: pictures.overview(view), subjects=lambda view: [""]),
+    Kind("overview", "overview", lambda view, _: pictures.overview(view), subjects=lambda view: [""],
+         names=lambda view: []),  # one diagram, named "overview", shown on index.md
     Kind("ou", None, lambda view, scope: pictures.overview(view, scope), names=lambda view: view.ou_ids),  # scope: a Scope
     Kind("use-case", "use-cases", pictures.use_case, subjects=lambda view: view.use_cases, heading="Use cases",
          template="use_case.md.j2", context=contexts.use_case, nav_order=lambda view, u: list(USE_CASE_TITLES).index(u)),
@@ -56,7 +56,6 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
 )}
 
 GROUPS = tuple(k.group for k in KINDS.values() if k.group)  # --only's choices, in reading order
-KIND_OF_GROUP = {k.group: k.name for k in KINDS.values() if k.group}
 PAGE_FOLDERS = {k.name: k.group for k in KINDS.values() if k.template}  # kinds with pages of their own
 
 

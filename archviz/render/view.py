@@ -119,7 +119,7 @@ class View:
         from archviz.render.kinds import KINDS as DIAGRAM_KINDS  # it reads View: imported when a View is made
 
         # a file name for every diagram and page a render may write, by kind of diagram
-        self.names = Names({k.name: k.idents(self) for k in DIAGRAM_KINDS.values() if k.idents})
+        self.names = Names({k.name: k.idents(self) for k in DIAGRAM_KINDS.values()})
 
     def _index(self) -> None:
         doc = self.doc
