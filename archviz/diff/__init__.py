@@ -58,11 +58,12 @@ def members(doc: dict, other: dict) -> frozenset[str]:
     does not list its organization (a crawl of --accounts, or the listing failed) also counts the
     other snapshot's, so that crawling fewer accounts does not make one an outsider; one that lists
     it does not, so that an account that left the organization becomes one."""
-    def listed(d: dict) -> frozenset[str]:
-        return frozenset((d.get("organization") or {}).get("account_ids") or [])
+    own = _listed(doc) | frozenset(doc["scope"]["accounts"])
+    return own if _listed(doc) else own | _listed(other) | frozenset(other["scope"]["accounts"])
 
-    own = listed(doc) | frozenset(doc["scope"]["accounts"])
-    return own if listed(doc) else own | listed(other) | frozenset(other["scope"]["accounts"])
+
+def _listed(doc: dict) -> frozenset[str]:
+    return frozenset((doc.get("organization") or {}).get("account_ids") or [])
 
 
 def _reusable(doc: dict, members: frozenset[str], trusted: frozenset[str], links: dict[str, str]) -> dict | None:
@@ -71,7 +72,7 @@ def _reusable(doc: dict, members: frozenset[str], trusted: frozenset[str], links
     stored = doc.get("analysis")
     if "connections" not in doc or not isinstance(stored, dict) or not doc.get("organization"):
         return None
-    own = frozenset((doc.get("organization") or {}).get("account_ids") or []) | frozenset(doc["scope"]["accounts"])
+    own = _listed(doc) | frozenset(doc["scope"]["accounts"])  # what model.Estate counts as members
     if (own, frozenset(stored.get("trusted_accounts") or ()), dict(stored.get("marketplace_links") or {})) != \
             (members, trusted, links):
         return None
