@@ -51,9 +51,10 @@ def _laid_out(pic: pictures.Picture, images: list[str]) -> tuple[pictures.Pictur
 def _draw_all(view: View, subjects: list[tuple[str, str]], formats: tuple[str, ...], emit,
               built: "Built") -> dict:
     """Every diagram: images drawn by ``dot`` in parallel (one subprocess at a time per core),
-    the text formats beside them (:mod:`backends`). Graphviz is not needed for text formats alone. First the overview and,
-    wave by wave, the diagrams of the OUs and groups of accounts its nodes lead to (each once);
-    then the others. Results are emitted in a fixed order, whatever order the drawings finish in."""
+    the text formats beside them (:mod:`backends`; Graphviz is not needed for them alone). First
+    the overview and, wave by wave, the diagrams of the OUs and groups of accounts its nodes lead
+    to (each once); then the others. Results are emitted in a fixed order, whatever order the
+    drawings finish in."""
     images = [f for f in formats if BACKENDS[f].graphviz]
     texts = [BACKENDS[f] for f in formats if BACKENDS[f].text is not None]
     pics = {}
