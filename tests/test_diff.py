@@ -233,6 +233,21 @@ def test_principals_acceptance_and_regions():
     assert "open-to-all" not in fired(result) and "new-findings:high" not in fired(result)
 
 
+def test_each_untrusted_principal_is_paged_about_once_from_its_own_finding():
+    """Alerts read the findings: a second outside principal on a service that already allows one
+    fires for that principal alone; a trusted one, judged inside by the findings, fires nothing."""
+    first, second = f"arn:aws:iam::{OUTSIDE}:root", f"arn:aws:iam::{PARTNER}:root"
+
+    old = base()
+    service_of(old)["allowed_principals"].append({"principal": first, "principal_type": "Account"})
+    new = copy.deepcopy(old)
+    service_of(new)["allowed_principals"].append({"principal": second, "principal_type": "Account"})
+    added = [c for c in diff.compare(old, new)["changes"] if c["kind"] == "principal"]
+    assert [(c["after"], c["alerts"]) for c in added] == [(second, ["new-untrusted-principal"])]
+    trusted = [c for c in diff.compare(old, new, trusted_accounts=[PARTNER])["changes"] if c["kind"] == "principal"]
+    assert [(c["after"], c["alerts"]) for c in trusted] == [(second, [])]
+
+
 def test_open_to_all():
     old, new = changed(lambda d: service_of(d)["allowed_principals"].append({"principal": "*", "principal_type": "All"}))
     result = diff.compare(old, new)
