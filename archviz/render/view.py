@@ -110,14 +110,15 @@ class View:
         self.services = sorted(doc["endpoint_services"], key=KINDS["endpoint_services"].order)
         self.crawled_accounts = sorted(a for a, rec in self.accounts.items() if rec.get("crawled", True))
         self._index()
-        self.linked: set[str] = {"service", "account"}  # kinds of diagram this render writes
+        from archviz.render.kinds import KINDS as DIAGRAM_KINDS  # it reads View: imported when a View is made
+
+        # the kinds of diagram other diagrams' nodes link to (a render keeps those it writes)
+        self.linked: set[str] = {k.name for k in DIAGRAM_KINDS.values() if k.linked}
         self.new_connections: frozenset[str] = frozenset()  # endpoint ids new since --since's snapshot
         # Each account's OU path (OU keys, :func:`ou_tree`) and the OUs' names, for labels only.
         self.ou_paths, self._ou_names = ou_tree(doc)
         self.doc_has_ous = any(p is not None for p in self.ou_paths.values())
         self.ou_ids = sorted({k for p in self.ou_paths.values() if p for k in p})
-        from archviz.render.kinds import KINDS as DIAGRAM_KINDS  # it reads View: imported when a View is made
-
         # a file name for every diagram and page a render may write, by kind of diagram
         self.names = Names({k.name: k.idents(self) for k in DIAGRAM_KINDS.values()})
 
