@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import shlex
+import sys
+import time
+from collections import Counter
+
 import boto3
+import botocore.session
 import pytest
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, SSLError
 
+from archviz.sandbox import demo
+from archviz.sandbox.server import Sandbox
 from archviz.sandbox.state import STATE
 
 PROVIDER_REGION = "us-east-1"
@@ -201,9 +210,6 @@ def test_throttling_fault_recovers_after_n_calls(sandbox):
 def test_demo_seed_gives_the_same_ids_on_a_fresh_server_and_after_a_reset():
     """The demo's docstring promises reproducible ids: a fresh sandbox and the same sandbox after
     a reset seed the same organization."""
-    from archviz.sandbox import demo
-    from archviz.sandbox.server import Sandbox
-
     with Sandbox() as sb:
         first = demo.seed(sb.endpoint_url, *sb.credentials)
         sb.reset()
@@ -211,3 +217,162 @@ def test_demo_seed_gives_the_same_ids_on_a_fresh_server_and_after_a_reset():
         sb.reset()
     assert first.labels == second.labels and first.services == second.services
     assert first.accounts == second.accounts
+
+
+def assumed_credentials(org, account=CONSUMER) -> dict:
+    """Session credentials (``ASIA...``) from moto's AssumeRole, as client keyword arguments."""
+    creds = org.client("sts").assume_role(RoleArn=f"arn:aws:iam::{account}:role/{demo.ROLE_NAME}",
+                                          RoleSessionName="tests")["Credentials"]
+    return dict(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                aws_session_token=creds["SessionToken"])
+
+
+def session_client(org, service, creds):
+    return boto3.client(service, endpoint_url=org.url, region_name="us-east-1", **creds)
+
+
+def error_of(call) -> tuple[str, int]:
+    """The (code, HTTP status) of the ClientError ``call()`` raises."""
+    with pytest.raises(ClientError) as err:
+        call()
+    return err.value.response["Error"]["Code"], err.value.response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def test_session_credentials_expire_after_n_requests_with_each_protocols_error(org):
+    STATE.expire_after_requests = 3
+    creds = assumed_credentials(org)
+    assert creds["aws_access_key_id"].startswith("ASIA")
+    ec2, elb, orgs, sts = (session_client(org, s, creds) for s in ("ec2", "elbv2", "organizations", "sts"))
+    ec2.describe_vpcs()
+    elb.describe_load_balancers()
+    sts.get_caller_identity()
+    assert error_of(ec2.describe_vpcs) == ("RequestExpired", 400)
+    assert error_of(elb.describe_load_balancers) == ("ExpiredToken", 400)
+    assert error_of(sts.get_caller_identity) == ("ExpiredToken", 400)
+    assert error_of(orgs.describe_organization) == ("ExpiredTokenException", 400)
+    assert error_of(ec2.describe_vpcs) == ("RequestExpired", 400)  # once expired, always
+    assert STATE.expired == Counter(DescribeVpcs=2, DescribeLoadBalancers=1, GetCallerIdentity=1,
+                                    DescribeOrganization=1)  # each answered once: botocore does not retry them
+    assert session_client(org, "ec2", assumed_credentials(org)).describe_vpcs()["Vpcs"] is not None  # a fresh key
+
+
+def test_long_term_keys_never_expire(org):
+    STATE.expire_after_requests, STATE.expire_after_seconds = 1, 0.0
+    ec2 = org.client("ec2")
+    for _ in range(3):
+        ec2.describe_vpcs()
+    assert not STATE.expired
+
+
+def test_session_credentials_expire_some_seconds_after_their_first_request(org):
+    STATE.expire_after_seconds = 0.5
+    ec2 = session_client(org, "ec2", assumed_credentials(org))
+    ec2.describe_vpcs()
+    ec2.describe_vpcs()
+    time.sleep(0.5)
+    assert error_of(ec2.describe_vpcs) == ("RequestExpired", 400)
+    assert STATE.expired == Counter(DescribeVpcs=1)
+
+
+@pytest.fixture(scope="module")
+def tls_server():
+    """A second sandbox, serving HTTPS with a private CA (it shares moto's and ``STATE``'s state
+    with the session's ``server``)."""
+    with Sandbox(tls=True) as sb:
+        yield sb
+
+
+NO_RETRY = Config(retries={"mode": "standard", "total_max_attempts": 1})
+
+
+def test_tls_sandbox_is_reached_with_its_ca_bundle(tls_server, monkeypatch):
+    monkeypatch.delenv("AWS_CA_BUNDLE", raising=False)
+    assert tls_server.endpoint_url.startswith("https://127.0.0.1:")
+    kw = dict(endpoint_url=tls_server.endpoint_url, region_name="us-east-1", config=NO_RETRY,
+              aws_access_key_id=tls_server.credentials[0], aws_secret_access_key=tls_server.credentials[1])
+    assert boto3.client("sts", verify=tls_server.ca_bundle, **kw).get_caller_identity()["Account"] == "123456789012"
+    with pytest.raises(SSLError):
+        boto3.client("sts", **kw).get_caller_identity()
+
+
+def test_tls_ca_bundle_is_removed_on_stop():
+    sb = Sandbox(tls=True).start()
+    bundle = sb.ca_bundle
+    assert open(bundle).read().startswith("-----BEGIN CERTIFICATE-----")
+    sb.stop()
+    assert sb.ca_bundle is None and not os.path.exists(bundle)
+
+
+def profile_session(tmp_path, monkeypatch, **settings) -> botocore.session.Session:
+    """A botocore session on profile ``sandbox`` of a config file in ``tmp_path``, as a user's
+    would be: nothing from the environment (no keys, no endpoint), everything from the profile."""
+    config, credentials = tmp_path / "config", tmp_path / "credentials"
+    config.write_text("[profile sandbox]\n" + "".join(f"{k} = {v}\n" for k, v in settings.items()))
+    credentials.write_text("")
+    for key in [k for k in os.environ if k.startswith("AWS_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    return botocore.session.Session(profile="sandbox")
+
+
+def credential_process(count_file, *args: str) -> str:
+    """The profile's ``credential_process`` line for the sandbox's credential process."""
+    return shlex.join([sys.executable, "-m", "archviz.sandbox.credential_process", "--count-file", str(count_file),
+                       *args])
+
+
+def runs(count_file) -> list[str]:
+    """The access keys the credential process issued, one per run."""
+    return count_file.read_text().split() if count_file.exists() else []
+
+
+def test_credential_process_profile_reaches_the_sandbox(sandbox, tmp_path, monkeypatch):
+    count = tmp_path / "runs"
+    session = profile_session(tmp_path, monkeypatch, region="us-east-1", endpoint_url=sandbox.endpoint_url,
+                              credential_process=credential_process(count))
+    sts, ec2 = session.create_client("sts"), session.create_client("ec2")
+    assert sts.get_caller_identity()["Account"] == "123456789012"
+    ec2.describe_vpcs()
+    [key] = runs(count)  # one run: the announced expiry is an hour away
+    assert key.startswith("ASIA") and len(key) == 20
+    assert STATE.key_requests[key] == 2
+
+
+def test_credential_process_keys_expire_early_whatever_they_announce(sandbox, tmp_path, monkeypatch):
+    STATE.expire_after_requests = 2
+    count = tmp_path / "runs"
+    session = profile_session(tmp_path, monkeypatch, region="us-east-1", endpoint_url=sandbox.endpoint_url,
+                              credential_process=credential_process(count))
+    ec2, elb, orgs = (session.create_client(s) for s in ("ec2", "elbv2", "organizations"))
+    ec2.describe_vpcs()
+    elb.describe_load_balancers()
+    assert error_of(ec2.describe_vpcs)[0] == "RequestExpired"
+    assert error_of(elb.describe_load_balancers)[0] == "ExpiredToken"
+    assert error_of(orgs.describe_organization)[0] == "ExpiredTokenException"
+    assert len(runs(count)) == 1  # botocore believes the Expiration, an hour away: it does not ask again
+
+
+def test_credentials_announced_to_expire_soon_are_fetched_before_every_request(sandbox, tmp_path, monkeypatch):
+    """Within botocore's mandatory refresh window (10 minutes) the SDK runs the process again
+    for each request, so each request has a new key and early expiry never strikes."""
+    STATE.expire_after_requests = 1
+    count = tmp_path / "runs"
+    session = profile_session(tmp_path, monkeypatch, region="us-east-1", endpoint_url=sandbox.endpoint_url,
+                              credential_process=credential_process(count, "--expires-in", "300"))
+    ec2 = session.create_client("ec2")
+    for _ in range(3):
+        ec2.describe_vpcs()
+    keys = runs(count)
+    assert len(keys) == 1 + 3 and len(set(keys)) == len(keys)  # one when the client is made, then one a request
+    assert not STATE.expired
+
+
+def test_https_profile_with_ca_bundle_and_credential_process(tls_server, tmp_path, monkeypatch):
+    """The set-up behind a company's TLS-inspecting proxy: endpoint, CA and credentials all from the profile."""
+    count = tmp_path / "runs"
+    session = profile_session(tmp_path, monkeypatch, region="us-east-1", endpoint_url=tls_server.endpoint_url,
+                              ca_bundle=tls_server.ca_bundle, credential_process=credential_process(count))
+    assert session.create_client("sts").get_caller_identity()["Account"] == "123456789012"
+    assert len(runs(count)) == 1

@@ -3,10 +3,17 @@
 ``SandboxApp`` wraps moto's dispatcher. For every request it
 
 - counts it per (action, region) and per (caller account, region, service) in ``STATE``, so
-  tests can see what a crawl spent, and waits ``STATE.latency`` seconds, so benchmarks
-  resemble a network;
+  tests can see what a crawl spent, and per session access key (for the expiry below); waits
+  ``STATE.latency`` seconds, so benchmarks resemble a network;
 - answers EC2 in a region the account has not opted into with ``AuthFailure`` (401), as AWS
   does (moto answers there as anywhere);
+- expires session credentials early, whatever ``Expiration`` they announced, so tests can see a
+  long crawl outlive its credentials: a session access key (``ASIA...``: moto's ``AssumeRole``
+  answers, a credential process's) that has served ``STATE.expire_after_requests`` requests, or
+  whose first request is ``STATE.expire_after_seconds`` old, gets AWS's expired-token error on
+  every later request (``RequestExpired`` from EC2, ``ExpiredToken`` from the other query
+  services, ``ExpiredTokenException`` from the JSON ones; all 400), counted in ``STATE.expired``.
+  The sandbox's long-term key (``AKIA...``) never expires;
 - throttles a random share (``STATE.throttle``) of the PrivateLink calls (EC2, ELB) and of
   ``AssumeRole``, with each service's throttling error, for benchmarks;
 - answers with the faults injected by ``STATE.add_fault``: any action, for a chosen account
@@ -25,6 +32,9 @@ from archviz.sandbox.ec2 import not_opted_in
 from archviz.sandbox.state import STATE, Fault
 from archviz.sandbox.wire import Request, error_response
 
+SESSION_KEY_PREFIX = "ASIA"  # AWS's prefix for temporary (STS) access key ids
+EXPIRED_TOKEN_MESSAGE = "The security token included in the request is expired"
+
 
 def take_throttle(req: Request) -> Fault | None:
     """A throttling error for a share (``STATE.throttle``) of the PrivateLink and AssumeRole calls."""
@@ -41,10 +51,39 @@ def take_throttle(req: Request) -> Fault | None:
     return fault
 
 
+def expired_fault(req: Request) -> Fault:
+    """AWS's answer to expired session credentials, in the words of the request's protocol."""
+    if req.protocol == "json":
+        return Fault(req.action, "ExpiredTokenException", EXPIRED_TOKEN_MESSAGE)
+    if req.service == "ec2":
+        return Fault(req.action, "RequestExpired", "Request has expired.")
+    return Fault(req.action, "ExpiredToken", EXPIRED_TOKEN_MESSAGE)
+
+
+def take_expiry(req: Request) -> Fault | None:
+    """The expired-token error for a session key past ``STATE.expire_after_requests`` requests or
+    ``STATE.expire_after_seconds`` since its first request (both only grow: once expired, always)."""
+    if not req.access_key.startswith(SESSION_KEY_PREFIX):
+        return None
+    now = time.monotonic()
+    with STATE.lock:
+        seen = STATE.key_requests[req.access_key]  # this request included (``_count``)
+        age = now - STATE.key_first_seen.get(req.access_key, now)
+        by_count = STATE.expire_after_requests is not None and seen > STATE.expire_after_requests
+        by_age = STATE.expire_after_seconds is not None and age >= STATE.expire_after_seconds
+        if not (by_count or by_age):
+            return None
+        STATE.expired[req.action] += 1
+    return expired_fault(req)
+
+
 def _count(req: Request) -> None:
     with STATE.lock:
         STATE.calls[(req.action, req.region)] += 1
         STATE.by_account[(req.account, req.region, req.service)] += 1
+        if req.access_key.startswith(SESSION_KEY_PREFIX):
+            STATE.key_requests[req.access_key] += 1
+            STATE.key_first_seen.setdefault(req.access_key, time.monotonic())
     if STATE.latency:
         time.sleep(STATE.latency)
 
@@ -54,6 +93,9 @@ def _fault_for(req: Request) -> Fault | None:
     if req.service == "ec2" and req.region in not_opted_in():
         return Fault(req.action, "AuthFailure", "AWS was not able to validate the provided "
                      "access credentials", status=401)
+    fault = take_expiry(req)
+    if fault is not None:
+        return fault
     if req.action and STATE.throttle:
         fault = take_throttle(req)
         if fault is not None:

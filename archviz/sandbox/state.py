@@ -2,9 +2,10 @@
 
 One process-wide ``STATE`` holds the endpoint connections the EC2 completion records
 (``archviz.sandbox.ec2``), the Marketplace marks and agreements (``archviz.sandbox.marketplace``),
-and the request counters, latency, throttling and injected faults of the WSGI layer
-(``archviz.sandbox.faults``). Tests and the demo seed and read it directly; ``reset()`` forgets
-everything, and ``lock`` guards it (the sandbox serves requests on several threads).
+and the request counters, latency, throttling, credential expiry and injected faults of the
+WSGI layer (``archviz.sandbox.faults``). Tests and the demo seed and read it directly;
+``reset()`` forgets everything, and ``lock`` guards it (the sandbox serves requests on several
+threads).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ class Fault:
 
 @dataclass
 class SandboxState:
-    """What moto does not model: connections, Marketplace marks and agreements, faults."""
+    """What moto does not model: connections, Marketplace marks and agreements, expiry, faults."""
 
     connections: dict[str, Connection] = field(default_factory=dict)
     marketplace_services: set[str] = field(default_factory=set)  # service ids
@@ -54,6 +55,12 @@ class SandboxState:
     latency: float = 0.0  # seconds added to every request, to make a benchmark look like a network
     throttle: float = 0.0  # share of EC2, ELB and AssumeRole requests answered with a throttling error
     throttled: Counter = field(default_factory=Counter)  # action -> requests throttled
+    # Session credentials (ASIA...) expire early: after this many requests, or this long after their first.
+    expire_after_requests: int | None = None
+    expire_after_seconds: float | None = None
+    expired: Counter = field(default_factory=Counter)  # action -> requests answered as expired
+    key_requests: Counter = field(default_factory=Counter)  # session access key -> requests seen
+    key_first_seen: dict[str, float] = field(default_factory=dict)  # session access key -> time.monotonic()
     rng: random.Random = field(default_factory=lambda: random.Random(7))
     lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -64,6 +71,11 @@ class SandboxState:
             self.latency = 0.0
             self.throttle = 0.0
             self.throttled.clear()
+            self.expire_after_requests = None
+            self.expire_after_seconds = None
+            self.expired.clear()
+            self.key_requests.clear()
+            self.key_first_seen.clear()
             self.rng = random.Random(7)
             self.connections.clear()
             self.marketplace_services.clear()
