@@ -52,6 +52,16 @@ def _regions(_ctx, _param, value: str | None) -> list[str] | None:
     return regions
 
 
+SESSION_NAME_RE = re.compile(r"^[\w+=,.@-]{2,64}$")
+
+
+def _session_name(_ctx, _param, value: str | None) -> str | None:
+    """An STS role session name: 2 to 64 letters, digits or ``+=,.@_-`` (what AssumeRole takes)."""
+    if value is not None and not SESSION_NAME_RE.match(value):
+        raise click.BadParameter(f"2 to 64 letters, digits or +=,.@_- (what sts:AssumeRole takes); got {value!r}")
+    return value
+
+
 class Progress:
     """Units done / total on stderr: a rewritten line on a terminal, a few lines otherwise."""
 
@@ -103,6 +113,11 @@ DISCOVER_OPTIONS = [
                       "(needs the organization's read access, like --org)."),
     click.option("--role-name", help="Role to assume in every account other than the caller's."),
     click.option("--external-id", help="External id for the assumed role."),
+    click.option("--role-session-name", callback=_session_name,
+                 help="Session name of the assumed role, as CloudTrail shows it (default: archviz)."),
+    click.option("--duration-seconds", type=click.IntRange(900, 43200), default=None,
+                 help="How long the assumed role's credentials last, 900 to 43200 (default: the role's own, "
+                      "usually one hour); they are renewed as they run out."),
     click.option("--regions", callback=_regions, metavar="R1,R2...|all",
                  help="Regions to crawl (default: the session's region)."),
     click.option("--concurrency", type=click.IntRange(1, 256), default=None,
@@ -119,6 +134,9 @@ RAW_OPTIONS = [
     click.option("--replay", "replay_dir", type=click.Path(file_okay=False, path_type=Path),
                  help="Rebuild the snapshot from a --raw folder's recorded answers instead of crawling: "
                       "the same collectors, nothing sent, no credentials needed."),
+    click.option("--resume", is_flag=True,
+                 help="With --raw: continue the crawl into that folder that was interrupted (same options): "
+                      "the units it finished are not asked again."),
 ]
 
 
@@ -217,11 +235,11 @@ def _report_strict(label: str, doc: dict, where: Path, strict: bool, consequence
 
 
 def crawl_request(profile, org, accounts, role_name, external_id, regions, concurrency, ou_ids=None,
-                  accounts_from=None):
+                  accounts_from=None, role_session_name=None, duration_seconds=None):
     """The crawl the discover options ask for; alternatives given together are a usage error
     (checked here, with the options, before --accounts-from's file is read)."""
     from archviz.accounts_file import read_account_ids
-    from archviz.discovery.crawl import CrawlRequest
+    from archviz.discovery.crawl import ROLE_SESSION_NAME, CrawlRequest
 
     given = [flag for flag, value in (("--org", org), ("--accounts", accounts), ("--accounts-from", accounts_from),
                                       ("--ou", ou_ids)) if value]
@@ -230,34 +248,43 @@ def crawl_request(profile, org, accounts, role_name, external_id, regions, concu
     if accounts_from is not None:
         accounts = read_account_ids(accounts_from)
     return CrawlRequest(profile=profile, org=org, accounts=accounts, role_name=role_name,
-                        external_id=external_id, regions=regions, concurrency=concurrency, ou_ids=ou_ids)
+                        external_id=external_id, regions=regions, concurrency=concurrency, ou_ids=ou_ids,
+                        role_session_name=role_session_name or ROLE_SESSION_NAME, duration_seconds=duration_seconds)
 
 
 def run_discover(out: Path, profile, org, accounts, role_name, external_id, regions, concurrency, strict,
                  trusted_accounts=None, config_path=None, ou_ids=None, accounts_from=None, raw_dir=None,
-                 replay_dir=None) -> dict:
+                 replay_dir=None, role_session_name=None, duration_seconds=None, resume=False) -> dict:
     """Crawl (or replay a recorded crawl), analyze, write DIR/snapshot.json atomically, report
     coverage on stderr."""
     from archviz import pipeline, snapshot
     from archviz.files import output_file
 
+    if resume and raw_dir is None:
+        raise click.UsageError("--resume continues a crawl recorded with --raw DIR: pass that --raw DIR")
     settings = pipeline.analysis_settings(trusted_accounts, config_path)
     output_file(out / snapshot.SNAPSHOT_FILE, [accounts_from, config_path], new_folder=True)
     if replay_dir is not None:
         scoped = _given(profile=profile, org=org, accounts=accounts, accounts_from=accounts_from, ou_ids=ou_ids,
-                        role_name=role_name, external_id=external_id, regions=regions, raw_dir=raw_dir)
+                        role_name=role_name, external_id=external_id, regions=regions, raw_dir=raw_dir,
+                        role_session_name=role_session_name, duration_seconds=duration_seconds, resume=resume)
         if scoped:
             raise click.UsageError(f"--replay rebuilds the recorded crawl as it was asked: drop {', '.join(scoped)}")
         source, label = replay_dir, "replay"
     else:
         source, label = crawl_request(profile, org, accounts, role_name, external_id, regions, concurrency, ou_ids,
-                                      accounts_from), "discover"
-    saved = pipeline.discover_snapshot(out, source, settings, raw_dir, concurrency, Progress(label), _report_kept)
+                                      accounts_from, role_session_name, duration_seconds), "discover"
+    saved = pipeline.discover_snapshot(out, source, settings, raw_dir, concurrency, Progress(label), _report_kept,
+                                       resume, _report_resuming)
     try:
         _report_strict("discover", saved.doc, saved.path, strict, f"the snapshot was written to {saved.path}")
     finally:
         click.echo(str(saved.path))
     return saved.doc
+
+
+def _report_resuming(units: int, progress: Path) -> None:
+    click.echo(f"discover: resuming: {units} finished units taken from {progress}/, the rest crawled", err=True)
 
 
 def _report_kept(answers: int, raw_dir: Path) -> None:

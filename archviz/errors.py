@@ -33,6 +33,13 @@ class AccessError(ArchvizError):
     exit_code = 4
 
 
+class EndpointError(ArchvizError):
+    """AWS could not be reached (no network, a proxy, a wrong endpoint URL, a TLS certificate not
+    trusted): nothing could be crawled."""
+
+    exit_code = 9
+
+
 class IncompleteCrawl(ArchvizError):
     """With --strict: some account-region units failed (the snapshot is still written)."""
 

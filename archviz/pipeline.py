@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, NamedTuple
 
 from archviz import model, snapshot
-from archviz.errors import IncompleteCrawl, ReplayError, some
+from archviz.errors import IncompleteCrawl, InputError, ReplayError, some
 from archviz.files import output_file
 
 if TYPE_CHECKING:
@@ -77,11 +77,10 @@ def discover(request: CrawlRequest, progress: OnProgress | None = None, recorder
     """Crawl into a snapshot (not analyzed yet). With a ``recorder``, every answer is kept, and
     the snapshot's ``generated_at`` is the recording's ``finished_at``, so replaying the
     recording rebuilds the same bytes."""
-    from archviz.discovery.aws import AwsSessions
     from archviz.discovery.crawl import crawl
     from archviz.discovery.raw import now
 
-    sessions = AwsSessions(profile=request.profile, hooks=recorder)
+    sessions = request.sessions(hooks=recorder)
     result = crawl(request, progress, sessions)
     finished = now().replace(microsecond=0)
     if recorder is not None:
@@ -95,13 +94,12 @@ def replay(source: Path | Replayer, progress: OnProgress | None = None, concurre
     """The snapshot a raw folder's crawl built, rebuilt from its recorded answers alone: the same
     collectors run on real botocore clients, nothing is sent (not analyzed yet). Every recorded
     answer must be asked for, once."""
-    from archviz.discovery.aws import AwsSessions
     from archviz.discovery.crawl import CrawlRequest, crawl
     from archviz.discovery.raw import Replayer, parse_time
 
     replayer = source if isinstance(source, Replayer) else Replayer.from_folder(Path(source))
     request = CrawlRequest.from_record(replayer.request, concurrency)
-    sessions = AwsSessions(region=replayer.home_region, hooks=replayer)
+    sessions = request.sessions(hooks=replayer, region=replayer.home_region)
     result = crawl(request, progress, sessions)
     unused = replayer.unused()
     if unused:
@@ -113,7 +111,8 @@ def replay(source: Path | Replayer, progress: OnProgress | None = None, concurre
 
 def discover_snapshot(out: Path, source: CrawlRequest | Path, settings: dict, raw_dir: Path | None = None,
                       concurrency: int | None = None, progress: OnProgress | None = None,
-                      recorded: Callable[[int, Path], None] | None = None) -> Saved:
+                      recorded: Callable[[int, Path], None] | None = None, resume: bool = False,
+                      resuming: Callable[[int, Path], None] | None = None) -> Saved:
     """archviz discover: crawl ``source`` (a request) or replay it (a raw folder, ``--replay``),
     analyze with ``settings``, and write OUT/snapshot.json atomically. A crawl with ``raw_dir``
     keeps every answer there, and ``recorded(answers, raw_dir)`` is told once that folder is
@@ -122,7 +121,7 @@ def discover_snapshot(out: Path, source: CrawlRequest | Path, settings: dict, ra
     from archviz.discovery.raw import apart
 
     if isinstance(source, CrawlRequest):
-        doc = _crawl(source, out, raw_dir, progress, recorded)
+        doc = _crawl(source, out, raw_dir, progress, recorded, resume, resuming)
     else:
         apart(source, out, "--replay")
         doc = replay(source, progress, concurrency)
@@ -131,16 +130,31 @@ def discover_snapshot(out: Path, source: CrawlRequest | Path, settings: dict, ra
 
 
 def _crawl(request: CrawlRequest, out: Path, raw_dir: Path | None, progress: OnProgress | None,
-           recorded: Callable[[int, Path], None] | None) -> dict:
-    """The crawl's snapshot; with ``raw_dir``, its answers written there too."""
+           recorded: Callable[[int, Path], None] | None, resume: bool = False,
+           resuming: Callable[[int, Path], None] | None = None) -> dict:
+    """The crawl's snapshot; with ``raw_dir``, its answers written there too, and its progress
+    kept beside it as each unit finishes, so that ``resume`` can take it up if this run dies
+    (``resuming(units, progress folder)`` is told how many units are taken up)."""
     from archviz.discovery.raw import Recorder
+    from archviz.discovery.raw.journal import Journal, progress_of
+    from archviz.files import file_lock
 
     if raw_dir is None:
         return discover(request, progress)
     Recorder.check_target(raw_dir, out)  # before the crawl, not after it
-    recorder = Recorder()
-    doc = discover(request, progress, recorder)
-    recorder.write(raw_dir, request.record())
+    journal = Journal(progress_of(raw_dir))
+    with file_lock(journal.path):  # one run at a time records into (and resumes) a raw folder
+        recorder = Recorder(journal=journal, request=request.record())
+        if resume:
+            if not journal.exists():
+                raise InputError(f"--resume: no interrupted crawl to resume for --raw {raw_dir} (none was "
+                                 f"started, or it finished: {journal.path} does not exist)")
+            units = recorder.resume(journal)
+            if resuming is not None:
+                resuming(units, journal.path)
+        doc = discover(request, progress, recorder)
+        recorder.write(raw_dir, request.record())
+        journal.remove()
     if recorded is not None:
         recorded(sum(len(c) for c in recorder.calls.values()), raw_dir)
     return doc

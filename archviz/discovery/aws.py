@@ -3,7 +3,9 @@
 - Every client is read-only by construction: an operation that is not in the table of
   ``permissions.py`` (the exact operations archviz calls) is refused before it is serialized
   or sent.
-- Every client retries throttling and transient errors in botocore's standard retry mode:
+- Every client retries throttling and transient errors in botocore's standard retry mode
+  (unless ``AWS_RETRY_MODE`` or the profile's ``retry_mode`` chooses another; likewise
+  ``AWS_MAX_ATTEMPTS`` and ``max_attempts`` over :data:`DEFAULT_MAX_ATTEMPTS`):
   each throttled call backs off on its own, exponentially with jitter, capped at a jittered
   ``MAX_BACKOFF``. Clients are per account and region, as AWS's API rate limits are, and a unit
   keeps at most ``UNIT_WIDTH`` requests in flight, so a throttled account-region slows only
@@ -16,7 +18,11 @@
   megabytes of JSON) are parsed once per crawl instead of once per account.
 - Endpoints are never hard-coded: botocore's own configuration (``AWS_ENDPOINT_URL``,
   profiles) decides where requests go. The region is resolved as the AWS CLI v2 does it.
-- Credentials stay in memory; nothing here logs or writes them.
+- One session recipe for every account: an assumed role's session is built on the caller's
+  profile too, so its settings (``ca_bundle``, ``endpoint_url`` and service endpoints, FIPS and
+  dual-stack, retries) reach every client; only the credentials differ (:mod:`.credentials`).
+- Credentials stay in memory; nothing here logs or writes them. Credentials that AWS says have
+  expired are renewed and the call sent again (:mod:`.credentials`).
 - ``hooks`` (:mod:`raw`) are attached to every client: a recorder keeps AWS's answers, a
   replayer serves recorded answers instead of sending anything.
 """
@@ -36,11 +42,14 @@ import botocore.configprovider as configprovider
 import botocore.loaders
 import botocore.session
 from botocore.config import Config
-from botocore.credentials import CredentialProvider, RefreshableCredentials
+from botocore.credentials import (CredentialProvider, CredentialResolver, RefreshableCredentials,
+                                  create_credential_resolver)
 from botocore.exceptions import BotoCoreError, ClientError, ProfileNotFound
 from botocore.retries import standard
 
 from archviz import __version__
+from archviz.discovery import context
+from archviz.discovery.credentials import Renewal, assumed_role, first_contact, renew_when_expired
 from archviz.discovery.permissions import is_allowed
 from archviz.errors import InputError, ReadOnlyViolation
 
@@ -102,8 +111,9 @@ def _capped(needs_retry: Callable[..., float | None]) -> Callable[..., float | N
 
 def _archviz_retries(self: botocore.client.ClientCreator, client: Any) -> None:
     """botocore's standard retries (which calls to retry, how often, its retry quota), with the
-    delay capped (:data:`MAX_BACKOFF`), for archviz's sessions."""
-    if not getattr(self._event_emitter, "archviz_session", False):
+    delay capped (:data:`MAX_BACKOFF`), for archviz's sessions; another mode the user chose
+    (``legacy``, ``adaptive``) is botocore's own."""
+    if not getattr(self._event_emitter, "archviz_session", False) or client.meta.config.retries.get("mode") != "standard":
         return _register_retries(self, client)
     handler = standard.register_retry_handler(client, max_attempts=client.meta.config.retries.get("total_max_attempts"))
     name = client.meta.service_model.service_id.hyphenize()
@@ -190,7 +200,7 @@ def holds_secret(data: bytes) -> bool:
 AWS_ERRORS = (ClientError, BotoCoreError)
 
 
-class _StaticProvider(CredentialProvider):
+class _AssumedProvider(CredentialProvider):
     """Hands a session the (refreshable) credentials of an assumed role."""
 
     METHOD = "archviz-assume-role"
@@ -209,12 +219,13 @@ class AccountSession:
     creating a client costs CPU, botocore clients are thread-safe, boto3 sessions are not."""
 
     def __init__(self, session: boto3.Session, account_id: str, config: Config, lock: threading.Lock,
-                 hooks: Any = None):
+                 hooks: Any = None, renewal: Renewal | None = None):
         self._session = session
         self.account_id = account_id
         self._config = config
         self._lock = lock
-        self._hooks = hooks
+        self.hooks = hooks
+        self.renewal = renewal
         self._clients: dict[tuple[str, str | None], Any] = {}
 
     def client(self, service: str, region: str | None) -> Any:
@@ -222,16 +233,19 @@ class AccountSession:
             client = self._clients.get((service, region))
             if client is None:
                 client = self._session.client(service, region_name=region, config=self._config)
-                _prepare(client, self._hooks, self.account_id, region)
+                _prepare(client, self.hooks, self.account_id, region, self.renewal)
                 self._clients[(service, region)] = client
         return client
 
 
-def _prepare(client: Any, hooks: Any, account_id: str, region: str | None) -> None:
-    """The read-only guard first (a refused call is never recorded nor sent), then the hooks."""
+def _prepare(client: Any, hooks: Any, account_id: str, region: str | None, renewal: Renewal | None) -> None:
+    """The read-only guard first (a refused call is never recorded nor sent), then the hooks, and
+    the renewal of credentials AWS says have expired."""
     client.meta.events.register("provide-client-params", _refuse_unlisted)
     if hooks is not None:
         hooks.attach(client, account_id, region)
+    if renewal is not None:
+        renew_when_expired(client, renewal)
 
 
 # Every botocore setting at its default, read from neither the environment nor a config file
@@ -240,61 +254,105 @@ _OFFLINE_VARIABLES = {name: (None, None, default, convert)
                       for name, (_key, _env, default, convert) in configprovider.BOTOCORE_DEFAUT_SESSION_VARIABLES.items()}
 _OFFLINE_VARIABLES.update(config_file=(None, None, os.devnull, None), credentials_file=(None, None, os.devnull, None),
                           ignore_configured_endpoint_urls=(None, None, True, None))
+RETRY_MODES = ("standard", "adaptive", "legacy")
+
+
+def _retries(core: botocore.session.Session, max_attempts: int) -> dict:
+    """The retry settings archviz chooses, for those the user did not set (``AWS_RETRY_MODE`` and
+    ``AWS_MAX_ATTEMPTS``, or the profile's ``retry_mode`` and ``max_attempts``): what is left out
+    here, botocore reads from the user's configuration."""
+    scoped = core.get_scoped_config()
+    retries: dict[str, Any] = {}
+    mode = os.environ.get("AWS_RETRY_MODE") or scoped.get("retry_mode")
+    if mode is None:
+        retries["mode"] = "standard"
+    elif mode not in RETRY_MODES:
+        raise InputError(f"retry mode {mode!r} (AWS_RETRY_MODE or the profile's retry_mode): choose "
+                         f"{', '.join(RETRY_MODES)}")
+    attempts = os.environ.get("AWS_MAX_ATTEMPTS") or scoped.get("max_attempts")
+    if attempts is None:
+        retries["total_max_attempts"] = max_attempts
+    elif not str(attempts).isdigit() or int(attempts) < 1:
+        raise InputError(f"max attempts {attempts!r} (AWS_MAX_ATTEMPTS or the profile's max_attempts): "
+                         f"give a whole number of 1 or more")
+    return retries
 
 
 class AwsSessions:
-    """Builds the caller's session and assumed-role sessions, all sharing one loader.
+    """Builds the caller's session and assumed-role sessions, all sharing one loader and one
+    recipe: the caller's profile and its settings, with the role's credentials for a member.
 
     ``hooks``: a :class:`raw.Recorder` or :class:`raw.Replayer`, attached to every client. A
     replayer is offline: the sessions get placeholder credentials and no profile, so nothing
     reads the machine's AWS configuration or sends a request."""
 
     def __init__(self, profile: str | None = None, region: str | None = None,
-                 max_attempts: int = DEFAULT_MAX_ATTEMPTS, max_pool_connections: int = 10, hooks: Any = None):
+                 max_attempts: int = DEFAULT_MAX_ATTEMPTS, max_pool_connections: int = 10, hooks: Any = None,
+                 role_session_name: str = ROLE_SESSION_NAME, duration_seconds: int | None = None):
         self.hooks = hooks
         self.offline = bool(getattr(hooks, "offline", False))
+        self.profile = None if self.offline else profile
+        self.role_session_name, self.duration_seconds = role_session_name, duration_seconds
         self.loader = botocore.loaders.create_loader()
         self._lock = threading.Lock()
-        common = dict(user_agent_extra=f"archviz/{__version__}", connect_timeout=10, read_timeout=60)
-        retries = {"mode": "standard", "total_max_attempts": max_attempts}
-        self.config = Config(retries=retries, max_pool_connections=max_pool_connections, **common)
-        self._entry_config = Config(retries=retries, max_pool_connections=max(ENTRY_WIDTH, max_pool_connections),
-                                    **common)
         self._sts: Any = None
         # botocore reads AWS_DEFAULT_REGION and the profile's region but not AWS_REGION, which the
         # AWS CLI v2 and the other SDKs honour before both.
-        region = region or os.environ.get("AWS_REGION") or None
+        region = region or (None if self.offline else os.environ.get("AWS_REGION")) or None
         try:
-            self._caller_boto = boto3.Session(botocore_session=self._core(profile), region_name=region)
+            caller_core, self._caller_cache = self._core()
+            retries = {"mode": "standard", "total_max_attempts": max_attempts} if self.offline else \
+                _retries(caller_core, max_attempts)
+            self._caller_boto = boto3.Session(botocore_session=caller_core, region_name=region)
             self.region: str | None = self._caller_boto.region_name
         except ProfileNotFound as exc:
             named = f"--profile {profile}" if profile else f"AWS_PROFILE={os.environ.get('AWS_PROFILE', '')}"
             raise InputError(f"{named}: no such profile in the AWS config and credentials files "
                              f"({exc.kwargs.get('profile', profile)!r} not found)") from None
+        common = dict(user_agent_extra=f"archviz/{__version__}", connect_timeout=10, read_timeout=60)
+        self.config = Config(retries=retries, max_pool_connections=max_pool_connections, **common)
+        self._entry_config = Config(retries=dict(retries), max_pool_connections=max(ENTRY_WIDTH, max_pool_connections),
+                                    **common)
         self._caller: AccountSession | None = None
+        self._caller_renewal = None if self.offline else Renewal(self._caller_boto.get_credentials, self._caller_cache)
         self.partition = "aws"
 
-    def _core(self, profile: str | None = None) -> botocore.session.Session:
+    def _core(self, assumed: RefreshableCredentials | None = None) -> tuple[botocore.session.Session, dict]:
+        """A botocore session on the caller's profile, and the (in-memory) cache of the
+        credentials its providers fetch (assumed roles, SSO). With ``assumed``: a member's
+        session, whose only credentials are those."""
+        cache: dict = {}
         if self.offline:  # nothing from the machine: no profile, config file, AWS_* variable or IMDS
             core = botocore.session.Session(session_vars=_OFFLINE_VARIABLES)
             core.set_credentials("archviz-replay", "archviz-replay")
         else:
-            core = botocore.session.Session(profile=profile)
+            core = botocore.session.Session(profile=self.profile)
+            core.get_scoped_config()  # an unknown profile fails here, not on the first call
+            core.register_component("credential_provider",
+                                    create_credential_resolver(core, cache=cache) if assumed is None
+                                    else CredentialResolver([_AssumedProvider(assumed)]))
         core.register_component("data_loader", self.loader)
         core.get_component("event_emitter").archviz_session = True  # see _sharing
-        return core
+        return core, cache
 
     def caller(self) -> AccountSession:
         """The caller's own account, identified with sts:GetCallerIdentity."""
         if self._caller is None:
-            credentials = None if self.offline else self._caller_boto.get_credentials()
-            if credentials is not None:
-                frozen = credentials.get_frozen_credentials()
-                remember_secrets(frozen.access_key, frozen.secret_key, frozen.token)
-            probe = AccountSession(self._caller_boto, "", self.config, self._lock, self.hooks)
-            ident = probe.client("sts", self.region).get_caller_identity()
+            try:
+                credentials = None if self.offline else self._caller_boto.get_credentials()
+                if credentials is not None:
+                    frozen = credentials.get_frozen_credentials()
+                    remember_secrets(frozen.access_key, frozen.secret_key, frozen.token)
+                probe = AccountSession(self._caller_boto, "", self.config, self._lock, self.hooks, self._caller_renewal)
+                ident = probe.client("sts", self.region).get_caller_identity()
+            except (BotoCoreError, ValueError) as exc:
+                error = first_contact(exc, self.profile or os.environ.get("AWS_PROFILE"))
+                if error is None:
+                    raise
+                raise error from None
             self.partition = ident["Arn"].split(":")[1]
-            self._caller = AccountSession(self._caller_boto, ident["Account"], self.config, self._lock, self.hooks)
+            self._caller = AccountSession(self._caller_boto, ident["Account"], self.config, self._lock, self.hooks,
+                                          self._caller_renewal)
         return self._caller
 
     def _entry_client(self) -> Any:
@@ -302,36 +360,26 @@ class AwsSessions:
         with self._lock:
             if self._sts is None:
                 self._sts = self._caller_boto.client("sts", region_name=self.region, config=self._entry_config)
-                _prepare(self._sts, self.hooks, self._caller.account_id if self._caller else "", self.region)
+                _prepare(self._sts, self.hooks, self._caller.account_id if self._caller else "", self.region,
+                         self._caller_renewal)
         return self._sts
 
     def assume(self, account_id: str, role_name: str, external_id: str | None = None) -> AccountSession:
-        """Assume ``role_name`` in ``account_id``; the credentials refresh themselves when they expire."""
-        sts = self._entry_client()
-        params = {
-            "RoleArn": f"arn:{self.partition}:iam::{account_id}:role/{role_name}",
-            "RoleSessionName": ROLE_SESSION_NAME,
-        }
+        """Assume ``role_name`` in ``account_id`` now; botocore renews the credentials from then on
+        (:func:`credentials.assumed_role`), and archviz when AWS says they expired early."""
+        extra: dict[str, Any] = {"RoleSessionName": self.role_session_name}
         if external_id:
-            params["ExternalId"] = external_id
-
-        def fetch() -> dict[str, str]:
-            creds = sts.assume_role(**params)["Credentials"]
-            remember_secrets(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
-            return {
-                "access_key": creds["AccessKeyId"],
-                "secret_key": creds["SecretAccessKey"],
-                "token": creds["SessionToken"],
-                "expiry_time": creds["Expiration"].isoformat(),
-            }
-
-        credentials = RefreshableCredentials.create_from_metadata(
-            metadata=fetch(), refresh_using=fetch, method=_StaticProvider.METHOD
-        )
-        core = self._core()
-        core.get_component("credential_provider").insert_before("env", _StaticProvider(credentials))
+            extra["ExternalId"] = external_id
+        if self.duration_seconds:
+            extra["DurationSeconds"] = self.duration_seconds
+        cache: dict = {}
+        credentials = assumed_role(self._entry_client, self._caller_boto.get_credentials(),
+                                   f"arn:{self.partition}:iam::{account_id}:role/{role_name}", extra, cache,
+                                   remember_secrets)
+        core, _ = self._core(credentials)
         session = boto3.Session(botocore_session=core, region_name=self.region)
-        return AccountSession(session, account_id, self.config, self._lock, self.hooks)
+        renewal = None if self.offline else Renewal(lambda: credentials, cache)
+        return AccountSession(session, account_id, self.config, self._lock, self.hooks, renewal)
 
 
 def paginate(client: Any, operation: str, key: str, **params: Any) -> list[dict]:
@@ -349,7 +397,7 @@ def together(*calls: Callable[[], Any], pool: Any = None) -> list[Any]:
     ``together`` calls on one small pool never deadlock. Without a pool: one after the other."""
     if pool is None or len(calls) < 2:
         return [call() for call in calls]
-    futures = [pool.submit(call) for call in calls[1:]]
+    futures = [pool.submit(context.carried(call)) for call in calls[1:]]
     try:
         results = [calls[0]()]
         for future, call in zip(futures, calls[1:]):

@@ -17,11 +17,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Callable
 
-from botocore.exceptions import ProfileNotFound
-
-from archviz.discovery import endpoints, load_balancers, marketplace, network, organizations, services
-from archviz.discovery.aws import (AWS_ERRORS, ENTRY_WIDTH, UNIT_WIDTH, AccountSession, AwsSessions, error_code,
-                                   error_message, together)
+from archviz.discovery import context, endpoints, load_balancers, marketplace, network, organizations, services
+from archviz.discovery.aws import (AWS_ERRORS, ENTRY_WIDTH, ROLE_SESSION_NAME, UNIT_WIDTH, AccountSession, AwsSessions,
+                                   error_code, error_message, together)
+from archviz.discovery.credentials import check_regions
 from archviz.discovery.unit import Unit
 from archviz.errors import AccessError, InputError, ReadOnlyViolation, ReplayError
 
@@ -49,11 +48,14 @@ class CrawlRequest:
     external_id: str | None = None
     regions: list[str] | None = None  # None: the session's region; ["all"]: every opted-in region
     concurrency: int | None = None  # None: default_concurrency(number of units)
+    role_session_name: str = ROLE_SESSION_NAME
+    duration_seconds: int | None = None  # None: the role's own default (one hour)
 
     def record(self) -> dict:
         """The request as a raw folder keeps it: what was asked, never the profile or external id."""
         return {"org": self.org, "accounts": self.accounts, "ou_ids": self.ou_ids, "role_name": self.role_name,
-                "external_id_given": self.external_id is not None, "regions": self.regions}
+                "external_id_given": self.external_id is not None, "regions": self.regions,
+                "role_session_name": self.role_session_name, "duration_seconds": self.duration_seconds}
 
     @classmethod
     def from_record(cls, record: dict, concurrency: int | None = None) -> "CrawlRequest":
@@ -64,10 +66,17 @@ class CrawlRequest:
                 raise InputError(f"the recorded request's {key} is not a list of ids")
             return value
 
-        role = record.get("role_name")
+        role, name, duration = record.get("role_name"), record.get("role_session_name"), record.get("duration_seconds")
         return cls(org=record.get("org") is True, accounts=ids("accounts"), ou_ids=ids("ou_ids"),
                    role_name=role if isinstance(role, str) else None, regions=ids("regions"),
-                   external_id="(recorded)" if record.get("external_id_given") else None, concurrency=concurrency)
+                   external_id="(recorded)" if record.get("external_id_given") else None, concurrency=concurrency,
+                   role_session_name=name if isinstance(name, str) else ROLE_SESSION_NAME,
+                   duration_seconds=duration if isinstance(duration, int) and not isinstance(duration, bool) else None)
+
+    def sessions(self, hooks: object = None, region: str | None = None) -> AwsSessions:
+        """The sessions this request crawls with (``hooks``: a recorder or a replayer)."""
+        return AwsSessions(profile=self.profile, region=region, hooks=hooks, role_session_name=self.role_session_name,
+                           duration_seconds=self.duration_seconds)
 
 
 @dataclass
@@ -115,46 +124,59 @@ REGION_STAGES: tuple[tuple[Collector, ...], ...] = (
 MARKETPLACE_STAGES: tuple[tuple[Collector, ...], ...] = ((marketplace.collect,),)
 
 
-def collect_unit(kind: str, stages: tuple[tuple[Collector, ...], ...], session: AccountSession, region: str) -> Unit:
-    """Run one unit; an unexpected failure is recorded for that unit instead of ending the crawl."""
+def collect_unit(kind: str, stages: tuple[tuple[Collector, ...], ...], session: AccountSession, region: str,
+                 disabled: Callable[[str], bool] | None = None) -> Unit:
+    """Run one unit; an unexpected failure is recorded for that unit instead of ending the crawl.
+    ``disabled(region)``: whether the account has not enabled the region, asked when every call
+    failed with ``AuthFailure`` (inside the unit: its answer is one of the unit's)."""
     # The unit's own thread sends requests too: UNIT_WIDTH in flight at most.
-    with cf.ThreadPoolExecutor(max_workers=UNIT_WIDTH - 1, thread_name_prefix="archviz-unit") as pool:
+    with cf.ThreadPoolExecutor(max_workers=UNIT_WIDTH - 1, thread_name_prefix="archviz-unit") as pool, \
+            context.unit((kind, session.account_id, region), session.hooks) as notes:
         unit = Unit(session.account_id, region, kind, pool)
         try:
             for stage in stages:
                 unit.together(*(lambda collect=collect: collect(unit, session, region) for collect in stage))
+            if disabled is not None and unit.failed_with("AuthFailure") and disabled(region):
+                unit.skip("RegionNotEnabled", f"{region} is not enabled (not opted in) for this account")
         except (ReadOnlyViolation, ReplayError):
             raise  # a bug in archviz, or a replay that cannot go on: never a coverage gap
         except Exception as exc:  # noqa: BLE001 - one account's odd data must not sink the others
             unit = Unit(session.account_id, region, kind)
             unit.failures.append({"operation": "archviz", "error_code": "InternalError",
                                   "message": f"{type(exc).__name__}: {exc} (please report this)"})
+    unit.notes, unit.timed = notes, bool(getattr(session.hooks, "resumed", False))
     return unit
 
 
 def _region_unit(account: Account, region: str, home: str) -> Unit:
-    unit = collect_unit("region", REGION_STAGES, account.session, region)
-    if unit.failed_with("AuthFailure") and account.region_disabled(region, home):
-        unit.skip("RegionNotEnabled", f"{region} is not enabled (not opted in) for this account")
-    return unit
+    return collect_unit("region", REGION_STAGES, account.session, region,
+                        lambda r: account.region_disabled(r, home))
 
 
 def crawl(request: CrawlRequest, progress: Progress | None = None, sessions: AwsSessions | None = None) -> CrawlResult:
     """Crawl what ``request`` asks for. ``sessions`` (default: the request's profile) may carry
     hooks that record the answers or replay recorded ones (:mod:`raw`)."""
-    sessions = sessions or AwsSessions(profile=request.profile)
+    sessions = sessions or request.sessions()
     explicit = None if request.regions in (None, [ALL]) else sorted(set(request.regions))
+    if explicit:
+        check_regions(explicit, sessions.loader)
     home = sessions.region or (explicit[0] if explicit else None)
     if home is None:
         raise InputError("no AWS region configured: set AWS_REGION or AWS_DEFAULT_REGION "
                          "(or the profile's region), or pass --regions")
+    if home not in (explicit or []):
+        check_regions([home], sessions.loader, "the session's region (AWS_REGION, AWS_DEFAULT_REGION or the profile's)")
     sessions.region = home
-    caller = _identify(sessions, request)
-    org = _Organization(caller, home, required=request.org or bool(request.ou_ids))
-    targets = _targets(request, caller, org)
-    if any(t != caller.account_id for t in targets) and not request.role_name:
-        raise InputError("--role-name is required to crawl accounts other than the caller's own")
-    default_regions, caller_regions = _default_regions(request, caller, home, explicit)
+    caller = _identify(sessions)
+    began = getattr(sessions.hooks, "began", None)  # a recorder starts its journal
+    if began is not None:
+        began(home)
+    with context.unit(("scope",), sessions.hooks):
+        org = _Organization(caller, home, required=request.org or bool(request.ou_ids))
+        targets = _targets(request, caller, org)
+        if any(t != caller.account_id for t in targets) and not request.role_name:
+            raise InputError("--role-name is required to crawl accounts other than the caller's own")
+        default_regions, caller_regions = _default_regions(request, caller, home, explicit)
     accounts = [Account(t, org.names.get(t), t in org.names) for t in targets]
     coverage, records = _fan_out(request, sessions, caller, org, accounts, home, explicit, default_regions,
                                  caller_regions, progress)
@@ -163,12 +185,11 @@ def crawl(request: CrawlRequest, progress: Progress | None = None, sessions: Aws
                        _account_records(accounts, org.placement()), coverage, records)
 
 
-def _identify(sessions: AwsSessions, request: CrawlRequest) -> AccountSession:
-    """Who the credentials are (sts:GetCallerIdentity): nothing is crawled without it."""
+def _identify(sessions: AwsSessions) -> AccountSession:
+    """Who the credentials are (sts:GetCallerIdentity): nothing is crawled without it. A profile,
+    endpoint or SSO session that fails first is its own error (:func:`credentials.first_contact`)."""
     try:
         return sessions.caller()
-    except ProfileNotFound as exc:  # botocore looks the profile up lazily, on the first client
-        raise InputError(f"AWS profile {exc.kwargs.get('profile') or request.profile!r} is not configured")
     except AWS_ERRORS as exc:
         raise AccessError(f"cannot identify the caller (sts:GetCallerIdentity): {error_code(exc)}: {error_message(exc)}")
 
@@ -201,7 +222,8 @@ def _fan_out(request, sessions, caller, org, accounts, home, explicit, default_r
         # The OU tree places accounts in OUs: read when the crawl spans the organization or a list
         # of its accounts (a slice); a crawl of the caller's own account alone does not walk it.
         spans = request.org or bool(request.accounts)
-        tree = entry_pool.submit(org.read_tree) if org.tree is None and spans else None
+        tree = entry_pool.submit(_in_unit, ("tree",), sessions.hooks, org.read_tree) \
+            if org.tree is None and spans else None
         entries = [entry_pool.submit(_enter, a, sessions, caller, request, explicit, default_regions, caller_regions)
                    for a in accounts]
         futures = []
@@ -210,10 +232,9 @@ def _fan_out(request, sessions, caller, org, accounts, home, explicit, default_r
             if account.error:
                 coverage.extend(_account_failure(account, default_regions))
                 continue
-            futures.extend(pool.submit(_region_unit, account, r, home) for r in account.regions)
-            if sessions.partition == "aws":
-                futures.append(pool.submit(collect_unit, "marketplace", MARKETPLACE_STAGES, account.session,
-                                           marketplace.AGREEMENT_REGION))
+            for kind, _, region in _units_of(account, sessions.partition):
+                futures.append(pool.submit(_region_unit, account, region, home) if kind == "region" else
+                               pool.submit(collect_unit, kind, MARKETPLACE_STAGES, account.session, region))
         if tree is not None:
             tree.result()
         done, total = 0, len(futures)
@@ -319,6 +340,27 @@ def _enter(account: Account, sessions: AwsSessions, caller: AccountSession, requ
     """Get a session for the account and decide which regions to crawl there. Only --regions all
     asks the account which regions it has enabled; listed regions are crawled directly, and one
     that answers AuthFailure is checked then (see :meth:`Account.region_disabled`)."""
+    with context.unit(("entry", account.account_id), sessions.hooks) as notes:
+        _entered(account, sessions, caller, request, explicit, default_regions, caller_regions)
+        notes.units = [] if account.error else _units_of(account, sessions.partition)
+    return account
+
+
+def _units_of(account: Account, partition: str) -> list[context.UnitKey]:
+    """The units an entered account is crawled in (what a resumed crawl checks for completion)."""
+    units = [("region", account.account_id, r) for r in account.regions]
+    if partition == "aws":
+        units.append(("marketplace", account.account_id, marketplace.AGREEMENT_REGION))
+    return units
+
+
+def _in_unit(key: context.UnitKey, hooks: object, call: Callable[[], object]) -> object:
+    with context.unit(key, hooks):
+        return call()
+
+
+def _entered(account: Account, sessions: AwsSessions, caller: AccountSession, request: CrawlRequest,
+             explicit: list[str] | None, default_regions: list[str], caller_regions: list[dict] | None) -> None:
     try:
         if account.account_id == caller.account_id:
             account.session = caller
@@ -326,7 +368,7 @@ def _enter(account: Account, sessions: AwsSessions, caller: AccountSession, requ
             account.session = sessions.assume(account.account_id, request.role_name, request.external_id)
     except AWS_ERRORS as exc:
         account.error = {"error_code": error_code(exc), "message": "sts:AssumeRole: " + error_message(exc)}
-        return account
+        return
     account.regions = default_regions
     if explicit is None and request.regions == [ALL]:
         try:
@@ -336,7 +378,6 @@ def _enter(account: Account, sessions: AwsSessions, caller: AccountSession, requ
             account.regions = sorted(account.enabled)
         except AWS_ERRORS:
             pass  # cannot tell: crawl what was asked, failures will say the rest
-    return account
 
 
 def _account_failure(account: Account, regions: list[str]) -> list[dict]:

@@ -22,6 +22,8 @@ class Unit:
         self.records: dict[str, list[dict]] = defaultdict(list)
         self.failures: list[dict] = []
         self.skipped: tuple[str, str] | None = None  # (error code, message)
+        self.notes: Any = None  # its context.UnitNotes, once it ran
+        self.timed = False  # say when it was seen (a resumed crawl: not all units were seen in one run)
 
     def attempt(self, operation: str, fn: Callable[..., Any], *args: Any, default: Any = None) -> Any:
         try:
@@ -48,6 +50,10 @@ class Unit:
     def coverage(self) -> dict:
         entry = {"account_id": self.account_id, "region": self.region, "kind": self.kind,
                  "status": "ok", "error_code": None, "message": None, "failed_operations": []}
+        if self.notes is not None and self.notes.credentials_renewed:
+            entry["credentials_renewed"] = self.notes.credentials_renewed
+        if self.timed and self.notes is not None and self.notes.last_answer_at:
+            entry["seen_at"] = self.notes.last_answer_at
         if self.skipped:
             entry.update(status="skipped", error_code=self.skipped[0], message=self.skipped[1])
         elif self.failures:

@@ -16,6 +16,7 @@ from botocore.exceptions import BotoCoreError
 from botocore.utils import parse_timestamp
 from botocore.validate import ParamValidator
 
+from archviz.discovery import context as unit_context
 from archviz.discovery.raw.common import PLACEHOLDER, canonical
 from archviz.discovery.raw.folder import parse, read_folder
 from archviz.errors import ReplayError
@@ -99,6 +100,7 @@ class Replayer:
         self._validator = ParamValidator()
         caller = self.crawl.get("caller") or {}
         self.caller_account = caller.get("Account") or "caller"
+        self.resumed = bool(self.crawl.get("resumed_at"))  # the coverage then says when each unit was seen
 
     @classmethod
     def from_folder(cls, folder: Path) -> "Replayer":
@@ -141,17 +143,26 @@ class Replayer:
                                   f"parameters {key[4]} {asked} ({where}; a raw folder of another crawl, or altered?)")
             record = queue.popleft()
             self.served += 1
-        if "exception" in record:
-            failure = record["exception"]
-            raise _RecordedFailure(str(failure.get("type") or "ConnectionError"), str(failure.get("message") or ""))
-        status = record.get("status", 200)
-        parsed = _as_parsed(copy.deepcopy(record["response"]), model.output_shape if status < 300 else None)
-        if status < 300 and model.output_shape is not None:
-            _put_back(parsed, record.get("removed") or [], model.output_shape)
-            report = self._validator.validate(parsed, model.output_shape)
-            if report.has_errors():
-                raise ReplayError(f"replay: {where}: answer {record['sequence']} does not match the service model: "
-                                  f"{report.generate_report().splitlines()[-1]}")
-        parsed["ResponseMetadata"] = {"RequestId": record.get("request_id") or "", "HTTPStatusCode": status,
-                                      "HTTPHeaders": {}, "RetryAttempts": 0}
-        return AWSResponse(None, status, {}, None), parsed
+        notes = unit_context.current()
+        if notes is not None:
+            notes.replayed(record)
+        return served(record, model, where, self._validator)
+
+
+def served(record: dict, model: Any, where: str, validator: ParamValidator) -> tuple[AWSResponse, dict]:
+    """What botocore hands on for a recorded call: the answer, checked against the operation's
+    output shape with placeholders where secrets were removed, or the recorded failure raised."""
+    if "exception" in record:
+        failure = record["exception"]
+        raise _RecordedFailure(str(failure.get("type") or "ConnectionError"), str(failure.get("message") or ""))
+    status = record.get("status", 200)
+    parsed = _as_parsed(copy.deepcopy(record["response"]), model.output_shape if status < 300 else None)
+    if status < 300 and model.output_shape is not None:
+        _put_back(parsed, record.get("removed") or [], model.output_shape)
+        report = validator.validate(parsed, model.output_shape)
+        if report.has_errors():
+            raise ReplayError(f"replay: {where}: answer {record['sequence']} does not match the service model: "
+                              f"{report.generate_report().splitlines()[-1]}")
+    parsed["ResponseMetadata"] = {"RequestId": record.get("request_id") or "", "HTTPStatusCode": status,
+                                  "HTTPHeaders": {}, "RetryAttempts": 0}
+    return AWSResponse(None, status, {}, None), parsed
