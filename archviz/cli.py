@@ -116,8 +116,8 @@ DISCOVER_OPTIONS = [
     click.option("--role-session-name", callback=_session_name,
                  help="Session name of the assumed role, as CloudTrail shows it (default: archviz)."),
     click.option("--duration-seconds", type=click.IntRange(900, 43200), default=None,
-                 help="How long the assumed role's credentials last, 900 to 43200 (default: the role's own, "
-                      "usually one hour); they are renewed as they run out."),
+                 help="How long the assumed role's credentials last, 900 to 43200 seconds (default: one hour, "
+                      "AssumeRole's default); they are renewed as they run out."),
     click.option("--regions", callback=_regions, metavar="R1,R2...|all",
                  help="Regions to crawl (default: the session's region)."),
     click.option("--concurrency", type=click.IntRange(1, 256), default=None,

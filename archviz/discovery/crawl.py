@@ -49,7 +49,7 @@ class CrawlRequest:
     regions: list[str] | None = None  # None: the session's region; ["all"]: every opted-in region
     concurrency: int | None = None  # None: default_concurrency(number of units)
     role_session_name: str = ROLE_SESSION_NAME
-    duration_seconds: int | None = None  # None: the role's own default (one hour)
+    duration_seconds: int | None = None  # None: AssumeRole's default (one hour)
 
     def record(self) -> dict:
         """The request as a raw folder keeps it: what was asked, never the profile or external id."""

@@ -168,15 +168,22 @@ def parse(files: dict[str, bytes], source: str = "") -> tuple[dict, dict[tuple, 
         parts = rel.split("/")
         if not _raw_layout(rel, False):
             raise ReplayError(f"{name}: not a file of an archviz raw folder (<account>/<region>/<service>.<Operation>.json)")
-        match = _FILE.match(parts[2])
         records = _load(files[rel], name)
         if not isinstance(records, list) or not records:
             raise ReplayError(f"{name}: not a list of recorded calls")
-        for i, record in enumerate(records):
-            problem = _check_record(record)
-            if problem:
-                raise ReplayError(f"{name}: call {i + 1}: {problem}")
-        for record in sorted(records, key=lambda r: r["sequence"]):
-            key = (parts[0], parts[1], match["service"], match["operation"], canonical(record["params"]))
-            calls[key].append(record)
+        index(rel, records, calls, name)
     return crawl, calls
+
+
+def index(rel: str, records: list, calls: dict[tuple, deque], name: str) -> None:
+    """Check the recorded calls of file ``rel`` (``name`` in errors) and add them to ``calls``,
+    by lookup key (account, region, service, operation, parameters), in the order they came."""
+    parts = rel.split("/")
+    match = _FILE.match(parts[2])
+    for i, record in enumerate(records):
+        problem = _check_record(record)
+        if problem:
+            raise ReplayError(f"{name}: call {i + 1}: {problem}")
+    for record in sorted(records, key=lambda r: r["sequence"]):
+        key = (parts[0], parts[1], match["service"], match["operation"], canonical(record["params"]))
+        calls[key].append(record)

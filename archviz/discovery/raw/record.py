@@ -9,7 +9,7 @@ import os
 import shutil
 import stat
 import threading
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,10 +17,16 @@ from typing import Any
 import botocore.loaders
 
 from archviz import __version__
+from archviz.discovery import context as unit_context
 from archviz.discovery.aws import holds_secret
-from archviz.discovery.raw.common import CRAWL_FILE, FORMAT, KEEP_ONLY, _TOKEN_CACHE, _plain, dumps, iso, now, scrub
-from archviz.discovery.raw.folder import _entries, _is_crawl_file, _raw_layout
-from archviz.errors import ArchvizError, InputError
+from botocore.validate import ParamValidator
+
+from archviz.discovery.raw.common import (CRAWL_FILE, FORMAT, KEEP_ONLY, _TOKEN_CACHE, _plain, canonical, dumps, iso,
+                                         now, parse_time, scrub)
+from archviz.discovery.raw.folder import _entries, _is_crawl_file, _raw_layout, index
+from archviz.discovery.raw.journal import Journal
+from archviz.discovery.raw.replay import served
+from archviz.errors import ArchvizError, InputError, ReplayError
 from archviz.files import resolved
 
 def apart(raw_dir: Path, out: Path, flag: str = "--raw") -> None:
@@ -37,7 +43,11 @@ def apart(raw_dir: Path, out: Path, flag: str = "--raw") -> None:
 
 @dataclass
 class Recorder:
-    """Keeps every call of the clients it is attached to (thread-safe), then writes the folder."""
+    """Keeps every call of the clients it is attached to (thread-safe), then writes the folder.
+
+    With a ``journal`` (:mod:`.journal`), each unit's answers are also written there as soon as
+    the unit finishes; :meth:`resume` takes up such a journal, so the units it holds are served
+    their recorded answers (kept in the new folder as they were) and only the others are sent."""
 
     offline = False  # see aws.AwsSessions
 
@@ -46,9 +56,68 @@ class Recorder:
     finished_at: dt.datetime | None = None
     home_region: str | None = None
     caller: dict | None = None
+    journal: Journal | None = None
+    request: dict | None = None  # what the journal's header keeps
+    resumed_at: list[str] = field(default_factory=list)  # when each resumption of the crawl began
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _journal_lock: threading.Lock = field(default_factory=threading.Lock)
     _sequence: int = 0
     _pages: dict[tuple, int] = field(default_factory=dict)  # (client, next token) -> the page it leads to
+    _by_unit: dict[tuple, list[tuple[str, dict]]] = field(default_factory=lambda: defaultdict(list))
+    _served: dict[tuple, dict[tuple, deque]] = field(default_factory=dict)  # finished units: their answers
+    _header: dict | None = None
+
+    @property
+    def resumed(self) -> bool:
+        """Whether the crawl was resumed (the coverage then says when each unit was seen)."""
+        return bool(self.resumed_at)
+
+    def resume(self, journal: Journal) -> int:
+        """Take up an interrupted crawl's progress: its finished units will be served their answers.
+        Returns how many units that is. An account's entry is served only when every unit of the
+        account finished (otherwise its role is assumed again, for real credentials)."""
+        header, done = journal.read()
+        if header.get("request") != self.request:
+            raise InputError(f"--resume: {journal.path} is the progress of another crawl (asked "
+                             f"{_asked(header.get('request'))}; this run asks {_asked(self.request)}): give the same "
+                             f"options, or drop --resume to start again")
+        for key, unit in done.items():
+            if key[0] == "entry" and not all(u in done for u in unit["units"] or []):
+                continue
+            calls: dict[tuple, deque] = defaultdict(deque)
+            for rel, record in unit["calls"]:
+                if not _raw_layout(rel, False):
+                    raise ReplayError(f"{journal.path}: {rel}: not a file of an archviz raw folder")
+                index(rel, [record], calls, f"{journal.path}: {rel}")
+            self._served[key] = calls
+        self.journal, self._header = journal, header
+        self.started_at = parse_time(header.get("started_at"))
+        self.resumed_at = [t for t in header.get("resumed_at", []) if isinstance(t, str)] + [iso(now())]
+        return len(self._served)
+
+    def began(self, home_region: str) -> None:
+        """The caller is identified and the home region known: start (or go on with) the journal."""
+        self.home_region = home_region
+        if self.journal is None:
+            return
+        account = (self.caller or {}).get("Account")
+        if self._header is not None:
+            recorded = (self._header.get("caller") or {}).get("Account")
+            if recorded != account:
+                raise InputError(f"--resume: {self.journal.path} is a crawl made as account {recorded}; these "
+                                 f"credentials are account {account}: use the same credentials, or drop --resume")
+            self.journal.resumed({**self._header, "resumed_at": self.resumed_at})
+        else:
+            self.journal.start({"started_at": iso(self.started_at), "home_region": home_region,
+                                "caller": self.caller, "request": self.request})
+
+    def finished(self, notes: Any) -> None:
+        """A unit ended: its answers go to the journal (unless they came from it)."""
+        with self._lock:
+            calls = self._by_unit.pop(notes.key, [])
+        if self.journal is not None and notes.key not in self._served:
+            with self._journal_lock:
+                self.journal.add(notes.key, notes.units, calls)
 
     def attach(self, client: Any, account_id: str, region: str) -> None:
         service = client.meta.service_model.service_name
@@ -57,19 +126,50 @@ class Recorder:
         def keep_params(params: dict, context: dict, **_: Any) -> None:
             context["archviz_params"] = copy.deepcopy(params)
 
+        def serve(model: Any, context: dict, **_: Any) -> Any:
+            notes = unit_context.current()
+            queues = self._served.get(notes.key) if notes is not None else None
+            if queues is None:
+                return None
+            context["archviz_served"] = True
+            return self._serve(queues, notes, account_id or "caller", region or "global", service, model,
+                               context.get("archviz_params") or {})
+
         def keep_answer(http_response: Any, parsed: dict, model: Any, context: dict, **_: Any) -> None:
+            if unit_context.is_unrecorded() or context.get("archviz_served"):
+                return
             meta = parsed.get("ResponseMetadata") or {}
             answer = {k: v for k, v in parsed.items() if k != "ResponseMetadata"}
             self._keep(client, account_id, region, service, model.name, tokens, context, answer=answer,
                        status=getattr(http_response, "status_code", None), request_id=meta.get("RequestId"))
 
         def keep_failure(model: Any, context: dict, exception: BaseException, **_: Any) -> None:
+            if unit_context.is_unrecorded() or context.get("archviz_served"):
+                return
             self._keep(client, account_id, region, service, model.name, tokens, context,
                        exception={"type": type(exception).__name__, "message": " ".join(str(exception).split())})
 
         client.meta.events.register("provide-client-params", keep_params)
+        if self._served:
+            client.meta.events.register("before-call", serve)
         client.meta.events.register("after-call", keep_answer)
         client.meta.events.register("after-call-error", keep_failure)
+
+    def _serve(self, queues: dict[tuple, deque], notes: Any, account: str, region: str, service: str, model: Any,
+               params: dict) -> Any:
+        """A finished unit's recorded answer, kept in the new folder as it was recorded."""
+        key = (account, region, service, model.name, canonical(params))
+        with self._lock:
+            queue = queues.get(key)
+            if not queue:
+                raise ReplayError(f"--resume: the unit {'/'.join(notes.key)} asked {service}:{model.name} in "
+                                  f"{account}/{region}, which its recorded progress does not hold (progress of "
+                                  f"another archviz version?): drop --resume to start again")
+            record = queue.popleft()
+            self._sequence += 1
+            self.calls[(account, region, service, model.name)].append({**record, "sequence": self._sequence})
+        notes.replayed(record)
+        return served(record, model, f"{account}/{region}/{service}.{model.name}.json", _VALIDATOR)
 
     def _keep(self, client: Any, account_id: str, region: str, service: str, operation: str,
               tokens: dict[str, tuple[str, str]], context: dict, answer: dict | None = None,
@@ -90,6 +190,8 @@ class Recorder:
             record["exception"] = exception
         if removed:
             record["removed"] = sorted(removed)
+        if context.get("archviz_renewals"):  # so a replay's coverage says so too
+            record["credentials_renewed"] = context["archviz_renewals"]
         in_token, out_token = tokens.get(operation, (None, None))
         with self._lock:
             self._sequence += 1
@@ -102,7 +204,13 @@ class Recorder:
                 self._pages[(id(client), operation, answer[out_token])] = page + 1
             if operation == "GetCallerIdentity" and answer is not None and self.caller is None:
                 self.caller = {k: answer.get(k) for k in ("Account", "Arn", "UserId")}
-            self.calls[(account_id or "caller", region or "global", service, operation)].append(record)
+            where = (account_id or "caller", region or "global", service, operation)
+            self.calls[where].append(record)
+            notes = unit_context.current()
+            if notes is not None:
+                self._by_unit[notes.key].append(("{}/{}/{}.{}.json".format(*where), record))
+        if notes is not None:
+            notes.answered(record["received_at"])
 
     @staticmethod
     def check_target(folder: Path, out: Path | None = None) -> None:
@@ -175,6 +283,7 @@ class Recorder:
             "home_region": self.home_region,
             "caller": self.caller,
             "request": request,
+            **({"resumed_at": self.resumed_at} if self.resumed_at else {}),
         })}
         for (account, region, service, operation), records in sorted(calls.items()):
             out[f"{account}/{region}/{service}.{operation}.json"] = dumps(records)
@@ -183,6 +292,19 @@ class Recorder:
             raise ArchvizError(f"archviz bug: a credential would have been written to {leaked[0]}; nothing was "
                                f"written (please report this)")
         return out
+
+
+_VALIDATOR = ParamValidator()
+
+
+def _asked(request: Any) -> str:
+    """A recorded request, in a few words."""
+    if not isinstance(request, dict):
+        return "nothing readable"
+    scope = "--org" if request.get("org") else f"--ou {','.join(request['ou_ids'])}" if request.get("ou_ids") else \
+        f"--accounts {','.join(request['accounts'])}" if request.get("accounts") else "the caller's account"
+    regions = ",".join(request.get("regions") or []) or "the session's region"
+    return f"{scope} in {regions}" + (f" as role {request['role_name']}" if request.get("role_name") else "")
 
 
 def _mkdtemp(parent: Path, name: str) -> str:

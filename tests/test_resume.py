@@ -1,0 +1,193 @@
+"""A recorded crawl killed with SIGKILL at different moments resumes with ``--resume``: the units
+it finished are not asked again (the sandbox counts every request), the rest are, and the
+snapshot's connections and findings equal an uninterrupted crawl's; the resumed raw folder
+replays and packs into evidence that verifies."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from moto.core import DEFAULT_ACCOUNT_ID as MANAGEMENT
+
+from archviz.discovery.raw.journal import Journal, progress_of
+from archviz.sandbox import demo
+from archviz.sandbox.state import STATE
+from tests.conftest import invoke, run_cli
+
+ARGS = ["discover", "--org", "--role-name", demo.ROLE_NAME, "--regions", ",".join(demo.REGIONS)]
+UNIT_SERVICES = {"region": ("ec2", "elasticloadbalancing"), "marketplace": ("aws-marketplace",)}
+
+# Run the command line in a child that kills itself (SIGKILL, nothing cleaned up) at a chosen
+# moment: at the fsync of the Nth file written through archviz.files (a unit of the progress
+# half done: its bytes in a temporary, not yet renamed), or when the finished raw folder is put
+# in place. Without a moment, it is killed from outside (the test's own SIGKILL).
+CHILD = """
+import os, signal, sys
+import archviz.files as files
+import archviz.discovery.raw.record as record
+moment, n = sys.argv[1], int(sys.argv[2])
+seen = [0]
+class Os:
+    def __getattr__(self, name):
+        return getattr(os, name)
+    def fsync(self, fd):
+        os.fsync(fd)
+        seen[0] += 1
+        if moment == "unit-write" and seen[0] == n:
+            os.kill(os.getpid(), signal.SIGKILL)
+    def replace(self, a, b):
+        if moment == "folder-write":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return os.replace(a, b)
+if moment == "unit-write":
+    files.os = Os()
+if moment == "folder-write":
+    record.os = Os()
+from archviz.cli import cli
+cli(sys.argv[3:], prog_name="archviz")
+"""
+
+
+def child(moment: str, n: int, args: list[str], env: dict) -> subprocess.Popen:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | env
+    return subprocess.Popen([sys.executable, "-c", CHILD, moment, str(n), *args], env=full,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def units_done(raw: Path) -> dict[tuple, dict]:
+    """The units a killed crawl's progress holds, by key (an entry lists its account's units)."""
+    return Journal(progress_of(raw)).read()[1] if (progress_of(raw) / "crawl.json").exists() else {}
+
+
+def entry_served(key: tuple, done: dict[tuple, dict]) -> bool:
+    """An account's entry is taken from the progress only when every unit of the account finished."""
+    return key in done and all(u in done for u in done[key]["units"])
+
+
+def kill_when(proc: subprocess.Popen, raw: Path, units: int, timeout: float = 60) -> None:
+    """SIGKILL ``proc`` once ``units`` units are in its progress folder."""
+    folder = progress_of(raw) / "units"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if folder.is_dir() and len([p for p in folder.iterdir() if p.suffix == ".json"]) >= units:
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.005)
+    proc.wait(timeout=timeout)
+
+
+def cost_by_unit() -> Counter:
+    """Requests per unit of the crawl, from the sandbox's counters (caller account, region, service)."""
+    cost: Counter = Counter()
+    for (account, region, service), n in STATE.by_account.items():
+        for kind, services in UNIT_SERVICES.items():
+            if service in services:
+                cost[(kind, account, region)] += n
+    return cost
+
+
+@pytest.fixture
+def uninterrupted(sandbox, tmp_path):
+    """The demo organization, seeded, crawled once without interruption: its snapshot and what
+    each unit cost."""
+    demo.seed(sandbox.endpoint_url, *sandbox.credentials)
+    STATE.calls.clear()
+    STATE.by_account.clear()
+    result = invoke(ARGS + ["--out", str(tmp_path / "whole"), "--raw", str(tmp_path / "whole-raw")], env=sandbox.env())
+    assert result.returncode == 0, result.stderr
+    assert not progress_of(tmp_path / "whole-raw").exists()  # a finished crawl leaves no progress behind
+    cost = cost_by_unit()
+    STATE.calls.clear()
+    STATE.by_account.clear()
+    return json.loads((tmp_path / "whole" / "snapshot.json").read_text()), cost
+
+
+def same_estate(a: dict, b: dict) -> None:
+    assert a["connections"] == b["connections"] and a["findings"] == b["findings"]
+    for kind in ("endpoints", "endpoint_services", "endpoint_connections", "load_balancers"):
+        assert a[kind] == b[kind]
+    status = lambda doc: sorted((c["account_id"], c["region"], c["kind"], c["status"]) for c in doc["coverage"])  # noqa: E731
+    assert status(a) == status(b)
+
+
+@pytest.mark.parametrize("moment, n", [
+    ("outside", 2),       # early: the scope and one account entered
+    ("outside", 9),       # midway: several account-regions finished
+    ("unit-write", 7),    # during the write of a unit's file: a temporary left, never renamed
+    ("folder-write", 0),  # every unit finished, killed as the raw folder is put in place
+])
+def test_a_killed_crawl_resumes_to_the_same_estate_asking_only_what_was_unfinished(uninterrupted, sandbox, tmp_path,
+                                                                                   moment, n):
+    whole, cost = uninterrupted
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    args = ARGS + ["--out", str(out), "--raw", str(raw)]
+    STATE.latency = 0.03  # a crawl that lasts long enough to be killed midway
+    proc = child(moment, n, args, sandbox.env())
+    if moment == "outside":
+        kill_when(proc, raw, n)
+    else:
+        proc.wait(timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read()
+    STATE.latency = 0
+    done = units_done(raw)
+    assert done and not (out / "snapshot.json").exists()
+    if moment == "unit-write":
+        leftovers = [p.name for p in (progress_of(raw) / "units").iterdir() if p.suffix == ".tmp"]
+        assert leftovers and len(done) == n - 2  # the header first, then units: the last cut short
+    STATE.calls.clear()
+    STATE.by_account.clear()
+
+    result = invoke(args + ["--resume"], env=sandbox.env())
+    assert result.returncode == 0, result.stderr
+    served = [k for k in done if k[0] != "entry" or entry_served(k, done)]
+    assert f"resuming: {len(served)} finished units taken from" in result.stderr
+    resumed = json.loads((out / "snapshot.json").read_text())
+    same_estate(resumed, whole)
+    crawled = [c for c in resumed["coverage"] if c["kind"] in UNIT_SERVICES and c["failed_operations"] != ["sts:AssumeRole"]]
+    assert crawled and all("seen_at" in c for c in crawled)  # when each was seen: in the first run or the second
+    assert not progress_of(raw).exists()
+
+    # Only the unfinished units were asked again, each as often as in an uninterrupted crawl.
+    sent = cost_by_unit()
+    for unit, n_requests in cost.items():
+        assert sent[unit] == (0 if unit in done else n_requests), unit
+    entered_again = {a["account_id"] for a in whole["accounts"] if a["account_id"] != MANAGEMENT
+                     and not entry_served(("entry", a["account_id"]), done)}
+    assert sum(v for (action, _), v in STATE.calls.items() if action == "AssumeRole") == len(entered_again)
+    assert STATE.calls[("GetCallerIdentity", "us-east-1")] == 1
+    organization = sum(v for (action, _), v in STATE.calls.items() if action.startswith(("List", "DescribeOrg")))
+    assert (organization == 0) == (("scope",) in done and ("tree",) in done)
+
+    # The resumed raw folder replays to the same bytes, and packs into evidence that verifies.
+    replay = invoke(["discover", "--replay", str(raw), "--out", str(tmp_path / "replay")])
+    assert replay.returncode == 0, replay.stderr
+    assert (tmp_path / "replay" / "snapshot.json").read_bytes() == (out / "snapshot.json").read_bytes()
+    pack = tmp_path / "pack.zip"
+    packed = invoke(["evidence", "--snapshot", str(out / "snapshot.json"), "--raw", str(raw), "--out", str(pack)])
+    assert packed.returncode == 0, packed.stderr
+    verified = run_cli(["verify", str(pack)])
+    assert verified.returncode == 0, verified.stderr
+
+
+def test_resume_needs_an_interrupted_crawl_and_the_same_request(uninterrupted, sandbox, tmp_path):
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    nothing = invoke(ARGS + ["--out", str(out), "--raw", str(raw), "--resume"], env=sandbox.env())
+    assert nothing.returncode == 2 and "--resume: no interrupted crawl to resume for --raw" in nothing.stderr
+    no_raw = invoke(ARGS + ["--out", str(out), "--resume"], env=sandbox.env())
+    assert no_raw.returncode == 2 and "--resume continues a crawl recorded with --raw DIR" in no_raw.stderr
+    STATE.latency = 0.03
+    proc = child("outside", 0, ARGS + ["--out", str(out), "--raw", str(raw)], sandbox.env())
+    kill_when(proc, raw, 3)
+    STATE.latency = 0
+    other = invoke(["discover", "--org", "--role-name", demo.ROLE_NAME, "--regions", "us-east-1", "--out", str(out),
+                    "--raw", str(raw), "--resume"], env=sandbox.env())
+    assert other.returncode == 2 and "is the progress of another crawl" in other.stderr
+    assert "--org in us-east-1" in other.stderr and not (out / "snapshot.json").exists()
