@@ -137,13 +137,14 @@ def _crawl(request: CrawlRequest, out: Path, raw_dir: Path | None, progress: OnP
     (``resuming(units, progress folder)`` is told how many units are taken up)."""
     from archviz.discovery.raw import Recorder
     from archviz.discovery.raw.journal import Journal, progress_of
-    from archviz.files import file_lock
+    from archviz.files import LOCK_SUFFIX, lock
 
     if raw_dir is None:
         return discover(request, progress)
     Recorder.check_target(raw_dir, out)  # before the crawl, not after it
     journal = Journal(progress_of(raw_dir))
-    with file_lock(journal.path):  # one run at a time records into (and resumes) a raw folder
+    # One run at a time records into (and resumes) a raw folder.
+    with lock(journal.path.parent / f"{journal.path.name}{LOCK_SUFFIX}", f"the raw folder {raw_dir}"):
         recorder = Recorder(journal=journal, request=request.record())
         if resume:
             if not journal.exists():

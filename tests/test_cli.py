@@ -59,7 +59,7 @@ def test_unwritable_output_is_one_line(sandbox, tmp_path):
 
 def test_unknown_profile_is_one_line(sandbox, tmp_path):
     result = invoke(["discover", "--profile", "nope", "--regions", "us-east-1", "--out", str(tmp_path)], env=sandbox.env())
-    assert (result.returncode, result.stderr.strip()) == (2, "archviz: error: AWS profile 'nope' is not configured")
+    assert (result.returncode, result.stderr.strip()) == (2, "archviz: error: --profile nope: no such profile in the AWS config and credentials files ('nope' not found)")
 
 
 def test_regions_all_without_describe_regions_is_one_line(sandbox, tmp_path):

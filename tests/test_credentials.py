@@ -7,17 +7,15 @@ from __future__ import annotations
 
 import json
 import sys
-import textwrap
 
 import pytest
+from moto.core import DEFAULT_ACCOUNT_ID as MANAGEMENT  # the sandbox caller's account
 
 from archviz.discovery.crawl import CrawlRequest, crawl
 from archviz.sandbox import demo
 from archviz.sandbox.server import Sandbox
 from archviz.sandbox.state import STATE
 from tests.conftest import invoke
-
-from moto.core import DEFAULT_ACCOUNT_ID as MANAGEMENT  # noqa: E402 - the sandbox caller's account
 
 REQUEST = dict(org=True, role_name=demo.ROLE_NAME, regions=list(demo.REGIONS))
 
@@ -37,7 +35,7 @@ def outcome(result) -> tuple:
                       for kind, recs in result.records.items()}
 
 
-def test_credentials_that_expire_after_a_few_requests_are_renewed_and_the_crawl_completes(seeded):
+def test_credentials_that_expire_after_a_few_requests_are_renewed_and_the_crawl_completes(seeded, tmp_path):
     steady = crawl(CrawlRequest(**REQUEST))
     assert not any(c.get("credentials_renewed") for c in steady.coverage)
     for throttle in (0.0, 0.2):  # alone, then with throttling on top
@@ -49,9 +47,10 @@ def test_credentials_that_expire_after_a_few_requests_are_renewed_and_the_crawl_
         renewed = [c for c in expiring.coverage if c.get("credentials_renewed")]
         assert renewed and all(c["status"] == "ok" for c in renewed)
 
-
-def test_renewals_are_not_recorded_so_the_raw_folder_replays_and_the_session_settings_are_kept(seeded, tmp_path):
-    STATE.expire_after_requests = 5
+    # Through the command line, recorded: the renewals are not kept, so the raw folder replays
+    # (to the same bytes: each answer keeps how often its call was renewed), and the session
+    # settings reach every AssumeRole.
+    STATE.throttle = 0.0
     args = ["discover", "--org", "--role-name", demo.ROLE_NAME, "--regions", ",".join(demo.REGIONS),
             "--role-session-name", "audit-2026", "--duration-seconds", "7200"]
     live = invoke(args + ["--out", str(tmp_path / "live"), "--raw", str(tmp_path / "raw")], env=seeded.env())

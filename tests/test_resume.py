@@ -118,37 +118,42 @@ def same_estate(a: dict, b: dict) -> None:
     assert status(a) == status(b)
 
 
-@pytest.mark.parametrize("moment, n", [
-    ("outside", 2),       # early: the scope and one account entered
-    ("outside", 9),       # midway: several account-regions finished
-    ("unit-write", 7),    # during the write of a unit's file: a temporary left, never renamed
-    ("folder-write", 0),  # every unit finished, killed as the raw folder is put in place
-])
-def test_a_killed_crawl_resumes_to_the_same_estate_asking_only_what_was_unfinished(uninterrupted, sandbox, tmp_path,
-                                                                                   moment, n):
+# Where the crawl is killed: (how, n). "outside": by the test once n units are in the progress;
+# "unit-write": at the fsync of the nth file archviz writes (the header, then units: the last one
+# half done, its bytes in a temporary never renamed); "folder-write": every unit finished, as the
+# raw folder is put in place.
+KILLS = [("outside", 2), ("outside", 9), ("unit-write", 7), ("folder-write", 0)]
+
+
+def test_a_killed_crawl_resumes_to_the_same_estate_asking_only_what_was_unfinished(uninterrupted, sandbox, tmp_path):
     whole, cost = uninterrupted
-    raw, out = tmp_path / "raw", tmp_path / "out"
+    for moment, n in KILLS:  # one seeded estate for all: a crawl changes nothing in it
+        kill_and_resume(moment, n, whole, cost, sandbox.env(), tmp_path / f"{moment}-{n}")
+
+
+def kill_and_resume(moment: str, n: int, whole: dict, cost: Counter, env: dict, folder: Path) -> None:
+    raw, out = folder / "raw", folder / "out"
     args = ARGS + ["--out", str(out), "--raw", str(raw)]
     STATE.latency = 0.03  # a crawl that lasts long enough to be killed midway
-    proc = child(moment, n, args, sandbox.env())
+    proc = child(moment, n, args, env)
     if moment == "outside":
         kill_when(proc, raw, n)
     else:
         proc.wait(timeout=120)
-    assert proc.returncode == -signal.SIGKILL, proc.stderr.read()
+    assert proc.returncode == -signal.SIGKILL, (moment, n, proc.stderr.read())
     STATE.latency = 0
     done = units_done(raw)
-    assert done and not (out / "snapshot.json").exists()
+    assert done and not (out / "snapshot.json").exists(), (moment, n)
     if moment == "unit-write":
         leftovers = [p.name for p in (progress_of(raw) / "units").iterdir() if p.suffix == ".tmp"]
-        assert leftovers and len(done) == n - 2  # the header first, then units: the last cut short
+        assert leftovers and len(done) == n - 2, (moment, n, leftovers, len(done))
     STATE.calls.clear()
     STATE.by_account.clear()
 
-    result = invoke(args + ["--resume"], env=sandbox.env())
-    assert result.returncode == 0, result.stderr
+    result = invoke(args + ["--resume"], env=env)
+    assert result.returncode == 0, (moment, n, result.stderr)
     served = [k for k in done if k[0] != "entry" or entry_served(k, done)]
-    assert f"resuming: {len(served)} finished units taken from" in result.stderr
+    assert f"resuming: {len(served)} finished units taken from" in result.stderr, (moment, n)
     resumed = json.loads((out / "snapshot.json").read_text())
     same_estate(resumed, whole)
     crawled = [c for c in resumed["coverage"] if c["kind"] in UNIT_SERVICES and c["failed_operations"] != ["sts:AssumeRole"]]
@@ -158,36 +163,44 @@ def test_a_killed_crawl_resumes_to_the_same_estate_asking_only_what_was_unfinish
     # Only the unfinished units were asked again, each as often as in an uninterrupted crawl.
     sent = cost_by_unit()
     for unit, n_requests in cost.items():
-        assert sent[unit] == (0 if unit in done else n_requests), unit
+        assert sent[unit] == (0 if unit in done else n_requests), (moment, n, unit)
     entered_again = {a["account_id"] for a in whole["accounts"] if a["account_id"] != MANAGEMENT
                      and not entry_served(("entry", a["account_id"]), done)}
     assert sum(v for (action, _), v in STATE.calls.items() if action == "AssumeRole") == len(entered_again)
     assert STATE.calls[("GetCallerIdentity", "us-east-1")] == 1
     organization = sum(v for (action, _), v in STATE.calls.items() if action.startswith(("List", "DescribeOrg")))
-    assert (organization == 0) == (("scope",) in done and ("tree",) in done)
+    assert (organization == 0) == (("scope",) in done and ("tree",) in done), (moment, n)
 
     # The resumed raw folder replays to the same bytes, and packs into evidence that verifies.
-    replay = invoke(["discover", "--replay", str(raw), "--out", str(tmp_path / "replay")])
+    replay = invoke(["discover", "--replay", str(raw), "--out", str(folder / "replay")])
     assert replay.returncode == 0, replay.stderr
-    assert (tmp_path / "replay" / "snapshot.json").read_bytes() == (out / "snapshot.json").read_bytes()
-    pack = tmp_path / "pack.zip"
+    assert (folder / "replay" / "snapshot.json").read_bytes() == (out / "snapshot.json").read_bytes()
+    pack = folder / "pack.zip"
     packed = invoke(["evidence", "--snapshot", str(out / "snapshot.json"), "--raw", str(raw), "--out", str(pack)])
     assert packed.returncode == 0, packed.stderr
     verified = run_cli(["verify", str(pack)])
     assert verified.returncode == 0, verified.stderr
 
 
-def test_resume_needs_an_interrupted_crawl_and_the_same_request(uninterrupted, sandbox, tmp_path):
+def test_resume_needs_an_interrupted_crawl_the_same_request_and_one_run_at_a_time(sandbox, tmp_path):
     raw, out = tmp_path / "raw", tmp_path / "out"
     nothing = invoke(ARGS + ["--out", str(out), "--raw", str(raw), "--resume"], env=sandbox.env())
     assert nothing.returncode == 2 and "--resume: no interrupted crawl to resume for --raw" in nothing.stderr
     no_raw = invoke(ARGS + ["--out", str(out), "--resume"], env=sandbox.env())
     assert no_raw.returncode == 2 and "--resume continues a crawl recorded with --raw DIR" in no_raw.stderr
-    STATE.latency = 0.03
-    proc = child("outside", 0, ARGS + ["--out", str(out), "--raw", str(raw)], sandbox.env())
-    kill_when(proc, raw, 3)
+    STATE.latency = 0.2  # the caller's own account, slowly: long enough to be caught in the act
+    proc = child("outside", 0, ["discover", "--out", str(out), "--raw", str(raw)], sandbox.env())
+    try:
+        deadline = time.monotonic() + 60
+        while not (progress_of(raw) / "crawl.json").exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        second = invoke(["discover", "--out", str(tmp_path / "other"), "--raw", str(raw)], env=sandbox.env())
+        assert second.returncode == 1 and "another archviz run is writing to" in second.stderr, second.stderr
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
     STATE.latency = 0
-    other = invoke(["discover", "--org", "--role-name", demo.ROLE_NAME, "--regions", "us-east-1", "--out", str(out),
-                    "--raw", str(raw), "--resume"], env=sandbox.env())
+    other = invoke(["discover", "--regions", "eu-west-1", "--out", str(out), "--raw", str(raw), "--resume"],
+                   env=sandbox.env())
     assert other.returncode == 2 and "is the progress of another crawl" in other.stderr
-    assert "--org in us-east-1" in other.stderr and not (out / "snapshot.json").exists()
+    assert "the caller's account in eu-west-1" in other.stderr and not (out / "snapshot.json").exists()

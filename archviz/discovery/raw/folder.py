@@ -165,7 +165,6 @@ def parse(files: dict[str, bytes], source: str = "") -> tuple[dict, dict[tuple, 
         if rel == CRAWL_FILE:
             continue
         name = source + rel
-        parts = rel.split("/")
         if not _raw_layout(rel, False):
             raise ReplayError(f"{name}: not a file of an archviz raw folder (<account>/<region>/<service>.<Operation>.json)")
         records = _load(files[rel], name)
