@@ -86,7 +86,8 @@ def test_bad_role_session_settings_are_usage_errors(tmp_path, args, message):
 
 @pytest.mark.parametrize("env, code, words", [
     ({"AWS_REGION": "us-east-99"}, 2, "'us-east-99' is not an AWS region (nearest: us-east-2, us-east-1"),
-    ({"AWS_ENDPOINT_URL": "http://127.0.0.1:9"}, 9, "cannot reach AWS: Could not connect to the endpoint URL"),
+    ({"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_MAX_ATTEMPTS": "1"}, 9,
+     "cannot reach AWS: Could not connect to the endpoint URL"),
     ({"AWS_ENDPOINT_URL": "notaurl"}, 2, "the AWS configuration is not valid: Invalid endpoint: notaurl"),
     ({"AWS_MAX_ATTEMPTS": "many"}, 2, "AWS_MAX_ATTEMPTS"),
     ({"AWS_RETRY_MODE": "eager"}, 2, "AWS_RETRY_MODE"),
