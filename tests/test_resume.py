@@ -26,31 +26,27 @@ ARGS = ["discover", "--org", "--role-name", demo.ROLE_NAME, "--regions", ",".joi
 UNIT_SERVICES = {"region": ("ec2", "elasticloadbalancing"), "marketplace": ("aws-marketplace",)}
 
 # Run the command line in a child that kills itself (SIGKILL, nothing cleaned up) at a chosen
-# moment: at the fsync of the Nth file written through archviz.files (a unit of the progress
-# half done: its bytes in a temporary, not yet renamed), or when the finished raw folder is put
-# in place. Without a moment, it is killed from outside (the test's own SIGKILL).
+# moment: as the nth file of the progress is renamed into place (its bytes in a temporary,
+# written but not yet complete), or as the finished raw folder is put in place. Otherwise it is
+# killed from outside (the test's own SIGKILL).
 CHILD = """
 import os, signal, sys
-import archviz.files as files
+import archviz.discovery.raw.journal as journal
 import archviz.discovery.raw.record as record
 moment, n = sys.argv[1], int(sys.argv[2])
 seen = [0]
 class Os:
+    def __init__(self, at):
+        self.at = at
     def __getattr__(self, name):
         return getattr(os, name)
-    def fsync(self, fd):
-        os.fsync(fd)
-        seen[0] += 1
-        if moment == "unit-write" and seen[0] == n:
-            os.kill(os.getpid(), signal.SIGKILL)
     def replace(self, a, b):
-        if moment == "folder-write":
+        seen[0] += 1
+        if moment == self.at and (moment == "folder-write" or seen[0] == n):
             os.kill(os.getpid(), signal.SIGKILL)
         return os.replace(a, b)
-if moment == "unit-write":
-    files.os = Os()
-if moment == "folder-write":
-    record.os = Os()
+journal.os = Os("unit-write")
+record.os = Os("folder-write")
 from archviz.cli import cli
 cli(sys.argv[3:], prog_name="archviz")
 """
@@ -119,7 +115,7 @@ def same_estate(a: dict, b: dict) -> None:
 
 
 # Where the crawl is killed: (how, n). "outside": by the test once n units are in the progress;
-# "unit-write": at the fsync of the nth file archviz writes (the header, then units: the last one
+# "unit-write": as the nth file of the progress is renamed (the header, then units: the last one
 # half done, its bytes in a temporary never renamed); "folder-write": every unit finished, as the
 # raw folder is put in place.
 KILLS = [("outside", 2), ("outside", 9), ("unit-write", 7), ("folder-write", 0)]
@@ -204,3 +200,17 @@ def test_resume_needs_an_interrupted_crawl_the_same_request_and_one_run_at_a_tim
                    env=sandbox.env())
     assert other.returncode == 2 and "is the progress of another crawl" in other.stderr
     assert "the caller's account in eu-west-1" in other.stderr and not (out / "snapshot.json").exists()
+
+
+def test_a_unit_file_that_is_not_whole_counts_as_unfinished_and_temporaries_are_ignored(tmp_path):
+    journal = Journal(progress_of(tmp_path / "raw"))
+    journal.start({"started_at": "2026-12-03T00:00:00Z", "home_region": "us-east-1", "caller": None, "request": {}})
+    journal.add(("scope",), None, [])
+    journal.add(("entry", "111111111111"), [("region", "111111111111", "us-east-1")], [])
+    journal.add(("region", "111111111111", "us-east-1"), None, [])
+    units = sorted((journal.path / "units").iterdir())
+    units[-1].write_bytes(units[-1].read_bytes()[:20])  # as a crash of the machine could leave it
+    (journal.path / "units" / ".000004.json.archviz-x.tmp").write_text("{")
+    _, done = journal.read()
+    assert set(done) == {("scope",), ("entry", "111111111111")}
+    assert done[("entry", "111111111111")]["units"] == [("region", "111111111111", "us-east-1")]

@@ -4,17 +4,21 @@ died resumes (``discover --raw DIR --resume``) instead of starting again.
 Beside ``DIR`` (never inside it: an earlier raw folder there stays whole until the new one
 replaces it), ``.DIR.archviz-partial/`` holds ``crawl.json`` (what was asked, by whom, when) and
 one file per unit of the crawl that finished, ``units/NNNNNN.json``: the unit's key and every
-answer it got, as a raw folder keeps them. Each file is written whole and then renamed into place
-(:func:`archviz.files.write_atomic`), so a kill at any moment leaves files that are complete or
-absent; a temporary a killed write left behind is ignored. The finished raw folder is written as
+answer it got, as a raw folder keeps them. Each file is written whole to a temporary and then
+renamed into place, so a process killed at any moment leaves files that are complete or absent;
+a temporary a killed write left behind is ignored. The files are not synced to disk one by one
+(that would make the crawl wait on the disk once per unit): after a crash of the machine itself,
+a unit file that is not whole JSON counts as unfinished, and its unit is crawled again. The finished raw folder is written as
 always, and the progress removed after it. Answers are scrubbed of credentials exactly as in the
 raw folder (they are the same records), and checked once more before each write."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +26,7 @@ from archviz import __version__
 from archviz.discovery.aws import holds_secret
 from archviz.discovery.raw.common import CRAWL_FILE, FORMAT, dumps
 from archviz.errors import ArchvizError, ReplayError
-from archviz.files import write_atomic
+from archviz.files import TEMP_MARK, default_mode
 
 SUFFIX = ".archviz-partial"
 _UNIT_FILE = re.compile(r"^[0-9]{6}\.json$")
@@ -75,7 +79,11 @@ class Journal:
             raise ArchvizError(f"archviz bug: a credential would have been written to {path}; nothing was written "
                                f"(please report this)")
         try:
-            write_atomic(path, data)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TEMP_MARK}", suffix=".tmp", dir=path.parent)
+            with os.fdopen(fd, "wb") as f:
+                os.fchmod(f.fileno(), default_mode())
+                f.write(data)
+            os.replace(tmp, path)
         except OSError as exc:
             raise ArchvizError(f"cannot keep the crawl's progress in {self.path}: {exc.strerror or exc}")
 
@@ -90,14 +98,21 @@ class Journal:
             raise ReplayError(f"{self.path}: not the progress of a crawl this archviz {__version__} resumes")
         done: dict[tuple, dict] = {}
         for path in self._unit_files():
-            entry = self._load(path)
-            calls = entry.get("calls")
-            key = entry.get("unit")
+            try:
+                entry = json.loads(path.read_bytes())
+            except OSError as exc:
+                raise ReplayError(f"{path}: cannot read: {exc.strerror or exc}")
+            except ValueError:
+                continue  # not whole (the machine crashed as it was written): its unit is crawled again
+            if not isinstance(entry, dict):
+                raise ReplayError(f"{path}: not a unit of a crawl's progress")
+            calls, key, units = entry.get("calls"), entry.get("unit"), entry.get("units")
+            if units is not None and not (isinstance(units, list) and all(isinstance(u, list) for u in units)):
+                raise ReplayError(f"{path}: not a unit of a crawl's progress")
             if not (isinstance(key, list) and all(isinstance(k, str) for k in key) and isinstance(calls, list)
                     and all(isinstance(c, dict) and isinstance(c.get("file"), str) and isinstance(c.get("record"), dict)
                             for c in calls)):
                 raise ReplayError(f"{path}: not a unit of a crawl's progress")
-            units = entry.get("units")
             done[tuple(key)] = {"calls": [(c["file"], c["record"]) for c in calls],
                                 "units": None if units is None else [tuple(u) for u in units]}
         return header, done
