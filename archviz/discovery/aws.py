@@ -49,7 +49,7 @@ from botocore.retries import standard
 
 from archviz import __version__
 from archviz.discovery import context
-from archviz.discovery.credentials import Renewal, assumed_role, first_contact, renew_when_expired
+from archviz.discovery.credentials import METHOD, Renewal, assumed_role, first_contact, renew_when_expired
 from archviz.discovery.permissions import is_allowed
 from archviz.errors import InputError, ReadOnlyViolation
 
@@ -203,8 +203,7 @@ AWS_ERRORS = (ClientError, BotoCoreError)
 class _AssumedProvider(CredentialProvider):
     """Hands a session the (refreshable) credentials of an assumed role."""
 
-    METHOD = "archviz-assume-role"
-    CANONICAL_NAME = "archviz-assume-role"
+    METHOD = CANONICAL_NAME = METHOD
 
     def __init__(self, credentials: RefreshableCredentials):
         super().__init__()

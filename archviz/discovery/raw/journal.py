@@ -56,12 +56,14 @@ class Journal:
             (self.path / "units").mkdir(parents=True)
         except OSError as exc:
             raise ArchvizError(f"cannot keep the crawl's progress in {self.path}: {exc.strerror or exc}")
-        self._write(self.path / CRAWL_FILE, {"format": FORMAT, "tool": {"name": "archviz", "version": __version__},
-                                             **header})
+        self._write_header(header)
 
     def resumed(self, header: dict) -> None:
         """Go on with this progress (a resumed crawl): new units are numbered after the old."""
         self._written = max((int(p.stem) for p in self._unit_files()), default=0)
+        self._write_header(header)
+
+    def _write_header(self, header: dict) -> None:
         self._write(self.path / CRAWL_FILE, {"format": FORMAT, "tool": {"name": "archviz", "version": __version__},
                                              **header})
 
