@@ -81,6 +81,7 @@ def _count(req: Request) -> None:
     with STATE.lock:
         STATE.calls[(req.action, req.region)] += 1
         STATE.by_account[(req.account, req.region, req.service)] += 1
+        STATE.last_request_at = time.monotonic()
         if req.access_key.startswith(SESSION_KEY_PREFIX):
             STATE.key_requests[req.access_key] += 1
             STATE.key_first_seen.setdefault(req.access_key, time.monotonic())
@@ -114,11 +115,17 @@ class SandboxApp:
         self.app = app
 
     def __call__(self, environ: dict, start_response: Callable) -> Any:
-        req = Request(environ)
-        _count(req)
-        fault = _fault_for(req)
-        if fault is not None:
-            return error_response(req, fault, start_response)
-        if marketplace.is_agreement_request(req):
-            return marketplace.handle(req, start_response)
-        return self.app(environ, start_response)
+        with STATE.lock:
+            STATE.in_flight += 1
+        try:
+            req = Request(environ)
+            _count(req)
+            fault = _fault_for(req)
+            if fault is not None:
+                return error_response(req, fault, start_response)
+            if marketplace.is_agreement_request(req):
+                return marketplace.handle(req, start_response)
+            return self.app(environ, start_response)
+        finally:
+            with STATE.lock:
+                STATE.in_flight -= 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -61,6 +62,8 @@ class SandboxState:
     expired: Counter = field(default_factory=Counter)  # action -> requests answered as expired
     key_requests: Counter = field(default_factory=Counter)  # session access key -> requests seen
     key_first_seen: dict[str, float] = field(default_factory=dict)  # session access key -> time.monotonic()
+    in_flight: int = 0  # requests being answered now
+    last_request_at: float = 0.0  # time.monotonic() of the newest request received
     rng: random.Random = field(default_factory=lambda: random.Random(7))
     lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -81,6 +84,19 @@ class SandboxState:
             self.marketplace_services.clear()
             self.agreements.clear()
             self.faults.clear()
+
+    def settle(self, quiet: float = 0.3, timeout: float = 30.0) -> None:
+        """Wait until no request is being answered and none has arrived for ``quiet`` seconds:
+        a client killed mid-request may have sent bytes the server has not read yet, and counters
+        cleared before they arrive would count them against the next client."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                idle = self.in_flight == 0 and time.monotonic() - self.last_request_at >= quiet
+            if idle:
+                return
+            time.sleep(0.02)
+        raise TimeoutError(f"the sandbox was still answering requests after {timeout} s")
 
     def add_fault(self, action: str, code: str, message: str = "", **kw: Any) -> Fault:
         fault = Fault(action=action, code=code, message=message or f"{code} (injected by the archviz sandbox)", **kw)
