@@ -25,11 +25,15 @@ what it found, and the speed-up over the baseline.
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing as mp
 import os
 import platform
 import resource
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -39,11 +43,19 @@ sys.path.insert(0, str(Path(__file__).parent))
 REGIONS = ["us-east-1", "eu-west-1", "us-west-2", "eu-central-1"]
 ROLE = "OrganizationAccountAccessRole"
 OUS = {"shared": 3, "workloads/prod": 0.4, "workloads/dev": 0.3, "sandbox": 1.0}  # count, or share of the rest
+# Which members consume (the three providers aside): one in ``every`` by account id, in the home
+# region (one in four of those in a second region too); ``dense``: every member, in two regions.
+ESTATES = {
+    "sparse": {"every": 3, "about": "about one member in three consumes, most account-regions are empty"},
+    "dense": {"every": 1, "about": "every member consumes in two regions of three: two thirds of the "
+                                   "account-regions hold endpoints"},
+    "landing": {"every": 10, "about": "one member in ten consumes (a landing zone: most accounts hold nothing)"},
+}
 
 
 # --- the sandbox, in a child process ------------------------------------------------------------
 
-def _seed(url: str, creds: tuple[str, str], accounts: int, regions: list[str]) -> dict:
+def _seed(url: str, creds: tuple[str, str], accounts: int, regions: list[str], estate: str) -> dict:
     """The synthetic organization; returns the non-empty (account, region) pairs and the counts."""
     import boto3
 
@@ -87,16 +99,20 @@ def _seed(url: str, creds: tuple[str, str], accounts: int, regions: list[str]) -
     for i, account in enumerate(providers):
         acct = s.account(account)
         s.nlb_service(acct, f"svc{i}", f"service-{i}", f"10.{100 + i}.0.0/16", acceptance=False, principals=["*"],
-                      supported_regions=sorted({home, other}), region=home)
+                      supported_regions=sorted(set(regions) if estate == "dense" else {home, other}), region=home)
         busy.add((account, home))
     s.nlb_service(s.account(demo.ACME), "third", "third-party-ingest", "10.90.0.0/16", acceptance=False, principals=["*"])
     s.nlb_service(s.account(demo.SELLER), "market", "marketplace-listing", "10.91.0.0/16", acceptance=False,
                   principals=["*"])
     STATE.marketplace_services.add(s.m.services["market"])
-    consumers = [a for a in members[OUS["shared"]:] if int(a) % 3 == 0]  # about one account in three
+    rest = members[OUS["shared"]:]
+    consumers = rest if estate == "dense" else [a for a in rest if int(a) % ESTATES[estate]["every"] == 0]
     for n, account in enumerate(consumers):
         acct = s.account(account)
-        where = [home] + ([other] if n % 4 == 0 and other != home else [])
+        if estate == "dense":  # two regions of three: home, and one of the others in turn
+            where = [home] + ([regions[1 + n % (len(regions) - 1)]] if len(regions) > 1 else [])
+        else:
+            where = [home] + ([other] if n % 4 == 0 and other != home else [])
         for region in where:
             vpc, subnets, _ = s.vpc(acct, region, "10.1.0.0/16", f"app-{region}", [("a", "10.1.1.0/24", False)])
             for service in ("sqs", "kms"):
@@ -115,14 +131,14 @@ def _seed(url: str, creds: tuple[str, str], accounts: int, regions: list[str]) -
     return {"busy": busy, "accounts": accounts + 1, "endpoints": sum(len(v) for v in s.m.endpoints.values())}
 
 
-def _serve(conn, accounts: int, regions: list[str]) -> None:
+def _serve(conn, accounts: int, regions: list[str], estate: str) -> None:
     """The child: a sandbox, seeded, answering the parent's commands on ``conn``."""
     from archviz.sandbox.state import STATE
     from archviz.sandbox.server import Sandbox
 
     with Sandbox() as sb:
         sb.reset()
-        seeded = _seed(sb.endpoint_url, sb.credentials, accounts, regions)
+        seeded = _seed(sb.endpoint_url, sb.credentials, accounts, regions, estate)
         conn.send((sb.env(), seeded))
         while True:
             command, *args = conn.recv()
@@ -172,22 +188,42 @@ def measure(name: str, run, conn, seeded: dict, latency: float, throttle: float 
             units[(account, region)] += n
     busy = [n for unit, n in units.items() if unit in seeded["busy"]]
     empty = [n for unit, n in units.items() if unit not in seeded["busy"]]
-    return {"name": name, "wall": wall, "cpu": cpu, "sandbox_cpu": sandbox_cpu1 - sandbox_cpu0, "peak": _peak_mb(),
+    # archviz runs in its own process (its CPU and peak come from wait4); the baseline in this one
+    found.setdefault("cpu", cpu)
+    found.setdefault("peak", _peak_mb())
+    return {"name": name, "wall": wall, "sandbox_cpu": sandbox_cpu1 - sandbox_cpu0,
             "requests": sum(by_account.values()), "throttled": throttled,
             "per_empty": sum(empty) / max(len(empty), 1), "per_busy": sum(busy) / max(len(busy), 1), **found}
 
 
-def archviz_run(regions: list[str], concurrency: int | None):
-    from archviz import model, snapshot
-    from archviz.discovery.crawl import CrawlRequest, crawl
-
+def archviz_run(regions: list[str], concurrency: int | None, raw: bool = False, profile: Path | None = None):
+    """``archviz discover --org`` in a process of its own, as a user runs it: its CPU (start-up,
+    imports, crawl, analysis, writing snapshot.json) and peak memory are that process's alone.
+    ``profile``: under ``py-spy record --gil`` (the GIL-holding samples, in py-spy's raw format)."""
     def run() -> dict:
-        result = crawl(CrawlRequest(org=True, role_name=ROLE, regions=regions, concurrency=concurrency))
-        doc = model.apply(snapshot.build(result.scope, result.organization, result.accounts, result.coverage,
-                                         result.records))
+        with tempfile.TemporaryDirectory(prefix="archviz-bench-") as tmp:
+            cmd = [sys.executable, "-m", "archviz", "discover", "--org", "--role-name", ROLE,
+                   "--regions", ",".join(regions), "--out", f"{tmp}/out"]
+            if concurrency:
+                cmd += ["--concurrency", str(concurrency)]
+            if raw:
+                cmd += ["--raw", f"{tmp}/raw"]
+            if profile is not None:
+                cmd = [shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy")), "record", "--gil", "--rate", "200", "--format", "raw",
+                       "--output", str(profile), "--"] + cmd
+            with open(f"{tmp}/stderr", "wb") as err:
+                proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+                _, status, usage = os.wait4(proc.pid, 0)
+            if os.waitstatus_to_exitcode(status) != 0:
+                sys.exit(f"archviz discover failed: {Path(tmp, 'stderr').read_text()[-2000:]}")
+            for line in Path(tmp, "stderr").read_text().splitlines():
+                if line.startswith("GCSTAT"):
+                    print(line)
+            doc = json.loads(Path(tmp, "out", "snapshot.json").read_text())
         return {"gaps": sum(1 for c in doc["coverage"] if c["status"] != "ok"),
                 "endpoints": {e["endpoint_id"]: e["service_name"] for e in doc["endpoints"]},
-                "provider_connections": {(c["service_id"], c["endpoint_id"]) for c in doc["endpoint_connections"]}}
+                "provider_connections": {(c["service_id"], c["endpoint_id"]) for c in doc["endpoint_connections"]},
+                "cpu": usage.ru_utime + usage.ru_stime, "peak": usage.ru_maxrss / 1024}
     return run
 
 
@@ -200,46 +236,94 @@ def baseline_run(regions: list[str]):
     return run
 
 
+# What a GIL-holding sample was doing: the first of these found on its stack (innermost first).
+PROFILE_CATEGORIES = [
+    ("imports (start-up)", ("_find_and_load",)),
+    ("closing connection pools (weakref finalizers)", ("_close_pool_connections", "finalize.__call__")),
+    ("botocore session creation", ("Session.__init__ (botocore/session.py", "Session._register_components")),
+    ("client creation", ("ClientCreator.create_client", "Session.create_client")),
+    ("credentials (AssumeRole, refresh)", ("AssumeRoleCredentialFetcher", "RefreshableCredentials")),
+    ("signing", ("SigV4Auth.add_auth", "RequestSigner.sign")),
+    ("serializing requests", ("Serializer.serialize_to_request",)),
+    ("parsing responses", ("ResponseParser.parse",)),
+    ("HTTP (urllib3, http.client, ssl)", ("URLLib3Session.send",)),
+    ("botocore request handling (events, retries, endpoint rules)", ("BaseClient._make_api_call",)),
+    ("raw recording", ("Recorder.",)),
+    ("snapshot, analysis, writing", ("archviz/snapshot.py", "archviz/model/", "archviz/files.py")),
+    ("thread pools", ("thread.py", "threading.py")),
+]
+
+
+def summarize_profile(path: Path, top: int = 10) -> None:
+    """Where the GIL-holding samples of a py-spy raw profile went, by category (the first of
+    :data:`PROFILE_CATEGORIES` on the sample's stack), and the functions most often running."""
+    total, categories, leaves = 0, Counter(), Counter()
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        frames = stack.split(";")[::-1]  # innermost first
+        category = "other" if stack else "no Python frame (the interpreter itself)"
+        for name, marks in PROFILE_CATEGORIES:
+            if any(m in f for f in frames for m in marks):
+                category = name
+                break
+        categories[category] += n
+        leaf = frames[0].split(" (")
+        leaves[leaf[0] + (" (" + leaf[1].split(":")[0].rsplit("/", 1)[-1] + ")" if len(leaf) > 1 else "")] += n
+    print(f"py-spy record --gil: {total} samples holding the GIL")
+    for name, n in categories.most_common():
+        print(f"  {100 * n / total:5.1f} %  {name}")
+    print("  most often running (self):")
+    for frame, n in leaves.most_common(top):
+        print(f"  {100 * n / total:5.1f} %  {frame}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--accounts", type=int, default=100, help="member accounts (plus the management account)")
     parser.add_argument("--regions", type=int, default=3, choices=range(1, len(REGIONS) + 1))
     parser.add_argument("--latency-ms", type=float, default=200)
     parser.add_argument("--throttle", type=float, default=0.0, help="share of calls throttled in an extra run")
-    parser.add_argument("--runs", default="default,sequential,baseline")
-    parser.add_argument("--profile", action="store_true",
-                        help="print where the default run's client CPU goes (needs: pip install yappi)")
+    parser.add_argument("--estate", choices=ESTATES, default="sparse",
+                        help="; ".join(f"{k}: {v['about']}" for k, v in ESTATES.items()))
+    parser.add_argument("--runs", default="default,sequential,baseline",
+                        help="comma-separated: default, sequential, raw (the default run with --raw), baseline")
+    parser.add_argument("--py-spy", dest="py_spy", type=Path, metavar="FILE",
+                        help="one more default run under py-spy record --gil (pip install py-spy): raw samples to "
+                             "FILE, and a summary printed")
     args = parser.parse_args()
     regions = REGIONS[: args.regions]
     latency = args.latency_ms / 1000
 
     ctx = mp.get_context("spawn")
     conn, child_conn = ctx.Pipe()
-    child = ctx.Process(target=_serve, args=(child_conn, args.accounts, regions), daemon=True)
+    child = ctx.Process(target=_serve, args=(child_conn, args.accounts, regions, args.estate), daemon=True)
     seed_start = time.perf_counter()
     child.start()
+    while not conn.poll(1):
+        if not child.is_alive():
+            sys.exit("the sandbox failed while seeding (its error is above)")
     env, seeded = conn.recv()
     os.environ.update(env)
     for key in ("AWS_PROFILE",):
         os.environ.pop(key, None)
     print(f"seeded {seeded['accounts']} accounts x {len(regions)} regions ({len(seeded['busy'])} non-empty "
-          f"account-regions, {seeded['endpoints']} endpoints) in {time.perf_counter() - seed_start:.0f} s; "
+          f"account-regions, {seeded['endpoints']} endpoints; {args.estate}) in {time.perf_counter() - seed_start:.0f} s; "
           f"{args.latency_ms:.0f} ms per request; {os.cpu_count()} cores, Python {platform.python_version()}")
 
     runs = {"default": lambda: archviz_run(regions, None), "sequential": lambda: archviz_run(regions, 1),
+            "raw": lambda: archviz_run(regions, None, raw=True),
             "baseline": lambda: baseline_run(regions)}
     # moto builds each account-region's backend (default VPC, subnets...) on its first request:
     # one unmeasured crawl first, so no measured run pays for that.
     measure("warm-up", runs["default"](), conn, seeded, 0.0)
     results = [measure(name, runs[name](), conn, seeded, latency) for name in args.runs.split(",")]
-    if args.profile:
-        import yappi  # every thread's CPU (cProfile sees only the main thread's)
-
-        yappi.set_clock_type("cpu")
-        yappi.start()
-        measure("profiled", runs["default"](), conn, seeded, latency)
-        yappi.stop()
-        yappi.get_func_stats().sort("ttot").print_all(columns={0: ("name", 90), 1: ("ncall", 8), 3: ("ttot", 8)})
+    if args.py_spy:
+        measure("profiled", archviz_run(regions, None, profile=args.py_spy), conn, seeded, latency)
+        summarize_profile(args.py_spy)
     if args.throttle:
         results.append(measure(f"default, {args.throttle:.0%} throttled", runs["default"](), conn, seeded, latency,
                                args.throttle))
@@ -248,7 +332,8 @@ def main() -> None:
 
     baseline = next((r for r in results if r["name"] == "baseline"), None)
     base = baseline["wall"] if baseline else None
-    fields = ["wall s", "requests", "per empty", "per non-empty", "client CPU s", "sandbox CPU s", "peak MB",
+    fields = ["wall s", "requests", "per empty", "per non-empty", "client CPU s", "client CPU ms/request",
+              "sandbox CPU s", "peak MB",
               "gaps", "endpoints", "provider conns", "same as baseline", "speed-up"]
     print("| run | " + " | ".join(fields) + " |")
     print("|---|" + "---:|" * len(fields))
@@ -260,7 +345,7 @@ def main() -> None:
         same = "-" if not baseline else "yes" if (r["endpoints"], r["provider_connections"]) == (
             baseline["endpoints"], baseline["provider_connections"]) else "NO"
         print(f"| {r['name']} | {r['wall']:.1f} | {r['requests']}{throttled} | {r['per_empty']:.1f} | "
-              f"{r['per_busy']:.1f} | {r['cpu']:.1f} | {r['sandbox_cpu']:.1f} | {r['peak']:.0f} | {gaps} | "
+              f"{r['per_busy']:.1f} | {r['cpu']:.1f} | {1000 * r['cpu'] / max(r['requests'], 1):.1f} | {r['sandbox_cpu']:.1f} | {r['peak']:.0f} | {gaps} | "
               f"{len(r['endpoints'])} | {len(r['provider_connections'])} | {same} | {speed} |")
     default = next((r for r in results if r["name"] == "default"), None)
     throttled = next((r for r in results if "throttled" in r["name"]), None)

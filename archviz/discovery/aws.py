@@ -29,6 +29,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import os
 import random
 import re
@@ -39,17 +40,17 @@ from typing import Any, Callable, Iterable, Iterator
 import boto3
 import botocore.client
 import botocore.configprovider as configprovider
+import botocore.hooks
 import botocore.loaders
 import botocore.session
 from botocore.config import Config
-from botocore.credentials import (CredentialProvider, CredentialResolver, RefreshableCredentials,
-                                  create_credential_resolver)
+from botocore.credentials import CredentialResolver, RefreshableCredentials, create_credential_resolver
 from botocore.exceptions import BotoCoreError, ClientError, ProfileNotFound
 from botocore.retries import standard
 
 from archviz import __version__
 from archviz.discovery import context
-from archviz.discovery.credentials import METHOD, Renewal, assumed_role, first_contact, renew_when_expired
+from archviz.discovery.credentials import Renewal, assumed_role, first_contact, renew_when_expired
 from archviz.discovery.permissions import is_allowed
 from archviz.errors import InputError, ReadOnlyViolation
 
@@ -92,6 +93,24 @@ def _sharing(name: str) -> Callable:
 
 for _name in _ORIGINAL:
     setattr(botocore.client.ClientCreator, _name, _sharing(_name))
+
+# botocore renames some event names (its table of aliases) on every emit and register, through a
+# cache that each client's copy of the session's events starts empty: a crawl's clients would
+# work the same names out again, about a tenth of the crawl's CPU. The names depend on the event
+# name alone (archviz's sessions keep botocore's table), so archviz's sessions share one cache.
+_ALIASED: dict[str, str] = {}
+_copy_aliaser = botocore.hooks.EventAliaser.__copy__
+
+
+def _aliaser_copy(self: botocore.hooks.EventAliaser) -> botocore.hooks.EventAliaser:
+    new = _copy_aliaser(self)
+    if getattr(self, "archviz_session", False):
+        new.archviz_session = True
+        new._alias_name_cache = self._alias_name_cache
+    return new
+
+
+botocore.hooks.EventAliaser.__copy__ = _aliaser_copy
 
 # A throttled call waits at most a jittered MAX_BACKOFF seconds before it is sent again (botocore's
 # standard mode waits up to 20 s). AWS throttles per account, region and API with token buckets
@@ -200,41 +219,73 @@ def holds_secret(data: bytes) -> bool:
 AWS_ERRORS = (ClientError, BotoCoreError)
 
 
-class _AssumedProvider(CredentialProvider):
-    """Hands a session the (refreshable) credentials of an assumed role."""
-
-    METHOD = CANONICAL_NAME = METHOD
-
-    def __init__(self, credentials: RefreshableCredentials):
-        super().__init__()
-        self._credentials = credentials
-
-    def load(self) -> RefreshableCredentials:
-        return self._credentials
-
-
 class AccountSession:
     """Read-only clients for one account, built once per (service, region) and shared:
     creating a client costs CPU, botocore clients are thread-safe, boto3 sessions are not."""
 
     def __init__(self, session: boto3.Session, account_id: str, config: Config, lock: threading.Lock,
-                 hooks: Any = None, renewal: Renewal | None = None):
+                 hooks: Any = None, renewal: Renewal | None = None, pools: "Pools | None" = None,
+                 credentials: RefreshableCredentials | None = None):
         self._session = session
         self.account_id = account_id
         self._config = config
         self._lock = lock
         self.hooks = hooks
         self.renewal = renewal
+        self._pools = pools
+        self.credentials = credentials  # a member's (assumed role): its clients sign with these
         self._clients: dict[tuple[str, str | None], Any] = {}
 
     def client(self, service: str, region: str | None) -> Any:
+        keys: dict[str, Any] = {}
+        if self.credentials is not None and (service, region) not in self._clients:
+            frozen = self.credentials.get_frozen_credentials()  # (may renew them: outside the lock)
+            keys = {"aws_access_key_id": frozen.access_key, "aws_secret_access_key": frozen.secret_key,
+                    "aws_session_token": frozen.token}
         with self._lock:
             client = self._clients.get((service, region))
             if client is None:
-                client = self._session.client(service, region_name=region, config=self._config)
+                client = self._session.client(service, region_name=region, config=self._config, **keys)
+                if self.credentials is not None:
+                    # botocore makes a client of explicit keys sign with fixed credentials: this
+                    # one signs with the role's, which botocore renews before they expire.
+                    client._request_signer._credentials = self.credentials
                 _prepare(client, self.hooks, self.account_id, region, self.renewal)
+                if self._pools is not None:
+                    self._pools.share(client)
                 self._clients[(service, region)] = client
         return client
+
+
+class Pools:
+    """The crawl's HTTP connections: one connection pool per endpoint host (and pool width),
+    shared by every account's client of that host, and closed once when the crawl ends.
+
+    botocore gives each client its own pool. A crawl makes a client per account, region and
+    service, so each account would open its own connections (a TLS handshake each, on AWS) and
+    leave a pool behind to be torn down; connections carry no credentials (each request is
+    signed on its own), so the accounts' clients of one host share them. A pool keeps at most
+    its width of idle connections: the crawl sizes it to the requests it keeps in flight."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sessions: dict[tuple[str, int], Any] = {}
+
+    def share(self, client: Any) -> None:
+        endpoint = client._endpoint  # botocore's Endpoint: its host and its http_session (URLLib3Session)
+        key = (endpoint.host, client.meta.config.max_pool_connections)
+        with self._lock:
+            shared = self._sessions.setdefault(key, endpoint.http_session)
+        endpoint.http_session = shared  # the client's own session has opened nothing yet
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def close(self) -> None:
+        with self._lock:
+            sessions, self._sessions = list(self._sessions.values()), {}
+        for session in sessions:
+            session.close()
 
 
 def _prepare(client: Any, hooks: Any, account_id: str, region: str | None, renewal: Renewal | None) -> None:
@@ -315,11 +366,23 @@ class AwsSessions:
         self._caller: AccountSession | None = None
         self._caller_renewal = None if self.offline else Renewal(self._caller_boto.get_credentials, self._caller_cache)
         self.partition = "aws"
+        self.pools = Pools()
+        self._members_lock = threading.Lock()
+        self._member_session: boto3.Session | None = None
 
-    def _core(self, assumed: RefreshableCredentials | None = None) -> tuple[botocore.session.Session, dict]:
+    def widen(self, in_flight: int) -> None:
+        """Size the connection pools of the accounts entered from now on to the requests the
+        crawl keeps in flight (botocore's default keeps 10 connections per client)."""
+        self.config = self.config.merge(Config(max_pool_connections=max(in_flight, 10)))
+
+    def close(self) -> None:
+        """Close the crawl's connections (once, at its end)."""
+        self.pools.close()
+
+    def _core(self, members: bool = False) -> tuple[botocore.session.Session, dict]:
         """A botocore session on the caller's profile, and the (in-memory) cache of the
-        credentials its providers fetch (assumed roles, SSO). With ``assumed``: a member's
-        session, whose only credentials are those."""
+        credentials its providers fetch (assumed roles, SSO). With ``members``: the members'
+        session, which finds no credentials at all (its clients are given theirs)."""
         cache: dict = {}
         if self.offline:  # nothing from the machine: no profile, config file, AWS_* variable or IMDS
             core = botocore.session.Session(session_vars=_OFFLINE_VARIABLES)
@@ -328,10 +391,11 @@ class AwsSessions:
             core = botocore.session.Session(profile=self.profile)
             core.get_scoped_config()  # an unknown profile fails here, not on the first call
             core.register_component("credential_provider",
-                                    create_credential_resolver(core, cache=cache) if assumed is None
-                                    else CredentialResolver([_AssumedProvider(assumed)]))
+                                    CredentialResolver([]) if members else create_credential_resolver(core, cache=cache))
         core.register_component("data_loader", self.loader)
-        core.get_component("event_emitter").archviz_session = True  # see _sharing
+        events = core.get_component("event_emitter")
+        events.archviz_session = True  # see _sharing and _aliaser_copy
+        events._alias_name_cache = _ALIASED
         return core, cache
 
     def caller(self) -> AccountSession:
@@ -351,7 +415,7 @@ class AwsSessions:
                 raise error from None
             self.partition = ident["Arn"].split(":")[1]
             self._caller = AccountSession(self._caller_boto, ident["Account"], self.config, self._lock, self.hooks,
-                                          self._caller_renewal)
+                                          self._caller_renewal, self.pools)
         return self._caller
 
     def _entry_client(self) -> Any:
@@ -375,10 +439,20 @@ class AwsSessions:
         credentials = assumed_role(self._entry_client, self._caller_boto.get_credentials(),
                                    f"arn:{self.partition}:iam::{account_id}:role/{role_name}", extra, cache,
                                    remember_secrets)
-        core, _ = self._core(credentials)
-        session = boto3.Session(botocore_session=core, region_name=self.region)
         renewal = None if self.offline else Renewal(lambda: credentials, cache)
-        return AccountSession(session, account_id, self.config, self._lock, self.hooks, renewal)
+        return AccountSession(self._members(), account_id, self.config, self._lock, self.hooks, renewal, self.pools,
+                              credentials)
+
+    def _members(self) -> boto3.Session:
+        """The one session the member accounts' clients are made from: the caller's profile and
+        its settings, and no credentials of its own (each client is given its account's role's).
+        A botocore session costs about 7 ms of CPU and a thousand objects (its built-in event
+        handlers, its parsed configuration): once per crawl, not once per account."""
+        with self._members_lock:
+            if self._member_session is None:
+                core, _ = self._core(members=True)
+                self._member_session = boto3.Session(botocore_session=core, region_name=self.region)
+        return self._member_session
 
 
 def paginate(client: Any, operation: str, key: str, **params: Any) -> list[dict]:
@@ -406,6 +480,36 @@ def together(*calls: Callable[[], Any], pool: Any = None) -> list[Any]:
             future.cancel()
         raise
     return results
+
+
+class Lane:
+    """One unit's share of the crawl's worker threads (``pool``, shared by every unit): at most
+    ``width`` of the unit's calls run on it at once. A call past that is handed back unstarted,
+    and :func:`together` runs it in the waiting thread, so a unit never has more than ``width``
+    plus one requests in flight. The threads are made once per crawl, not once per unit."""
+
+    def __init__(self, pool: Any, width: int):
+        self._pool = pool
+        self._slots = threading.BoundedSemaphore(width)
+
+    def submit(self, fn: Callable[[], Any]) -> cf.Future:
+        if not self._slots.acquire(blocking=False):
+            return cf.Future()  # never started: cancel() succeeds, and the waiting thread runs it
+
+        def run() -> Any:
+            try:
+                return fn()
+            finally:
+                self._slots.release()
+
+        try:
+            future = self._pool.submit(run)
+        except BaseException:
+            self._slots.release()
+            raise
+        # cancelled before a worker started it (together() then runs it itself): its slot is free
+        future.add_done_callback(lambda f: self._slots.release() if f.cancelled() else None)
+        return future
 
 
 def chunks(values: Iterable[str], size: int) -> Iterator[list[str]]:
