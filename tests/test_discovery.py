@@ -229,7 +229,7 @@ def test_regions_all_asks_each_account_once(estate):
 def test_sessions_share_one_loader_and_reuse_clients(estate):
     sessions = AwsSessions(region="us-east-1")
     member = sessions.assume(estate["member"], ROLE)
-    core = member._session._session
+    core = member._session
     assert core.get_component("data_loader") is sessions.loader  # service models parsed once per crawl
     assert member.client("ec2", "us-east-1") is member.client("ec2", "us-east-1")
     assert member.client("ec2", "us-east-1") is not member.client("ec2", "eu-west-1")

@@ -217,3 +217,108 @@ def test_a_cycle_in_the_ou_tree_is_walked_once():
     # ou-b names ou-a as its child again: ou-a keeps its first parent and is not walked twice
     assert [(parent, ou["Id"]) for parent, ou in tree["OrganizationalUnits"]] == [("r-1", "ou-a"), ("ou-a", "ou-b")]
     assert client.calls == 1 + 2 * 3  # the root, ou-a and ou-b: each asked once
+
+
+def test_the_accounts_clients_share_one_connection_pool_per_host_closed_when_the_crawl_ends(tree, monkeypatch):
+    """Connections carry no credentials: every account's client of one endpoint host (and pool
+    width) uses the same pool, and the crawl closes the pools once at its end."""
+    from archviz.discovery import aws
+
+    clients, closed = [], []
+    real_share, real_close = aws.Pools.share, aws.Pools.close
+
+    def share(self, client):
+        real_share(self, client)
+        clients.append(client)
+
+    def close(self):
+        closed.append(len(self))
+        real_close(self)
+
+    monkeypatch.setattr(aws.Pools, "share", share)
+    monkeypatch.setattr(aws.Pools, "close", close)
+    result = run()
+    assert all(c["status"] == "ok" for c in result.coverage)
+    accounts = {a["account_id"] for a in result.accounts}
+    assert len(accounts) == 4 and len(clients) > len(accounts)
+    sessions = {id(c._endpoint.http_session) for c in clients}
+    keys = {(c._endpoint.host, c.meta.config.max_pool_connections) for c in clients}
+    assert len(sessions) == len(keys) < len(clients)  # one pool per host and width, whatever the accounts
+    assert closed and closed[-1] == len(keys)
+
+
+def test_member_accounts_share_one_botocore_session_and_sign_with_their_own_role(tree, monkeypatch):
+    """A botocore session per account was a thousand objects and 7 ms of CPU each: the members'
+    clients come from one session, each signing with its own account's assumed-role credentials."""
+    import botocore.session
+    from botocore.credentials import RefreshableCredentials
+
+    from archviz.discovery import aws
+
+    made, signers = [], {}
+    real_init, real_client = botocore.session.Session.__init__, aws.AccountSession.client
+
+    def init(self, *args, **kwargs):
+        made.append(self)
+        real_init(self, *args, **kwargs)
+
+    def client(self, service, region):
+        c = real_client(self, service, region)
+        signers.setdefault(self.account_id, set()).add(id(c._request_signer._credentials))
+        if self.credentials is not None:
+            assert c._request_signer._credentials is self.credentials
+            assert isinstance(self.credentials, RefreshableCredentials)
+        return c
+
+    monkeypatch.setattr(botocore.session.Session, "__init__", init)
+    monkeypatch.setattr(aws.AccountSession, "client", client)
+    result = run()
+    assert all(c["status"] == "ok" for c in result.coverage)
+    assert len(made) == 2  # the caller's session and the members' one
+    signers.pop("", None)  # the caller's first call, before its account id is known (its own credentials)
+    assert len(signers) == 4  # the management account and its three members
+    # every account signs with one set of credentials of its own, none shared with another account
+    assert all(len(ids) == 1 for ids in signers.values())
+    assert len({next(iter(ids)) for ids in signers.values()}) == len(signers)
+
+
+def test_the_collector_runs_less_often_during_a_crawl_and_as_before_after_it(tree, monkeypatch):
+    import gc
+
+    seen = []
+    real = crawl_module._fan_out
+
+    def fan_out(*args, **kwargs):
+        seen.append(gc.get_threshold())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(crawl_module, "_fan_out", fan_out)
+    before = gc.get_threshold()
+    run()
+    assert seen and seen[0][0] == max(crawl_module.GC_THRESHOLD, before[0]) and seen[0][1:] == before[1:]
+    assert gc.get_threshold() == before
+
+
+def test_a_lane_hands_back_what_it_has_no_room_for_and_frees_a_cancelled_slot():
+    """A unit's share of the crawl's threads: past its width a call is handed back unstarted
+    (together() runs it in the waiting thread); a call cancelled before it started frees its slot."""
+    import concurrent.futures as cf
+    import threading
+
+    from archviz.discovery.aws import Lane, together
+
+    gate = threading.Event()
+    with cf.ThreadPoolExecutor(max_workers=1) as pool:
+        blocker = pool.submit(gate.wait)  # the only worker is busy: what the lane submits stays queued
+        lane = Lane(pool, width=1)
+        queued = lane.submit(lambda: "queued")
+        refused = lane.submit(lambda: "refused")
+        assert not refused.running() and refused.cancel()  # handed back: never started
+        assert queued.cancel()  # not started yet: cancelled, and its slot freed
+        again = lane.submit(lambda: "again")
+        assert again.cancel()
+        gate.set()
+        blocker.result()
+        threads = set()
+        assert together(*(lambda i=i: threads.add(threading.current_thread().name) or i for i in range(4)),
+                        pool=Lane(pool, width=1)) == [0, 1, 2, 3]

@@ -37,7 +37,6 @@ import threading
 import weakref
 from typing import Any, Callable, Iterable, Iterator
 
-import boto3
 import botocore.client
 import botocore.configprovider as configprovider
 import botocore.hooks
@@ -221,9 +220,9 @@ AWS_ERRORS = (ClientError, BotoCoreError)
 
 class AccountSession:
     """Read-only clients for one account, built once per (service, region) and shared:
-    creating a client costs CPU, botocore clients are thread-safe, boto3 sessions are not."""
+    creating a client costs CPU, botocore clients are thread-safe, botocore sessions are not."""
 
-    def __init__(self, session: boto3.Session, account_id: str, config: Config, lock: threading.Lock,
+    def __init__(self, session: botocore.session.Session, account_id: str, config: Config, lock: threading.Lock,
                  hooks: Any = None, renewal: Renewal | None = None, pools: "Pools | None" = None,
                  credentials: RefreshableCredentials | None = None):
         self._session = session
@@ -245,7 +244,7 @@ class AccountSession:
         with self._lock:
             client = self._clients.get((service, region))
             if client is None:
-                client = self._session.client(service, region_name=region, config=self._config, **keys)
+                client = self._session.create_client(service, region_name=region, config=self._config, **keys)
                 if self.credentials is not None:
                     # botocore makes a client of explicit keys sign with fixed credentials: this
                     # one signs with the role's, which botocore renews before they expire.
@@ -353,8 +352,10 @@ class AwsSessions:
             caller_core, self._caller_cache = self._core()
             retries = {"mode": "standard", "total_max_attempts": max_attempts} if self.offline else \
                 _retries(caller_core, max_attempts)
-            self._caller_boto = boto3.Session(botocore_session=caller_core, region_name=region)
-            self.region: str | None = self._caller_boto.region_name
+            if region:
+                caller_core.set_config_variable("region", region)
+            self._caller_core = caller_core
+            self.region: str | None = caller_core.get_config_variable("region")
         except ProfileNotFound as exc:
             named = f"--profile {profile}" if profile else f"AWS_PROFILE={os.environ.get('AWS_PROFILE', '')}"
             raise InputError(f"{named}: no such profile in the AWS config and credentials files "
@@ -364,11 +365,11 @@ class AwsSessions:
         self._entry_config = Config(retries=dict(retries), max_pool_connections=max(ENTRY_WIDTH, max_pool_connections),
                                     **common)
         self._caller: AccountSession | None = None
-        self._caller_renewal = None if self.offline else Renewal(self._caller_boto.get_credentials, self._caller_cache)
+        self._caller_renewal = None if self.offline else Renewal(self._caller_core.get_credentials, self._caller_cache)
         self.partition = "aws"
         self.pools = Pools()
         self._members_lock = threading.Lock()
-        self._member_session: boto3.Session | None = None
+        self._member_session: botocore.session.Session | None = None
 
     def widen(self, in_flight: int) -> None:
         """Size the connection pools of the accounts entered from now on to the requests the
@@ -402,11 +403,11 @@ class AwsSessions:
         """The caller's own account, identified with sts:GetCallerIdentity."""
         if self._caller is None:
             try:
-                credentials = None if self.offline else self._caller_boto.get_credentials()
+                credentials = None if self.offline else self._caller_core.get_credentials()
                 if credentials is not None:
                     frozen = credentials.get_frozen_credentials()
                     remember_secrets(frozen.access_key, frozen.secret_key, frozen.token)
-                probe = AccountSession(self._caller_boto, "", self.config, self._lock, self.hooks, self._caller_renewal)
+                probe = AccountSession(self._caller_core, "", self.config, self._lock, self.hooks, self._caller_renewal)
                 ident = probe.client("sts", self.region).get_caller_identity()
             except (BotoCoreError, ValueError) as exc:
                 error = first_contact(exc, self.profile or os.environ.get("AWS_PROFILE"))
@@ -414,7 +415,7 @@ class AwsSessions:
                     raise
                 raise error from None
             self.partition = ident["Arn"].split(":")[1]
-            self._caller = AccountSession(self._caller_boto, ident["Account"], self.config, self._lock, self.hooks,
+            self._caller = AccountSession(self._caller_core, ident["Account"], self.config, self._lock, self.hooks,
                                           self._caller_renewal, self.pools)
         return self._caller
 
@@ -422,7 +423,7 @@ class AwsSessions:
         """The caller's STS client for AssumeRole, with a connection pool as wide as the entries."""
         with self._lock:
             if self._sts is None:
-                self._sts = self._caller_boto.client("sts", region_name=self.region, config=self._entry_config)
+                self._sts = self._caller_core.create_client("sts", region_name=self.region, config=self._entry_config)
                 _prepare(self._sts, self.hooks, self._caller.account_id if self._caller else "", self.region,
                          self._caller_renewal)
         return self._sts
@@ -436,14 +437,14 @@ class AwsSessions:
         if self.duration_seconds:
             extra["DurationSeconds"] = self.duration_seconds
         cache: dict = {}
-        credentials = assumed_role(self._entry_client, self._caller_boto.get_credentials(),
+        credentials = assumed_role(self._entry_client, self._caller_core.get_credentials(),
                                    f"arn:{self.partition}:iam::{account_id}:role/{role_name}", extra, cache,
                                    remember_secrets)
         renewal = None if self.offline else Renewal(lambda: credentials, cache)
         return AccountSession(self._members(), account_id, self.config, self._lock, self.hooks, renewal, self.pools,
                               credentials)
 
-    def _members(self) -> boto3.Session:
+    def _members(self) -> botocore.session.Session:
         """The one session the member accounts' clients are made from: the caller's profile and
         its settings, and no credentials of its own (each client is given its account's role's).
         A botocore session costs about 7 ms of CPU and a thousand objects (its built-in event
@@ -451,7 +452,9 @@ class AwsSessions:
         with self._members_lock:
             if self._member_session is None:
                 core, _ = self._core(members=True)
-                self._member_session = boto3.Session(botocore_session=core, region_name=self.region)
+                if self.region:
+                    core.set_config_variable("region", self.region)
+                self._member_session = core
         return self._member_session
 
 
