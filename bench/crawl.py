@@ -1,25 +1,33 @@
 """Benchmark: archviz's crawl of a large organization against a plain sequential script (a script, not a test).
 
     .venv/bin/python bench/crawl.py [--accounts 100] [--regions 3] [--latency-ms 200] [--throttle 0.3]
-                                    [--runs default,sequential,baseline]
+                                    [--estate sparse|dense|landing] [--runs default,sequential,raw,baseline]
+                                    [--py-spy FILE]
 
 Seeds a synthetic organization into the sandbox (moto behind archviz's PrivateLink layer, over
-real HTTP): ``--accounts`` members in OUs plus the management account; most account-regions
-empty; consumer VPCs with interface endpoints to AWS services and to endpoint services of three
-provider accounts (NLB-backed, consumed across accounts and, through cross-region PrivateLink,
-across regions); a Marketplace listing with purchase agreements; a third party outside the
-organization. Then, in one run, at ``--latency-ms`` per request, it times:
+real HTTP): ``--accounts`` members in OUs plus the management account; consumer VPCs with
+interface endpoints to AWS services and to endpoint services of three provider accounts
+(NLB-backed, consumed across accounts and, through cross-region PrivateLink, across regions); a
+Marketplace listing with purchase agreements; a third party outside the organization. Which
+members consume is the ``--estate``: ``sparse`` (about one in three, most account-regions
+empty), ``dense`` (every member, in two regions of three) or ``landing`` (one in ten, as a
+landing zone of mostly empty accounts). Then, in one run, at ``--latency-ms`` per request, it
+times:
 
-- ``default``: ``archviz discover --org`` with its default settings;
+- ``default``: ``archviz discover --org`` with its default settings, in a process of its own;
 - ``sequential``: the same with ``--concurrency 1``;
+- ``raw``: the same with ``--raw`` (every answer recorded);
 - ``baseline``: ``bench/baseline.py``, a plain sequential boto3 script that lists less;
 - with ``--throttle F``: the default crawl again, with a share F of the PrivateLink calls
-  (EC2, ELB) and of ``AssumeRole`` answered with throttling errors.
+  (EC2, ELB) and of ``AssumeRole`` answered with throttling errors;
+- with ``--py-spy FILE``: the default crawl once more under ``py-spy record --gil``, and a
+  summary of where its GIL-holding samples went.
 
-The sandbox runs in a child process, so the crawler's CPU (this process) and the sandbox's (the
-child) are measured apart. For each run it prints wall time, requests (in total, and per empty
-and non-empty account-region), client CPU, sandbox CPU, the crawler's peak RSS, coverage gaps,
-what it found, and the speed-up over the baseline.
+The sandbox runs in a child process, so the crawler's CPU (the ``archviz discover`` process:
+start-up, crawl, analysis and writing) and the sandbox's (the child) are measured apart. For
+each run it prints wall time, requests (in total, and per empty and non-empty account-region),
+client CPU (in all and per request), sandbox CPU, the crawler's peak RSS, coverage gaps, what it
+found, and the speed-up over the baseline.
 """
 
 from __future__ import annotations
@@ -254,6 +262,14 @@ PROFILE_CATEGORIES = [
 ]
 
 
+# py-spy's --gil keeps a sample when a thread holds the GIL, and takes the thread that last held
+# it for the holder: while every thread waits on the network, the main thread, waiting for the
+# crawl's futures, is sampled in its own frame. Those samples are not CPU.
+WAITING = ("crawl (archviz/discovery/crawl.py", "_fan_out (archviz/discovery/crawl.py",
+           "_scope (archviz/discovery/crawl.py", "discover (archviz/pipeline.py")
+IDLE = "the main thread waiting for the crawl (not CPU: py-spy's last GIL holder)"
+
+
 def summarize_profile(path: Path, top: int = 10) -> None:
     """Where the GIL-holding samples of a py-spy raw profile went, by category (the first of
     :data:`PROFILE_CATEGORIES` on the sample's stack), and the functions most often running."""
@@ -266,6 +282,9 @@ def summarize_profile(path: Path, top: int = 10) -> None:
         total += n
         frames = stack.split(";")[::-1]  # innermost first
         category = "other" if stack else "no Python frame (the interpreter itself)"
+        if frames and frames[0].startswith(WAITING):
+            categories[IDLE] += n  # the main thread's wait: not CPU (see WAITING)
+            continue
         for name, marks in PROFILE_CATEGORIES:
             if any(m in f for f in frames for m in marks):
                 category = name
@@ -273,12 +292,15 @@ def summarize_profile(path: Path, top: int = 10) -> None:
         categories[category] += n
         leaf = frames[0].split(" (")
         leaves[leaf[0] + (" (" + leaf[1].split(":")[0].rsplit("/", 1)[-1] + ")" if len(leaf) > 1 else "")] += n
-    print(f"py-spy record --gil: {total} samples holding the GIL")
+    busy = total - categories[IDLE]
+    print(f"py-spy record --gil: {total} samples, {busy} of them with a thread running Python; share of those:")
     for name, n in categories.most_common():
-        print(f"  {100 * n / total:5.1f} %  {name}")
-    print("  most often running (self):")
+        if name != IDLE:
+            print(f"  {100 * n / busy:5.1f} %  {name}")
+    print(f"  (and {categories[IDLE]} samples of {IDLE})")
+    print("  most often running (self), of the samples with a thread running Python:")
     for frame, n in leaves.most_common(top):
-        print(f"  {100 * n / total:5.1f} %  {frame}")
+        print(f"  {100 * n / busy:5.1f} %  {frame}")
 
 
 def main() -> None:

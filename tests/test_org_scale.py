@@ -220,31 +220,61 @@ def test_a_cycle_in_the_ou_tree_is_walked_once():
 
 
 def test_the_accounts_clients_share_one_connection_pool_per_host_closed_when_the_crawl_ends(tree, monkeypatch):
-    """Connections carry no credentials: every account's client of one endpoint host (and pool
-    width) uses the same pool, and the crawl closes the pools once at its end."""
+    """Connections carry no credentials: every account's client of one endpoint (with the same
+    settings) uses the same HTTP session, and the crawl closes them once at its end."""
     from archviz.discovery import aws
 
     clients, closed = [], []
-    real_share, real_close = aws.Pools.share, aws.Pools.close
+    real_client, real_close = aws.AccountSession.client, aws.Pools.close
 
-    def share(self, client):
-        real_share(self, client)
-        clients.append(client)
+    def client(self, service, region):
+        c = real_client(self, service, region)
+        clients.append((self.account_id, c))
+        return c
 
     def close(self):
         closed.append(len(self))
         real_close(self)
 
-    monkeypatch.setattr(aws.Pools, "share", share)
+    monkeypatch.setattr(aws.AccountSession, "client", client)
     monkeypatch.setattr(aws.Pools, "close", close)
     result = run()
     assert all(c["status"] == "ok" for c in result.coverage)
-    accounts = {a["account_id"] for a in result.accounts}
-    assert len(accounts) == 4 and len(clients) > len(accounts)
-    sessions = {id(c._endpoint.http_session) for c in clients}
-    keys = {(c._endpoint.host, c.meta.config.max_pool_connections) for c in clients}
-    assert len(sessions) == len(keys) < len(clients)  # one pool per host and width, whatever the accounts
-    assert closed and closed[-1] == len(keys)
+    accounts = {account for account, _ in clients if account}
+    assert len(accounts) == 4
+    made = {id(c): c for _, c in clients}.values()
+    sessions = {id(c._endpoint.http_session) for c in made}
+    keys = {(c._endpoint.host, c.meta.config.max_pool_connections) for c in made}
+    assert len(sessions) == len(keys) < len(made)  # one per endpoint and width, whatever the accounts
+    assert closed and closed[-1] == len(sessions) + 1  # and the AssumeRole client's (its own width)
+
+
+def test_archviz_sessions_keep_every_builtin_handler_of_the_services_they_call():
+    """archviz's sessions register botocore's built-in handlers less those of other services: for
+    every event of every operation archviz's services have, the handlers are botocore's own."""
+    import botocore.handlers
+    import botocore.session
+
+    from archviz.discovery import aws
+    from archviz.discovery.permissions import PERMISSIONS
+
+    full = botocore.session.Session().get_component("event_emitter")._emitter
+    ours = aws.AwsSessions(region="us-east-1")._core()[0].get_component("event_emitter")._emitter
+    events = {spec[0].split(".")[0] for spec in botocore.handlers.BUILTIN_HANDLERS}
+    services = {p.service for p in PERMISSIONS}
+    loader = botocore.session.Session().get_component("data_loader")
+    names = set(events)
+    for service in services:
+        model = loader.load_service_model(service, "service-2")
+        service_id = model["metadata"]["serviceId"].replace(" ", "-").lower()
+        assert service_id in aws.SERVICE_IDS
+        for event in events:
+            names.add(f"{event}.{service_id}")
+            names.update(f"{event}.{service_id}.{op}" for op in model["operations"])
+    assert len(aws.SERVICE_IDS) == len(services)
+    for name in sorted(names):
+        assert ours._handlers.prefix_search(name) == full._handlers.prefix_search(name), name
+    assert sum(1 for _ in ours._handlers._root["children"]) < sum(1 for _ in full._handlers._root["children"])
 
 
 def test_member_accounts_share_one_botocore_session_and_sign_with_their_own_role(tree, monkeypatch):

@@ -39,12 +39,16 @@ from typing import Any, Callable, Iterable, Iterator
 
 import botocore.client
 import botocore.configprovider as configprovider
+import botocore.endpoint
+import botocore.handlers
 import botocore.hooks
 import botocore.loaders
 import botocore.session
 from botocore.config import Config
 from botocore.credentials import CredentialResolver, RefreshableCredentials, create_credential_resolver
 from botocore.exceptions import BotoCoreError, ClientError, ProfileNotFound
+from botocore.httpsession import URLLib3Session
+from botocore.utils import EVENT_ALIASES
 from botocore.retries import standard
 
 from archviz import __version__
@@ -104,7 +108,7 @@ _copy_aliaser = botocore.hooks.EventAliaser.__copy__
 def _aliaser_copy(self: botocore.hooks.EventAliaser) -> botocore.hooks.EventAliaser:
     new = _copy_aliaser(self)
     if getattr(self, "archviz_session", False):
-        new.archviz_session = True
+        new.archviz_session, new.archviz_pools = True, getattr(self, "archviz_pools", None)
         new._alias_name_cache = self._alias_name_cache
     return new
 
@@ -223,7 +227,7 @@ class AccountSession:
     creating a client costs CPU, botocore clients are thread-safe, botocore sessions are not."""
 
     def __init__(self, session: botocore.session.Session, account_id: str, config: Config, lock: threading.Lock,
-                 hooks: Any = None, renewal: Renewal | None = None, pools: "Pools | None" = None,
+                 hooks: Any = None, renewal: Renewal | None = None,
                  credentials: RefreshableCredentials | None = None):
         self._session = session
         self.account_id = account_id
@@ -231,7 +235,6 @@ class AccountSession:
         self._lock = lock
         self.hooks = hooks
         self.renewal = renewal
-        self._pools = pools
         self.credentials = credentials  # a member's (assumed role): its clients sign with these
         self._clients: dict[tuple[str, str | None], Any] = {}
 
@@ -250,32 +253,66 @@ class AccountSession:
                     # one signs with the role's, which botocore renews before they expire.
                     client._request_signer._credentials = self.credentials
                 _prepare(client, self.hooks, self.account_id, region, self.renewal)
-                if self._pools is not None:
-                    self._pools.share(client)
                 self._clients[(service, region)] = client
         return client
 
 
-class Pools:
-    """The crawl's HTTP connections: one connection pool per endpoint host (and pool width),
-    shared by every account's client of that host, and closed once when the crawl ends.
+# The services archviz calls (permissions.py's table), as botocore names them in event names.
+SERVICE_IDS = frozenset({"ec2", "elastic-load-balancing-v2", "sts", "organizations", "marketplace-agreement"})
 
-    botocore gives each client its own pool. A crawl makes a client per account, region and
-    service, so each account would open its own connections (a TLS handshake each, on AWS) and
-    leave a pool behind to be torn down; connections carry no credentials (each request is
-    signed on its own), so the accounts' clients of one host share them. A pool keeps at most
-    its width of idle connections: the crawl sizes it to the requests it keeps in flight."""
+
+def _register_builtin_handlers(core: botocore.session.Session) -> None:
+    """botocore's built-in event handlers, as ``Session(include_builtin_handlers=True)``
+    registers them, less those of the services archviz never calls (S3's alone are 37 of 127):
+    each client copies its session's handlers, so fewer of them make every client cheaper.
+    A handler is kept unless its event names another service."""
+    events = core.get_component("event_emitter")
+    for event_name, handler, *where in botocore.handlers.BUILTIN_HANDLERS:
+        parts = event_name.split(".")
+        if len(parts) > 1 and parts[1] != "*" and EVENT_ALIASES.get(parts[1], parts[1]) not in SERVICE_IDS:
+            continue
+        if not where:
+            core.register(event_name, handler)
+        elif where[0] is botocore.handlers.REGISTER_FIRST:
+            events.register_first(event_name, handler)
+        elif where[0] is botocore.handlers.REGISTER_LAST:
+            events.register_last(event_name, handler)
+
+
+class Pools:
+    """The crawl's HTTP connections: one botocore HTTP session (a urllib3 pool manager) per
+    endpoint and settings, shared by every account's client of that endpoint, and closed once
+    when the crawl ends.
+
+    botocore gives each client its own, with its own SSL context and a scan of the environment
+    for proxies. A crawl makes a client per account, region and service, so each account would
+    open its own connections (on AWS, a TLS handshake each) and leave a pool behind to be torn
+    down. Connections carry no credentials (each request is signed on its own), so the clients of
+    one endpoint share them; a pool keeps as many idle connections as the crawl keeps requests
+    in flight (:meth:`AwsSessions.widen`)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._sessions: dict[tuple[str, int], Any] = {}
+        self._sessions: dict[tuple[str, str], Any] = {}
+        self._proxies: dict[str, dict] = {}
 
-    def share(self, client: Any) -> None:
-        endpoint = client._endpoint  # botocore's Endpoint: its host and its http_session (URLLib3Session)
-        key = (endpoint.host, client.meta.config.max_pool_connections)
+    def proxies(self, endpoint_url: str, find: Callable[[], dict]) -> dict:
+        """The proxies for ``endpoint_url`` from the environment, looked up once per endpoint."""
         with self._lock:
-            shared = self._sessions.setdefault(key, endpoint.http_session)
-        endpoint.http_session = shared  # the client's own session has opened nothing yet
+            if endpoint_url not in self._proxies:
+                self._proxies[endpoint_url] = find()
+            return self._proxies[endpoint_url]
+
+    def session_for(self, endpoint_url: str) -> Callable[..., Any]:
+        """What botocore calls to make a client's HTTP session: the one already made for this
+        endpoint with exactly these settings, or a new one."""
+        def make(**settings: Any) -> Any:
+            key = (endpoint_url, repr(sorted(settings.items())))
+            with self._lock:
+                if key not in self._sessions:
+                    self._sessions[key] = URLLib3Session(**settings)
+                return self._sessions[key]
+        return make
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -285,6 +322,25 @@ class Pools:
             sessions, self._sessions = list(self._sessions.values()), {}
         for session in sessions:
             session.close()
+
+
+_create_endpoint = botocore.endpoint.EndpointCreator.create_endpoint
+
+
+def _pooled_endpoint(self: botocore.endpoint.EndpointCreator, service_model: Any, region_name: str | None,
+                     endpoint_url: str, *args: Any, **kwargs: Any) -> Any:
+    """botocore's endpoint for a client; for archviz's sessions, with the crawl's shared HTTP
+    session (:class:`Pools`). botocore passes everything after the URL by name."""
+    pools = getattr(self._event_emitter, "archviz_pools", None)
+    if pools is None or args or "http_session_cls" in kwargs:
+        return _create_endpoint(self, service_model, region_name, endpoint_url, *args, **kwargs)
+    if kwargs.get("proxies") is None:
+        kwargs["proxies"] = pools.proxies(endpoint_url, lambda: self._get_proxies(endpoint_url))
+    return _create_endpoint(self, service_model, region_name, endpoint_url,
+                            http_session_cls=pools.session_for(endpoint_url), **kwargs)
+
+
+botocore.endpoint.EndpointCreator.create_endpoint = _pooled_endpoint
 
 
 def _prepare(client: Any, hooks: Any, account_id: str, region: str | None, renewal: Renewal | None) -> None:
@@ -348,6 +404,7 @@ class AwsSessions:
         # botocore reads AWS_DEFAULT_REGION and the profile's region but not AWS_REGION, which the
         # AWS CLI v2 and the other SDKs honour before both.
         region = region or (None if self.offline else os.environ.get("AWS_REGION")) or None
+        self.pools = Pools()
         try:
             caller_core, self._caller_cache = self._core()
             retries = {"mode": "standard", "total_max_attempts": max_attempts} if self.offline else \
@@ -367,7 +424,6 @@ class AwsSessions:
         self._caller: AccountSession | None = None
         self._caller_renewal = None if self.offline else Renewal(self._caller_core.get_credentials, self._caller_cache)
         self.partition = "aws"
-        self.pools = Pools()
         self._members_lock = threading.Lock()
         self._member_session: botocore.session.Session | None = None
 
@@ -386,16 +442,18 @@ class AwsSessions:
         session, which finds no credentials at all (its clients are given theirs)."""
         cache: dict = {}
         if self.offline:  # nothing from the machine: no profile, config file, AWS_* variable or IMDS
-            core = botocore.session.Session(session_vars=_OFFLINE_VARIABLES)
+            core = botocore.session.Session(session_vars=_OFFLINE_VARIABLES, include_builtin_handlers=False)
+            _register_builtin_handlers(core)
             core.set_credentials("archviz-replay", "archviz-replay")
         else:
-            core = botocore.session.Session(profile=self.profile)
+            core = botocore.session.Session(profile=self.profile, include_builtin_handlers=False)
+            _register_builtin_handlers(core)
             core.get_scoped_config()  # an unknown profile fails here, not on the first call
             core.register_component("credential_provider",
                                     CredentialResolver([]) if members else create_credential_resolver(core, cache=cache))
         core.register_component("data_loader", self.loader)
         events = core.get_component("event_emitter")
-        events.archviz_session = True  # see _sharing and _aliaser_copy
+        events.archviz_session, events.archviz_pools = True, self.pools  # see _sharing, _aliaser_copy, Pools
         events._alias_name_cache = _ALIASED
         return core, cache
 
@@ -416,7 +474,7 @@ class AwsSessions:
                 raise error from None
             self.partition = ident["Arn"].split(":")[1]
             self._caller = AccountSession(self._caller_core, ident["Account"], self.config, self._lock, self.hooks,
-                                          self._caller_renewal, self.pools)
+                                          self._caller_renewal)
         return self._caller
 
     def _entry_client(self) -> Any:
@@ -441,8 +499,7 @@ class AwsSessions:
                                    f"arn:{self.partition}:iam::{account_id}:role/{role_name}", extra, cache,
                                    remember_secrets)
         renewal = None if self.offline else Renewal(lambda: credentials, cache)
-        return AccountSession(self._members(), account_id, self.config, self._lock, self.hooks, renewal, self.pools,
-                              credentials)
+        return AccountSession(self._members(), account_id, self.config, self._lock, self.hooks, renewal, credentials)
 
     def _members(self) -> botocore.session.Session:
         """The one session the member accounts' clients are made from: the caller's profile and
