@@ -376,3 +376,30 @@ def test_https_profile_with_ca_bundle_and_credential_process(tls_server, tmp_pat
                               ca_bundle=tls_server.ca_bundle, credential_process=credential_process(count))
     assert session.create_client("sts").get_caller_identity()["Account"] == "123456789012"
     assert len(runs(count)) == 1
+
+
+def test_an_access_key_names_its_account_without_a_search_of_every_account(org, sandbox, monkeypatch):
+    """moto searches every account's IAM backend for each request's access key; the sandbox
+    remembers what it found (AWS's cost does not grow with the organization), and what it
+    remembered stops counting once the key is gone (a reset)."""
+    import moto.iam.models
+    from moto.core import DEFAULT_ACCOUNT_ID
+
+    account = "111122223333"
+    sts = org.client("sts", account)
+    assert sts.get_caller_identity()["Account"] == account
+    key = sts._request_signer._credentials.access_key
+    lookup = moto.iam.models.get_account_id_from
+    assert getattr(lookup, "_archviz_wrapped", False)
+    searched = []
+    real_items = type(moto.iam.models.iam_backends).items
+
+    def items(self):
+        searched.append(1)
+        return real_items(self)
+
+    monkeypatch.setattr(type(moto.iam.models.iam_backends), "items", items)
+    assert lookup(key) == account and not searched  # remembered: no search
+    assert lookup(sandbox.credentials[0]) == DEFAULT_ACCOUNT_ID and not searched  # the sandbox's own key
+    sandbox.reset()
+    assert lookup(key) == DEFAULT_ACCOUNT_ID and searched  # gone: searched again, as moto does

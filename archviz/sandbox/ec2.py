@@ -252,6 +252,37 @@ _installed = False
 _install_lock = threading.Lock()
 
 
+def _remembering_accounts(original: Callable[[str], str]) -> Callable[[str], str]:
+    """moto finds which account an access key belongs to by looking through every account's IAM
+    backend in every partition, on every request: a thousand accounts make each request cost
+    milliseconds more than with ten, which AWS does not. This remembers what it found, checking
+    on each use that the key is still that account's (after a reset it may not be). The
+    sandbox's own key is the management account's, never an IAM key."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.iam.models import iam_backends
+    from moto.utilities.utils import PARTITION_NAMES
+
+    from archviz.sandbox.server import SANDBOX_ACCESS_KEY
+
+    found: dict[str, tuple[str, str]] = {}  # access key -> (account, partition)
+
+    def get_account_id_from(access_key: str) -> str:
+        if access_key == SANDBOX_ACCESS_KEY:
+            return DEFAULT_ACCOUNT_ID
+        where = found.get(access_key)
+        if where is not None and where[0] in iam_backends and access_key in iam_backends[where[0]][where[1]].access_keys:
+            return where[0]
+        for account, per_partition in list(iam_backends.items()):  # moto's own search (original)
+            for partition in PARTITION_NAMES:
+                if access_key in per_partition[partition].access_keys:
+                    found[access_key] = (account, partition)
+                    return account
+        return original(access_key)
+
+    get_account_id_from._archviz_wrapped = True  # type: ignore[attr-defined]
+    return get_account_id_from
+
+
 def install() -> None:
     """Patch moto once; safe to call again."""
     global _installed
@@ -270,5 +301,9 @@ def install() -> None:
             EC2Response.create_vpc_endpoint = _wrap_create_vpc_endpoint(EC2Response.create_vpc_endpoint)
         if not getattr(VPCServiceConfiguration.__init__, "_archviz_wrapped", False):
             VPCServiceConfiguration.__init__ = _wrap_service_configuration_init(VPCServiceConfiguration.__init__)
+        import moto.iam.models
+
+        if not getattr(moto.iam.models.get_account_id_from, "_archviz_wrapped", False):
+            moto.iam.models.get_account_id_from = _remembering_accounts(moto.iam.models.get_account_id_from)
         _installed = True
 
