@@ -16,6 +16,12 @@
   serialized every account's AssumeRole.)
 - Every session shares one botocore loader, so the service models (the EC2 model alone is
   megabytes of JSON) are parsed once per crawl instead of once per account.
+- A crawl's CPU goes into the lifecycle of sessions, clients and connections, not into
+  PrivateLink: the member accounts' clients come from one botocore session (each signing with
+  its own account's assumed-role credentials), archviz's sessions carry botocore's built-in event
+  handlers only for the services archviz calls, and every account's client of one endpoint
+  shares one HTTP session (:class:`Pools`), closed once when the crawl ends. A unit's
+  independent calls run on the crawl's threads, within the unit's :class:`Lane`.
 - Endpoints are never hard-coded: botocore's own configuration (``AWS_ENDPOINT_URL``,
   profiles) decides where requests go. The region is resolved as the AWS CLI v2 does it.
 - One session recipe for every account: an assumed role's session is built on the caller's
