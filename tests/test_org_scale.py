@@ -352,3 +352,24 @@ def test_a_lane_hands_back_what_it_has_no_room_for_and_frees_a_cancelled_slot():
         threads = set()
         assert together(*(lambda i=i: threads.add(threading.current_thread().name) or i for i in range(4)),
                         pool=Lane(pool, width=1)) == [0, 1, 2, 3]
+
+
+def test_a_unit_ends_only_once_the_calls_its_lane_started_have_ended():
+    """As a unit's own pool's shutdown did: a unit that stops midway (an error in one step)
+    does not end while another of its steps is still running on the crawl's threads."""
+    import concurrent.futures as cf
+    import threading
+
+    from archviz.discovery.aws import Lane
+
+    go, ended = threading.Event(), []
+    with cf.ThreadPoolExecutor(max_workers=2) as pool:
+        lane = Lane(pool, width=2)
+        lane.submit(lambda: (go.wait(10), ended.append(True)))
+        waiter = threading.Thread(target=lane.wait)
+        waiter.start()
+        waiter.join(0.3)
+        assert waiter.is_alive() and not ended
+        go.set()
+        waiter.join(10)
+        assert not waiter.is_alive() and ended == [True]

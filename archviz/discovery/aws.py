@@ -105,7 +105,7 @@ for _name in _ORIGINAL:
 
 # botocore renames some event names (its table of aliases) on every emit and register, through a
 # cache that each client's copy of the session's events starts empty: a crawl's clients would
-# work the same names out again, about a tenth of the crawl's CPU. The names depend on the event
+# work the same names out again, client after client. The names depend on the event
 # name alone (archviz's sessions keep botocore's table), so archviz's sessions share one cache.
 _ALIASED: dict[str, str] = {}
 _copy_aliaser = botocore.hooks.EventAliaser.__copy__
@@ -557,6 +557,7 @@ class Lane:
     def __init__(self, pool: Any, width: int):
         self._pool = pool
         self._slots = threading.BoundedSemaphore(width)
+        self._started: list[cf.Future] = []
 
     def submit(self, fn: Callable[[], Any]) -> cf.Future:
         if not self._slots.acquire(blocking=False):
@@ -575,7 +576,13 @@ class Lane:
             raise
         # cancelled before a worker started it (together() then runs it itself): its slot is free
         future.add_done_callback(lambda f: self._slots.release() if f.cancelled() else None)
+        self._started.append(future)
         return future
+
+    def wait(self) -> None:
+        """Until every call it handed to the pool has ended (as a unit's own pool's shutdown
+        waited): a unit that failed midway ends only once its calls still running have."""
+        cf.wait(self._started)
 
 
 def chunks(values: Iterable[str], size: int) -> Iterator[list[str]]:

@@ -139,7 +139,9 @@ def collect_unit(kind: str, stages: tuple[tuple[Collector, ...], ...], session: 
             workers = stack.enter_context(cf.ThreadPoolExecutor(max_workers=UNIT_WIDTH - 1,
                                                                 thread_name_prefix="archviz-unit"))
         notes = stack.enter_context(context.unit((kind, session.account_id, region), session.hooks))
-        unit = Unit(session.account_id, region, kind, Lane(workers, UNIT_WIDTH - 1))
+        lane = Lane(workers, UNIT_WIDTH - 1)
+        stack.callback(lane.wait)  # first on the way out: the unit's calls end before the unit does
+        unit = Unit(session.account_id, region, kind, lane)
         try:
             for stage in stages:
                 unit.together(*(lambda collect=collect: collect(unit, session, region) for collect in stage))
