@@ -52,7 +52,7 @@ REGIONS = ["us-east-1", "eu-west-1", "us-west-2", "eu-central-1"]
 ROLE = "OrganizationAccountAccessRole"
 OUS = {"shared": 3, "workloads/prod": 0.4, "workloads/dev": 0.3, "sandbox": 1.0}  # count, or share of the rest
 # Which members consume (the three providers aside): one in ``every`` by account id, in the home
-# region (one in four of those in a second region too); ``dense``: every member, in two regions.
+# region (one in four of those in a second region too); ``dense``: every member, in two regions of three.
 ESTATES = {
     "sparse": {"every": 3, "about": "about one member in three consumes, most account-regions are empty"},
     "dense": {"every": 1, "about": "every member consumes in two regions of three: two thirds of the "
@@ -114,7 +114,7 @@ def _seed(url: str, creds: tuple[str, str], accounts: int, regions: list[str], e
                   principals=["*"])
     STATE.marketplace_services.add(s.m.services["market"])
     rest = members[OUS["shared"]:]
-    consumers = rest if estate == "dense" else [a for a in rest if int(a) % ESTATES[estate]["every"] == 0]
+    consumers = [a for a in rest if int(a) % ESTATES[estate]["every"] == 0]
     for n, account in enumerate(consumers):
         acct = s.account(account)
         if estate == "dense":  # two regions of three: home, and one of the others in turn
@@ -163,7 +163,7 @@ def _serve(conn, accounts: int, regions: list[str], estate: str) -> None:
             if command == "freeze":
                 gc.collect()
                 gc.freeze()
-                conn.send(len(gc.get_objects()))
+                conn.send(True)
             if command == "set":  # latency, throttle
                 STATE.latency, STATE.throttle = args
                 STATE.calls.clear()
@@ -229,16 +229,13 @@ def archviz_run(regions: list[str], concurrency: int | None, raw: bool = False, 
             if raw:
                 cmd += ["--raw", f"{tmp}/raw"]
             if profile is not None:
-                cmd = [shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy")), "record", "--gil", "--rate", "200", "--format", "raw",
-                       "--output", str(profile), "--"] + cmd
+                py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+                cmd = [py_spy, "record", "--gil", "--rate", "200", "--format", "raw", "--output", str(profile), "--"] + cmd
             with open(f"{tmp}/stderr", "wb") as err:
                 proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
                 _, status, usage = os.wait4(proc.pid, 0)
             if os.waitstatus_to_exitcode(status) != 0:
                 sys.exit(f"archviz discover failed: {Path(tmp, 'stderr').read_text()[-2000:]}")
-            for line in Path(tmp, "stderr").read_text().splitlines():
-                if line.startswith("GCSTAT"):
-                    print(line)
             doc = json.loads(Path(tmp, "out", "snapshot.json").read_text())
         return {"gaps": sum(1 for c in doc["coverage"] if c["status"] != "ok"),
                 "endpoints": {e["endpoint_id"]: e["service_name"] for e in doc["endpoints"]},
@@ -345,7 +342,8 @@ def main() -> None:
     for key in ("AWS_PROFILE",):
         os.environ.pop(key, None)
     print(f"seeded {seeded['accounts']} accounts x {len(regions)} regions ({len(seeded['busy'])} non-empty "
-          f"account-regions, {seeded['endpoints']} endpoints; {args.estate}) in {time.perf_counter() - seed_start:.0f} s; "
+          f"account-regions, {seeded['endpoints']} endpoints; {args.estate}) "
+          f"in {time.perf_counter() - seed_start:.0f} s; "
           f"{args.latency_ms:.0f} ms per request; {os.cpu_count()} cores, Python {platform.python_version()}")
 
     runs = {"default": lambda: archviz_run(regions, None), "sequential": lambda: archviz_run(regions, 1),
@@ -381,7 +379,8 @@ def main() -> None:
         same = "-" if not baseline else "yes" if (r["endpoints"], r["provider_connections"]) == (
             baseline["endpoints"], baseline["provider_connections"]) else "NO"
         print(f"| {r['name']} | {r['wall']:.1f} | {r['requests']}{throttled} | {r['per_empty']:.1f} | "
-              f"{r['per_busy']:.1f} | {r['cpu']:.1f} | {1000 * r['cpu'] / max(r['requests'], 1):.1f} | {r['sandbox_cpu']:.1f} | {r['peak']:.0f} | {gaps} | "
+              f"{r['per_busy']:.1f} | {r['cpu']:.1f} | {1000 * r['cpu'] / max(r['requests'], 1):.1f} | "
+              f"{r['sandbox_cpu']:.1f} | {r['peak']:.0f} | {gaps} | "
               f"{len(r['endpoints'])} | {len(r['provider_connections'])} | {same} | {speed} |")
     default = next((r for r in results if r["name"] == "default"), None)
     throttled = next((r for r in results if "throttled" in r["name"]), None)
