@@ -7,6 +7,8 @@ carries its own, and the README's table lists them."""
 
 from __future__ import annotations
 
+import atexit
+import gc
 import os
 import re
 import sys
@@ -649,6 +651,15 @@ def sandbox(port):
             click.echo("archviz sandbox: stopped", err=True)
 
 
+# A command's process ends when the command does. Python's cyclic collector runs less often in it
+# (as during a crawl: discovery.crawl.fewer_collections), and what is still alive at exit is not
+# walked once more on the way out (a crawl recorded with --raw holds every answer: that last full
+# collection cost about 0.35 s of a 4 s process); the operating system takes the memory back.
+PROCESS_GC_THRESHOLD = 10_000
+
+
 def main(argv: list[str] | None = None) -> None:
     """The console script: the group maps errors to exit codes; click handles usage errors."""
+    gc.set_threshold(max(PROCESS_GC_THRESHOLD, gc.get_threshold()[0]), *gc.get_threshold()[1:])
+    atexit.register(gc.freeze)
     cli.main(args=argv, prog_name="archviz")

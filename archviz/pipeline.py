@@ -117,16 +117,17 @@ def discover_snapshot(out: Path, source: CrawlRequest | Path, settings: dict, ra
     analyze with ``settings``, and write OUT/snapshot.json atomically. A crawl with ``raw_dir``
     keeps every answer there, and ``recorded(answers, raw_dir)`` is told once that folder is
     written (before the snapshot is). A replay takes ``concurrency``; a request has its own."""
-    from archviz.discovery.crawl import CrawlRequest
+    from archviz.discovery.crawl import CrawlRequest, fewer_collections
     from archviz.discovery.raw import apart
 
-    if isinstance(source, CrawlRequest):
-        doc = _crawl(source, out, raw_dir, progress, recorded, resume, resuming)
-    else:
-        apart(source, out, "--replay")
-        doc = replay(source, progress, concurrency)
-    model.apply(doc, **settings)
-    return Saved(doc, snapshot.save(doc, out))
+    with fewer_collections():  # the crawl's objects stay alive through the analysis and the writing
+        if isinstance(source, CrawlRequest):
+            doc = _crawl(source, out, raw_dir, progress, recorded, resume, resuming)
+        else:
+            apart(source, out, "--replay")
+            doc = replay(source, progress, concurrency)
+        model.apply(doc, **settings)
+        return Saved(doc, snapshot.save(doc, out))
 
 
 def _crawl(request: CrawlRequest, out: Path, raw_dir: Path | None, progress: OnProgress | None,
@@ -169,16 +170,18 @@ def evidence_from_crawl(request: CrawlRequest, out: Path, settings: dict, key: A
     write the pack ``out`` (its manifest signed with ``key``, an Ed25519 private key, if given).
     ``analyzed(doc)`` is called with the analyzed snapshot before the pack is built: what it
     raises (``--strict``) ends the run with no pack written."""
+    from archviz.discovery.crawl import fewer_collections
     from archviz.discovery.raw import Recorder
     from archviz.evidence import pack
 
-    recorder = Recorder()
-    doc = discover(request, progress, recorder)
-    model.apply(doc, **settings)
-    raw_files = recorder.files(request.record())
-    if analyzed is not None:
-        analyzed(doc)
-    return _write_pack(out, doc, raw_files, key, pack.RAW)
+    with fewer_collections():
+        recorder = Recorder()
+        doc = discover(request, progress, recorder)
+        model.apply(doc, **settings)
+        raw_files = recorder.files(request.record())
+        if analyzed is not None:
+            analyzed(doc)
+        return _write_pack(out, doc, raw_files, key, pack.RAW)
 
 
 def evidence_from_snapshot(snapshot_path: Path, raw_dir: Path, out: Path, key: Any = None) -> Evidence:

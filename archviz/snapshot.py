@@ -59,16 +59,25 @@ def normalize(doc: dict) -> dict:
     return doc
 
 
+CHUNK = 64 * 1024  # characters per piece of a snapshot's text
+
+
 def chunks(doc: dict) -> Iterator[bytes]:
     """The deterministic JSON of ``doc`` piece by piece, so a large snapshot is written or hashed
     without holding its whole text in memory. ``NaN`` and ``Infinity`` are not JSON: refused."""
     encoder = json.JSONEncoder(indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False)
+    pieces: list[str] = []
+    size = 0
     try:
-        for piece in encoder.iterencode(doc):
-            yield piece.encode("utf-8")
+        for piece in encoder.iterencode(doc):  # hundreds of thousands of small pieces: in 64 KiB chunks
+            pieces.append(piece)
+            size += len(piece)
+            if size >= CHUNK:
+                yield "".join(pieces).encode("utf-8")
+                pieces, size = [], 0
     except ValueError as exc:
         raise ArchvizError(f"cannot write a snapshot holding a value JSON cannot represent ({exc})")
-    yield b"\n"
+    yield ("".join(pieces) + "\n").encode("utf-8")
 
 
 def dumps(doc: dict) -> bytes:

@@ -1,7 +1,7 @@
 """Benchmark: archviz's crawl of a large organization against a plain sequential script (a script, not a test).
 
     .venv/bin/python bench/crawl.py [--accounts 100] [--regions 3] [--latency-ms 200] [--throttle 0.3]
-                                    [--estate sparse|dense|landing] [--runs default,sequential,raw,baseline]
+                                    [--estate sparse|dense|landing] [--runs default,sequential,raw,raw-memory,baseline]
                                     [--py-spy FILE]
 
 Seeds a synthetic organization into the sandbox (moto behind archviz's PrivateLink layer, over
@@ -17,6 +17,8 @@ times:
 - ``default``: ``archviz discover --org`` with its default settings, in a process of its own;
 - ``sequential``: the same with ``--concurrency 1``;
 - ``raw``: the same with ``--raw`` (every answer recorded);
+- ``raw-memory``: ``raw`` with the snapshot and the raw folder written in ``/dev/shm`` (memory),
+  so that the cost of recording is told apart from the disk's cost of creating files;
 - ``baseline``: ``bench/baseline.py``, a plain sequential boto3 script that lists less;
 - with ``--throttle F``: the default crawl again, with a share F of the PrivateLink calls
   (EC2, ELB) and of ``AssumeRole`` answered with throttling errors;
@@ -193,6 +195,21 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+MEMORY = Path("/dev/shm")  # a memory file system (Linux)
+
+
+def file_cost(folder: Path, n: int = 1000) -> float:
+    """CPU seconds (user and system) to create one empty file in ``folder``: a raw folder is a
+    file per account, region and operation, and on some disks each new file costs the kernel
+    about a millisecond."""
+    with tempfile.TemporaryDirectory(prefix="archviz-bench-", dir=folder) as tmp:
+        before = os.times()
+        for i in range(n):
+            Path(tmp, f"{i}.json").touch()
+        after = os.times()
+    return (after.user - before.user + after.system - before.system) / n
+
+
 def measure(name: str, run, conn, seeded: dict, latency: float, throttle: float = 0.0) -> dict:
     conn.send(("set", latency, throttle))
     sandbox_cpu0 = conn.recv()
@@ -216,12 +233,15 @@ def measure(name: str, run, conn, seeded: dict, latency: float, throttle: float 
             "per_empty": sum(empty) / max(len(empty), 1), "per_busy": sum(busy) / max(len(busy), 1), **found}
 
 
-def archviz_run(regions: list[str], concurrency: int | None, raw: bool = False, profile: Path | None = None):
+def archviz_run(regions: list[str], concurrency: int | None, raw: bool = False, profile: Path | None = None,
+                work: Path | None = None):
     """``archviz discover --org`` in a process of its own, as a user runs it: its CPU (start-up,
     imports, crawl, analysis, writing snapshot.json) and peak memory are that process's alone.
-    ``profile``: under ``py-spy record --gil`` (the GIL-holding samples, in py-spy's raw format)."""
+    ``profile``: under ``py-spy record --gil`` (the GIL-holding samples, in py-spy's raw format).
+    ``work``: the folder its snapshot (and raw folder) are written in (default: the system's
+    temporary folder)."""
     def run() -> dict:
-        with tempfile.TemporaryDirectory(prefix="archviz-bench-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="archviz-bench-", dir=work) as tmp:
             cmd = [sys.executable, "-m", "archviz", "discover", "--org", "--role-name", ROLE,
                    "--regions", ",".join(regions), "--out", f"{tmp}/out"]
             if concurrency:
@@ -321,12 +341,15 @@ def main() -> None:
     parser.add_argument("--estate", choices=ESTATES, default="sparse",
                         help="; ".join(f"{k}: {v['about']}" for k, v in ESTATES.items()))
     parser.add_argument("--runs", default="default,sequential,baseline",
-                        help="comma-separated: default, sequential, raw (the default run with --raw), baseline")
+                        help="comma-separated: default, sequential, raw (the default run with --raw), raw-memory (--raw "
+                             "writing in /dev/shm), baseline")
     parser.add_argument("--py-spy", dest="py_spy", type=Path, metavar="FILE",
                         help="one more default run under py-spy record --gil (pip install py-spy): raw samples to "
                              "FILE, and a summary printed")
     args = parser.parse_args()
     regions = REGIONS[: args.regions]
+    if "raw-memory" in args.runs.split(",") and not MEMORY.is_dir():
+        sys.exit(f"--runs raw-memory writes in {MEMORY}, which this machine does not have")
     latency = args.latency_ms / 1000
 
     ctx = mp.get_context("spawn")
@@ -341,6 +364,9 @@ def main() -> None:
     os.environ.update(env)
     for key in ("AWS_PROFILE",):
         os.environ.pop(key, None)
+    print(f"creating a file costs {1000 * file_cost(Path(tempfile.gettempdir())):.2f} ms of CPU in "
+          f"{tempfile.gettempdir()}" + (f", {1000 * file_cost(MEMORY):.2f} ms in {MEMORY}" if MEMORY.is_dir() else "")
+          + " (1,000 empty files, measured in this process)")
     print(f"seeded {seeded['accounts']} accounts x {len(regions)} regions ({len(seeded['busy'])} non-empty "
           f"account-regions, {seeded['endpoints']} endpoints; {args.estate}) "
           f"in {time.perf_counter() - seed_start:.0f} s; "
@@ -348,6 +374,7 @@ def main() -> None:
 
     runs = {"default": lambda: archviz_run(regions, None), "sequential": lambda: archviz_run(regions, 1),
             "raw": lambda: archviz_run(regions, None, raw=True),
+            "raw-memory": lambda: archviz_run(regions, None, raw=True, work=MEMORY),
             "baseline": lambda: baseline_run(regions)}
     # moto builds each account-region's backend (default VPC, subnets...) on its first request:
     # one unmeasured crawl first, so no measured run pays for that.

@@ -329,6 +329,44 @@ def test_the_collector_runs_less_often_during_a_crawl_and_as_before_after_it(tre
     assert gc.get_threshold() == before
 
 
+def test_the_analysis_and_the_writing_stay_under_the_crawl_s_collector_setting(sandbox, tmp_path, monkeypatch):
+    """A recorded crawl's answers stay alive until the snapshot is written: the analysis runs with
+    the collector as seldom as during the crawl, and the setting is restored after."""
+    import gc
+
+    from archviz import model
+    from archviz.pipeline import discover_snapshot
+
+    seen, real = [], model.apply
+
+    def apply(*args, **kwargs):
+        seen.append(gc.get_threshold())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(model, "apply", apply)
+    before = gc.get_threshold()
+    discover_snapshot(tmp_path / "out", CrawlRequest(), {}, raw_dir=tmp_path / "raw")
+    assert seen == [(max(crawl_module.GC_THRESHOLD, before[0]), *before[1:])]
+    assert gc.get_threshold() == before and (tmp_path / "raw" / "crawl.json").is_file()
+
+
+def test_the_command_s_process_collects_seldom_and_skips_the_last_collection_at_exit():
+    """``archviz``'s process: the collector's young threshold raised for the whole command, and
+    the objects alive at exit frozen (not walked by the interpreter's last collection)."""
+    import subprocess
+    import sys
+
+    code = ("import atexit, gc\n"
+            "atexit.register(lambda: print('frozen at exit:', gc.get_freeze_count() > 0))\n"
+            "from archviz.cli import main\n"
+            "try:\n    main(['--version'])\nexcept SystemExit:\n    pass\n"
+            "print('threshold:', gc.get_threshold()[0])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
+    from archviz.cli import PROCESS_GC_THRESHOLD
+
+    assert f"threshold: {PROCESS_GC_THRESHOLD}" in out and "frozen at exit: True" in out, out
+
+
 def test_a_lane_hands_back_what_it_has_no_room_for_and_frees_a_cancelled_slot():
     """A unit's share of the crawl's threads: past its width a call is handed back unstarted
     (together() runs it in the waiting thread); a call cancelled before it started frees its slot."""

@@ -24,7 +24,7 @@ from typing import Any
 
 from archviz import __version__
 from archviz.discovery.aws import holds_secret
-from archviz.discovery.raw.common import CRAWL_FILE, FORMAT, dumps
+from archviz.discovery.raw.common import CRAWL_FILE, FORMAT
 from archviz.errors import ArchvizError, ReplayError
 from archviz.files import TEMP_MARK, default_mode
 
@@ -76,7 +76,9 @@ class Journal:
         self._write(self.path / "units" / f"{self._written:06d}.json", entry)
 
     def _write(self, path: Path, value: dict) -> None:
-        data = dumps(value)
+        # Compact: Python's JSON encoder is its fast one only without indentation, and a crawl's
+        # progress holds every answer of the crawl (read back by archviz alone, on --resume).
+        data = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         if holds_secret(data):
             raise ArchvizError(f"archviz bug: a credential would have been written to {path}; nothing was written "
                                f"(please report this)")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import botocore.loaders
+import botocore
 
 from archviz import __version__
 from archviz.discovery import context as unit_context
@@ -249,9 +249,12 @@ class Recorder:
             staging = Path(_mkdtemp(parent, folder.name))
             new = staging / "raw"
             new.mkdir()  # not the staging folder itself: mkdtemp makes it 0700
+            made = {new}
             for rel, data in files.items():
                 target = new / rel
-                target.parent.mkdir(parents=True, exist_ok=True)
+                if target.parent not in made:  # each folder made once (a raw folder has hundreds of files)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    made.add(target.parent)
                 target.write_bytes(data)
             if folder.exists():
                 old = Path(_mkdtemp(parent, folder.name + ".old"))
@@ -295,6 +298,7 @@ class Recorder:
 
 
 _VALIDATOR = ParamValidator()
+_TOKEN_LOCK = threading.Lock()
 
 
 def _asked(request: Any) -> str:
@@ -315,19 +319,21 @@ def _mkdtemp(parent: Path, name: str) -> str:
 
 def _page_tokens(client: Any) -> dict[str, tuple[str, str]]:
     """Per operation with a paginator: (the parameter that asks for a page, the answer's field
-    that names the next one), from botocore's pagination model."""
+    that names the next one), from botocore's pagination model, read once per service through the
+    client's own loader (the crawl's, which has every model it loaded cached; a new loader would
+    scan botocore's data folder of every service again)."""
     model = client.meta.service_model
     key = (model.service_name, model.api_version)
-    if key not in _TOKEN_CACHE:
-        try:
-            config = botocore.loaders.create_loader().load_service_model(model.service_name, "paginators-1",
-                                                                         model.api_version)
-        except Exception:  # noqa: BLE001 - a service without paginators
-            config = {"pagination": {}}
-        tokens = {}
-        for operation, page in config.get("pagination", {}).items():
-            ins, outs = page.get("input_token"), page.get("output_token")
-            if isinstance(ins, str) and isinstance(outs, str):
-                tokens[operation] = (ins, outs)
-        _TOKEN_CACHE[key] = tokens
-    return _TOKEN_CACHE[key]
+    with _TOKEN_LOCK:
+        if key not in _TOKEN_CACHE:
+            try:
+                config = client._loader.load_service_model(model.service_name, "paginators-1", model.api_version)
+            except Exception:  # noqa: BLE001 - a service without paginators
+                config = {"pagination": {}}
+            tokens = {}
+            for operation, page in config.get("pagination", {}).items():
+                ins, outs = page.get("input_token"), page.get("output_token")
+                if isinstance(ins, str) and isinstance(outs, str):
+                    tokens[operation] = (ins, outs)
+            _TOKEN_CACHE[key] = tokens
+        return _TOKEN_CACHE[key]
