@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/crawl.py [--accounts 100] [--regions 3] [--latency-ms 200] [--throttle 0.3]
                                     [--estate sparse|dense|landing] [--runs default,sequential,raw,raw-memory,baseline]
-                                    [--py-spy FILE]
+                                    [--repeat N] [--py-spy FILE]
 
 Seeds a synthetic organization into the sandbox (moto behind archviz's PrivateLink layer, over
 real HTTP): ``--accounts`` members in OUs plus the management account; consumer VPCs with
@@ -41,6 +41,7 @@ import os
 import platform
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -210,6 +211,17 @@ def file_cost(folder: Path, n: int = 1000) -> float:
     return (after.user - before.user + after.system - before.system) / n
 
 
+def median_run(runs: list[dict]) -> dict:
+    """The run of median client CPU among repeats of one run (its other figures with it), and the
+    spread of client CPU and wall time over the repeats."""
+    ordered = sorted(runs, key=lambda r: r["cpu"])
+    middle = dict(ordered[(len(ordered) - 1) // 2])
+    middle["spread"] = (min(r["cpu"] for r in runs), max(r["cpu"] for r in runs),
+                        min(r["wall"] for r in runs), max(r["wall"] for r in runs), len(runs))
+    middle["medians"] = (statistics.median(r["cpu"] for r in runs), statistics.median(r["wall"] for r in runs))
+    return middle
+
+
 def measure(name: str, run, conn, seeded: dict, latency: float, throttle: float = 0.0) -> dict:
     conn.send(("set", latency, throttle))
     sandbox_cpu0 = conn.recv()
@@ -343,6 +355,9 @@ def main() -> None:
     parser.add_argument("--runs", default="default,sequential,baseline",
                         help="comma-separated: default, sequential, raw (the default run with --raw), raw-memory (--raw "
                              "writing in /dev/shm), baseline")
+    parser.add_argument("--repeat", type=int, default=1, metavar="N",
+                        help="each run (the baseline aside) N times, interleaved; the table shows the repeat of "
+                             "median client CPU and the spread over all of them")
     parser.add_argument("--py-spy", dest="py_spy", type=Path, metavar="FILE",
                         help="one more default run under py-spy record --gil (pip install py-spy): raw samples to "
                              "FILE, and a summary printed")
@@ -381,13 +396,25 @@ def main() -> None:
     measure("warm-up", runs["default"](), conn, seeded, 0.0)
     conn.send(("freeze",))
     conn.recv()
-    results = [measure(name, runs[name](), conn, seeded, latency) for name in args.runs.split(",")]
+    names = args.runs.split(",")
+    measured: dict[str, list[dict]] = {name: [] for name in names}
+    # Interleaved, so that the machine's drift falls on every run alike; the baseline (which runs in
+    # this process) once, after every archviz run: a process started after this one has grown
+    # would report this process's peak as its own (Linux counts the peak before exec in the child's).
+    for i in range(args.repeat):
+        for name in names:
+            if name != "baseline":
+                measured[name].append(measure(name, runs[name](), conn, seeded, latency))
+    throttled = None
+    if args.throttle:
+        throttled = measure(f"default, {args.throttle:.0%} throttled", runs["default"](), conn, seeded, latency,
+                            args.throttle)
     if args.py_spy:
         measure("profiled", archviz_run(regions, None, profile=args.py_spy), conn, seeded, latency)
         summarize_profile(args.py_spy)
-    if args.throttle:
-        results.append(measure(f"default, {args.throttle:.0%} throttled", runs["default"](), conn, seeded, latency,
-                               args.throttle))
+    if "baseline" in names:
+        measured["baseline"].append(measure("baseline", runs["baseline"](), conn, seeded, latency))
+    results = [median_run(measured[name]) for name in names] + ([throttled] if throttled else [])
     conn.send(("stop",))
     child.join(10)
 
@@ -409,6 +436,17 @@ def main() -> None:
               f"{r['per_busy']:.1f} | {r['cpu']:.1f} | {1000 * r['cpu'] / max(r['requests'], 1):.1f} | "
               f"{r['sandbox_cpu']:.1f} | {r['peak']:.0f} | {gaps} | "
               f"{len(r['endpoints'])} | {len(r['provider_connections'])} | {same} | {speed} |")
+    if args.repeat > 1:
+        print(f"over {args.repeat} interleaved repeats (the baseline once): client CPU s and wall s, lowest to highest")
+        for r in (r for r in results if "spread" in r):
+            lo, hi, wlo, whi, n = r["spread"]
+            print(f"  {r['name']}: client CPU {lo:.1f} to {hi:.1f} s, wall {wlo:.1f} to {whi:.1f} s ({n} runs)")
+        default = next((r for r in results if r["name"] == "default"), None)
+        for r in results:
+            if default and r is not default and "medians" in r and r["name"] != "baseline":
+                (cpu, wall), (cpu0, wall0) = r["medians"], default["medians"]
+                print(f"  {r['name']} against default (medians of the repeats): client CPU {cpu / cpu0 - 1:+.0%}, "
+                      f"wall {wall / wall0 - 1:+.0%}")
     default = next((r for r in results if r["name"] == "default"), None)
     throttled = next((r for r in results if "throttled" in r["name"]), None)
     if default and throttled:
