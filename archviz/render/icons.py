@@ -39,6 +39,7 @@ ICONS = {
     "third-party": "general.GenericOfficeBuilding",
     "external-consumer": "general.Users",
     "account": "general.GenericOfficeBuilding",
+    "region": None,  # a region of an account: a labelled box
     "unresolved": None,
 }
 
