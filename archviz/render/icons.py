@@ -40,6 +40,7 @@ ICONS = {
     "external-consumer": "general.Users",
     "account": "general.GenericOfficeBuilding",
     "region": None,  # a region of an account: a labelled box
+    "note": None,  # archviz's own remark in a diagram (an account holding nothing to draw)
     "unresolved": None,
 }
 

@@ -104,6 +104,8 @@ def _account(view: View, account_id: str, level: int) -> Picture:
         _account_region(view, pic, inner, account_id, region, by_region.get(region, []), level, nodes)
     if level >= 1:
         pic.collapsed.append(ACCOUNT_NOTES[level])
+    if not box.count():  # nothing crawled here holds an endpoint or a service: say so, not an empty box
+        box.node("note", ["no endpoints or endpoint services", "in the regions crawled"], node_id("empty", account_id))
     far, edges = _account_reach(view, pic, account_id, level)
     nodes.update(far)
     connect_counted(pic, nodes, edges)
