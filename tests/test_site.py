@@ -22,7 +22,7 @@ from archviz import model
 from archviz.render import build
 from archviz.render.mermaid import escape, mermaid
 from archviz.render.view import View
-from archviz.render import pictures
+from archviz.render import legend, pictures
 from archviz.sandbox.demo import HOSTILE
 from tests.conftest import invoke, run_cli
 from tests.site_tools import (CHROMIUM_ARGS, MERMAID_JS, broken_links, chromium, mermaid_parse, mkdocs_build, need,
@@ -417,10 +417,10 @@ def test_mermaid_draws_the_same_scene_with_every_aws_string_inert(demo_doc):
         assert "`" not in text and "%%" not in text, pic.name
         nodes = set(re.findall(r"^\s+(n_\w+)[\[(/{]", text, re.M))
         assert nodes == {n.id for n in _nodes(pic.root)}, pic.name
-        edges = re.findall(r"^\s+(n_\w+) (?:-->|==>|-\.->)(?:\|\"[^\"]*\"\|)? (n_\w+)$", text, re.M)
+        edges = re.findall(r"^\s+(n_\w+) (?:-->|---|-\.->)(?:\|\"[^\"]*\"\|)? (n_\w+)$", text, re.M)
         assert edges == [(e.src, e.dst) for e in pic.edges], pic.name
         assert text.count("linkStyle ") == len(pic.edges)
-        assert ("subgraph legend" in text) == (pic.legend is not None)
+        assert ("subgraph legend" in text) == bool(pic.legend is not None and legend.rows(pic))
         shown = " ".join(_ENTITY.sub(lambda m: chr(int(m.group(1))), label) for label in labels)
         for node in _nodes(pic.root):  # the same (shortened) text as the SVG label
             for line in node.lines:

@@ -7,11 +7,9 @@ import html
 
 from diagrams import Edge
 
-from archviz.model import vocab
-from archviz.render import icons
+from archviz.render import icons, legend
 from archviz.render.graph import Box, Canvas, Group, label, node_id
 from archviz.render.scene import Cluster, Picture
-from archviz.render.view import NEW_MARK, SEVERITY_COLOR, SEVERITY_MARK, USE_CASE_STYLE, USE_CASE_TITLES
 
 UNTRUSTED_ATTRS = ("tooltip",)  # attributes that may carry text derived from the snapshot
 
@@ -24,7 +22,7 @@ def draw(pic: Picture, hints: list[tuple[str, str]] = ()) -> Canvas:
     with canvas:
         _cluster(pic.root, nodes)
         if pic.legend is not None:
-            _legend(pic.legend, pic.new_marked)
+            _legend(legend.rows(pic))
         for e in pic.edges:
             attrs = dict(e.attrs, label=label(e.text)) if e.text else e.attrs
             nodes[e.src] >> Edge(**attrs) >> nodes[e.dst]
@@ -43,16 +41,13 @@ def _cluster(cluster: Cluster, nodes: dict) -> None:
             _cluster(c, nodes)
 
 
-def _legend(cases: list[str], new_marked: bool = False) -> None:
-    """One node holding the whole legend (an HTML-like table: its text is archviz's own)."""
-    rows = [f'<TR><TD ALIGN="LEFT"><FONT COLOR="{USE_CASE_STYLE[c][0]}">&#9472;&#9472; {USE_CASE_TITLES[c]}'
-            f'{" (dashed)" if USE_CASE_STYLE[c][1] in ("dashed", "dotted") else ""}</FONT></TD></TR>' for c in cases]
-    rows.append('<TR><TD ALIGN="LEFT">- - - no traffic: awaiting acceptance, pending, deleting, deleted or expired</TD></TR>')
-    rows.append(f'<TR><TD ALIGN="LEFT"><FONT COLOR="{SEVERITY_COLOR["high"]}">&#183;&#183;&#183; rejected or failed</FONT></TD></TR>')
-    if new_marked:
-        rows.append(f'<TR><TD ALIGN="LEFT"><B>{html.escape(NEW_MARK)}</B></TD></TR>')
-    rows += [f'<TR><TD ALIGN="LEFT"><FONT COLOR="{SEVERITY_COLOR[s]}">[{SEVERITY_MARK[s]}] finding: {s}</FONT></TD></TR>'
-             for s in vocab.SEVERITIES]
-    table = ('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="2"><TR><TD ALIGN="LEFT"><B>Legend</B></TD></TR>'
-             + "".join(rows) + "</TABLE>>")
-    Box(table, nodeid=node_id("legend"), shape="box", style="rounded,dashed", fillcolor="#FFFFFF")
+def _legend(rows: list[legend.Row]) -> None:
+    """One small node holding the whole legend (an HTML-like table: its text is archviz's own)."""
+    if not rows:
+        return
+    cells = "".join(f'<TR><TD ALIGN="LEFT"><FONT COLOR="{r.color}">{html.escape(r.sample)}</FONT></TD>'
+                    f'<TD ALIGN="LEFT"><FONT COLOR="{r.color}">{html.escape(r.text)}</FONT></TD></TR>' for r in rows)
+    table = ('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="1" CELLPADDING="1">'
+             '<TR><TD ALIGN="LEFT" COLSPAN="2"><B>Legend</B></TD></TR>' + cells + "</TABLE>>")
+    Box(table, nodeid=node_id("legend"), shape="box", style="rounded,filled", fillcolor="#FFFFFF", fontsize="11",
+        color="#BDBDBD")

@@ -39,6 +39,8 @@ ICONS = {
     "third-party": "general.GenericOfficeBuilding",
     "external-consumer": "general.Users",
     "account": "general.GenericOfficeBuilding",
+    "region": None,  # a region of an account: a labelled box
+    "note": None,  # archviz's own remark in a diagram (an account holding nothing to draw)
     "unresolved": None,
 }
 

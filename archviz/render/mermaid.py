@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import re
 
-from archviz.model import vocab
+from archviz.render import legend as legend_rows
 from archviz.render.graph import MAX_LABEL
-from archviz.render.scene import Cluster, Picture, node_id
+from archviz.render.scene import Cluster, Edge, Picture, node_id
 from archviz.text import shorten, visible
-from archviz.render.view import NEW_MARK, SEVERITY_COLOR, SEVERITY_MARK, USE_CASE_STYLE, USE_CASE_TITLES
 
 _PLAIN = re.compile(r"[^A-Za-z0-9 .,_-]")
 # What each kind is called where the SVG shows an icon, and the shape that sets it apart.
@@ -32,10 +31,11 @@ CAPTION = {
     "target-group": ("Target group", '["{}"]'), "target": ("Target", '["{}"]'),
     "aws-service": ("AWS service", '(["{}"])'), "marketplace": ("AWS Marketplace", '(["{}"])'),
     "third-party": ("Third party", '["{}"]'), "external-consumer": ("External consumer", '["{}"]'),
-    "account": ("Account", '["{}"]'), "unresolved": ("Unresolved", '["{}"]'),
+    "account": ("Account", '["{}"]'), "region": ("Region", '["{}"]'), "unresolved": ("Unresolved", '["{}"]'),
 }
-EDGE = {"solid": "-->", "bold": "==>", "dashed": "-.->", "dotted": "-.->"}
-DASHES = {"dashed": "stroke-dasharray:8 4", "dotted": "stroke-dasharray:2 3"}
+# The SVG's line patterns (view.TRAFFIC) as Mermaid links: the arrow, and the dashes of its style.
+EDGE = {"solid": "-->", "dashed": "-.->", "dotted": "-.->"}
+DASHES = {"dashed": "stroke-dasharray:8 4", "dotted": "stroke-dasharray:2 4"}
 
 
 def escape(value, limit: int = MAX_LABEL) -> str:
@@ -71,6 +71,8 @@ class _Writer:
             if style := _style(n.attrs):
                 self.styles.append(f"style {n.id} {style}")
         for c in cluster.clusters:
+            if not c.count():
+                continue  # Mermaid draws an empty subgraph as a plain box
             cid = "c_" + node_id(c.key)
             self.lines.append(f'{pad}subgraph {cid}["{_label(c.title) or " "}"]')
             self.cluster(c, depth + 1)
@@ -79,19 +81,25 @@ class _Writer:
             dashes = ",stroke-dasharray:6 4" if c.style == "dashed" else ""
             self.styles.append(f"style {cid} fill:{fill},stroke:#9E9E9E{dashes}")
 
-    def legend(self, cases: list[str], new_marked: bool = False) -> None:
+    def legend(self, rows: list[legend_rows.Row]) -> None:
+        """The same rows as the SVG's legend, one node each, in their colour."""
+        if not rows:
+            return
         self.lines.append('    subgraph legend["Legend"]')
-        for i, case in enumerate(cases):
-            color, style = USE_CASE_STYLE[case]
-            dashed = " (dashed)" if style in ("dashed", "dotted") else ""
-            self.lines.append(f'        legend_{i}["{escape("── " + USE_CASE_TITLES[case] + dashed, 100)}"]')
-            self.styles.append(f"style legend_{i} fill:#FFFFFF,stroke:{color},color:{color}")
-        marks = ["- - - no traffic: awaiting acceptance, pending, deleting, deleted or expired",
-                 "··· rejected or failed"] + ([NEW_MARK] if new_marked else []) + \
-            [f"[{SEVERITY_MARK[s]}] finding: {s}" for s in vocab.SEVERITIES]
-        self.lines.append(f'        legend_marks["{"<br>".join(escape(m, 100) for m in marks)}"]')
-        self.styles.append(f"style legend_marks fill:#FFFFFF,stroke:{SEVERITY_COLOR['high']},stroke-dasharray:4 4")
+        for i, row in enumerate(rows):
+            self.lines.append(f'        legend_{i}["{escape(row.sample + " " + row.text, 100)}"]')
+            self.styles.append(f"style legend_{i} fill:#FFFFFF,stroke:{row.color},color:{row.color}")
         self.lines.append("    end")
+
+
+def _link(e: Edge) -> tuple[str, str]:
+    """An edge as a Mermaid link and its ``linkStyle``: the SVG's colour, pattern and weight."""
+    style = e.attrs.get("style", "solid")
+    arrow = "---" if e.attrs.get("arrowhead") == "none" else EDGE.get(style, "-->")
+    color = e.attrs.get("color", "#424242")
+    extra = "," + DASHES[style] if style in DASHES else ""
+    width = "4px" if e.new else "1px" if e.mark == "subnet" else "2px"
+    return arrow, f"stroke:{color},stroke-width:{width},color:{color}{extra}"
 
 
 def mermaid(pic: Picture) -> str:
@@ -100,14 +108,11 @@ def mermaid(pic: Picture) -> str:
     w.lines.append("flowchart LR")
     w.cluster(pic.root, 1)
     if pic.legend is not None:
-        w.legend(pic.legend, pic.new_marked)
+        w.legend(legend_rows.rows(pic))
     links = []
     for i, e in enumerate(pic.edges):
-        style = e.attrs.get("style", "solid")
+        arrow, style = _link(e)
         text = f'|"{escape(e.text)}"|' if e.text else ""
-        w.lines.append(f"    {e.src} {EDGE.get(style, '-->')}{text} {e.dst}")
-        color = e.attrs.get("color", "#424242")
-        extra = "," + DASHES[style] if style in DASHES else ""
-        width = "3px" if style == "bold" or e.attrs.get("penwidth") else "2px"
-        links.append(f"linkStyle {i} stroke:{color},stroke-width:{width},color:{color}{extra}")
+        w.lines.append(f"    {e.src} {arrow}{text} {e.dst}")
+        links.append(f"linkStyle {i} {style}")
     return "\n".join(w.lines + ["    " + s for s in w.styles + links]) + "\n"

@@ -25,6 +25,7 @@ class Node:
     kind: str  # a key of icons.ICONS
     lines: tuple  # the label: untrusted text, one item per line
     attrs: dict = field(default_factory=dict)  # Graphviz attributes archviz chose (colours, links)
+    severity: str | None = None  # the worst finding marked on it (its colour), for the legend
 
 
 @dataclass
@@ -36,8 +37,8 @@ class Cluster:
     nodes: list[Node] = field(default_factory=list)
     clusters: list["Cluster"] = field(default_factory=list)
 
-    def node(self, kind: str, lines, nid: str, **attrs) -> Node:
-        node = Node(nid, kind, tuple(lines), attrs)
+    def node(self, kind: str, lines, nid: str, severity: str | None = None, **attrs) -> Node:
+        node = Node(nid, kind, tuple(lines), attrs, severity)
         self.nodes.append(node)
         return node
 
@@ -49,6 +50,11 @@ class Cluster:
     def count(self) -> int:
         return len(self.nodes) + sum(c.count() for c in self.clusters)
 
+    def all_nodes(self):
+        yield from self.nodes
+        for child in self.clusters:
+            yield from child.all_nodes()
+
 
 @dataclass
 class Edge:
@@ -56,6 +62,9 @@ class Edge:
     dst: str
     attrs: dict
     text: str | None = None  # the label (archviz's own text: counts)
+    traffic: str | None = None  # a connection edge: its traffic state (view.TRAFFIC); None: structure
+    new: bool = False  # it holds connections new since the snapshot compared (render --since)
+    mark: str | None = None  # another mark the legend explains: "subnet" (an endpoint in its subnet)
 
 
 @dataclass
@@ -64,8 +73,7 @@ class Picture:
     title: str
     root: Cluster = field(default_factory=lambda: Cluster("root"))
     edges: list[Edge] = field(default_factory=list)
-    legend: list[str] | None = None  # the use cases the legend explains
-    new_marked: bool = False  # some edge is marked as new (render --since): the legend says how
+    legend: list[str] | None = None  # the use cases the legend explains (None: no legend)
     collapsed: list[str] = field(default_factory=list)  # notes for the page under the diagram
     links: list = field(default_factory=list)  # the diagrams its nodes lead to (overview-like: pictures.Scope)
     # The same picture aggregated one level further, for a drawing too large (pictures.fit).
@@ -75,5 +83,11 @@ class Picture:
     def nodes(self) -> int:
         return self.root.count() + (1 if self.legend is not None else 0)
 
-    def connect(self, src: Node, dst: Node, text: str | None = None, **attrs) -> None:
-        self.edges.append(Edge(src.id, dst.id, attrs, text))
+    @property
+    def new_marked(self) -> bool:
+        """Some edge is marked as new (render --since): the legend says how."""
+        return any(e.new for e in self.edges)
+
+    def connect(self, src: Node, dst: Node, text: str | None = None, *, traffic: str | None = None,
+                new: bool = False, mark: str | None = None, **attrs) -> None:
+        self.edges.append(Edge(src.id, dst.id, attrs, text, traffic, new, mark))

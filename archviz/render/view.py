@@ -23,23 +23,43 @@ USE_CASE_TITLES = {
     "external-consumer": "Consumers outside the organization",
     "unresolved": "Unresolved connections",
 }
-# Colour and line style of each use case's edges, and of each severity's marks.
-USE_CASE_STYLE = {
-    "aws-service": ("#E07B00", "solid"),
-    "internal-cross-account": ("#1565C0", "solid"),
-    "internal-same-account": ("#2E7D32", "solid"),
-    "third-party": ("#6A1B9A", "dashed"),
-    "marketplace": ("#AD1457", "dashed"),
-    "external-consumer": ("#C62828", "bold"),
-    "unresolved": ("#757575", "dotted"),
+# One visual variable per meaning, the same in the SVG and in Mermaid and stated in each legend:
+# an edge's colour is its use case, its line pattern the traffic state of the connections it
+# stands for (TRAFFIC), its weight what render --since marks as new (NEW_PENWIDTH).
+USE_CASE_COLOR = {
+    "aws-service": "#E07B00",
+    "internal-cross-account": "#1565C0",
+    "internal-same-account": "#2E7D32",
+    "third-party": "#6A1B9A",
+    "marketplace": "#AD1457",
+    "external-consumer": "#C62828",
+    "unresolved": "#757575",
 }
+# Traffic states, in legend order: (line pattern, what the legend says).
+TRAFFIC = {
+    "flowing": ("solid", "traffic can flow (available)"),
+    "awaiting": ("dashed", "awaiting: pending acceptance or pending, no traffic yet"),
+    "stopped": ("dotted", "no traffic: rejected, failed, deleting, deleted or expired"),
+}
+SUBNET_COLOR = "#90A4AE"  # the line from a subnet to an endpoint with a network interface in it
+# A connection's state as a label says it (AWS's own word otherwise).
+STATE_WORDS = {"pendingAcceptance": "pending acceptance"}
+
+
+def traffic(state: str | None) -> str:
+    """The traffic state (a key of :data:`TRAFFIC`) of a connection in endpoint state ``state``."""
+    if state in (vocab.PENDING_ACCEPTANCE, "pending"):
+        return "awaiting"
+    return "stopped" if state in vocab.NOT_FLOWING else "flowing"
+
+
 SEVERITY_COLOR = {"critical": "#7B0000", "high": "#C62828", "medium": "#E65100", "low": "#9E7C00", "info": "#1565C0"}
 SEVERITY_MARK = {"critical": "!!!", "high": "!!", "medium": "!", "low": "·", "info": "i"}
 # The record kinds whose names label their ids on the pages (``name (id)``), later ones winning.
 LABELLED_KINDS = ("endpoints", "endpoint_services", "vpcs", "load_balancers")
 # render --since: an edge holding connections new since the older snapshot is drawn heavier.
 NEW_PENWIDTH = "3.5"
-NEW_MARK = "━━ heavier, \"(n new)\": connections new since the snapshot compared"
+NEW_MARK = "heavier, \"(n new)\": connections new since the snapshot compared"
 
 
 @dataclass(frozen=True)

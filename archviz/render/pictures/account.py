@@ -7,9 +7,9 @@ from collections import Counter
 
 from archviz.render import icons
 from archviz.render.scene import Cluster, Picture, node_id
-from archviz.render.view import SEVERITY_COLOR, USE_CASE_STYLE, USE_CASE_TITLES, View
-from archviz.render.pictures.common import (INSIDE, PLAIN, by, connect_split, fit, marked, plural, service_key,
-                                            service_kind, split_state)
+from archviz.render.view import SEVERITY_COLOR, SUBNET_COLOR, USE_CASE_COLOR, USE_CASE_TITLES, View
+from archviz.render.pictures.common import (INSIDE, PLAIN, by, connect_counted, fit, marked, plural, service_key,
+                                            service_kind)
 
 ACCOUNT_LEVELS = 5  # 0: subnets; 1: endpoints; 2: per VPC; 3: services reached per use case; 4: per region
 ACCOUNT_NOTES = {1: "Subnets are not drawn.", 2: "Endpoints are drawn per VPC.",
@@ -46,7 +46,7 @@ def _vpc_endpoints(view: View, pic: Picture, box: Cluster, items: list[dict], le
                                                                 node_id(e["endpoint_id"]), **attrs)
         for sid in e["subnet_ids"]:
             if sid in subnet_nodes:
-                pic.connect(subnet_nodes[sid], node, style="dotted", arrowhead="none", color="#90A4AE")
+                pic.connect(subnet_nodes[sid], node, mark="subnet", arrowhead="none", color=SUBNET_COLOR)
 
 
 def _account_region(view: View, pic: Picture, box: Cluster, account_id: str, region: str, eps: list[dict],
@@ -73,8 +73,10 @@ def _account_region(view: View, pic: Picture, box: Cluster, account_id: str, reg
 
 def _account_reach(view: View, pic: Picture, account_id: str, level: int) -> tuple[dict, Counter]:
     """The services the account's endpoints reach (per use case from level 3), and the edges."""
-    box = pic.root.cluster(f"reach-{account_id}", "Services these endpoints reach", bgcolor=PLAIN, style="dashed")
     mine = view.by_consumer.get(account_id, [])
+    if not mine:
+        return {}, Counter()  # no cluster for what nothing reaches (Mermaid draws an empty one as a box)
+    box = pic.root.cluster(f"reach-{account_id}", "Services these endpoints reach", bgcolor=PLAIN, style="dashed")
     per_case = Counter(c["use_case"] for c in {service_key(c) + (c["use_case"],): c for c in mine}.values())
     far, edges = {}, Counter()
     for e in view.endpoints_of.get(account_id, []):
@@ -88,7 +90,7 @@ def _account_reach(view: View, pic: Picture, account_id: str, level: int) -> tup
         elif key not in far:
             far[key] = box.node(service_kind(c), [view.service_label(c), view.provider_label(c), c["provider_region"]],
                                 node_id("far", account_id, *key))
-        edges[(_endpoint_group(e, level), key, c["use_case"], split_state(c))] += 1
+        edges[(_endpoint_group(e, level), key, c["use_case"], c["state"])] += 1
     return far, edges
 
 
@@ -102,8 +104,10 @@ def _account(view: View, account_id: str, level: int) -> Picture:
         _account_region(view, pic, inner, account_id, region, by_region.get(region, []), level, nodes)
     if level >= 1:
         pic.collapsed.append(ACCOUNT_NOTES[level])
+    if not box.count():  # nothing crawled here holds an endpoint or a service: say so, not an empty box
+        box.node("note", ["no endpoints or endpoint services", "in the regions crawled"], node_id("empty", account_id))
     far, edges = _account_reach(view, pic, account_id, level)
     nodes.update(far)
-    connect_split(pic, nodes, edges)
-    pic.legend = sorted({c["use_case"] for c in view.by_consumer.get(account_id, [])}, key=list(USE_CASE_STYLE).index)
+    connect_counted(pic, nodes, edges)
+    pic.legend = sorted({c["use_case"] for c in view.by_consumer.get(account_id, [])}, key=list(USE_CASE_COLOR).index)
     return pic

@@ -9,7 +9,7 @@ from collections import Counter, defaultdict
 from archviz.model import vocab
 from archviz.render import icons
 from archviz.render.scene import Cluster, Node, Picture, node_id
-from archviz.render.view import NEW_PENWIDTH, SEVERITY_COLOR, USE_CASE_STYLE, View
+from archviz.render.view import NEW_PENWIDTH, STATE_WORDS, TRAFFIC, USE_CASE_COLOR, View, traffic
 
 NODE_BUDGET = 80
 FAN_BUDGET = 24
@@ -58,45 +58,43 @@ def marked(view: View, resource_id: str | None, lines: list) -> tuple[list, dict
     mark = view.marks.get(resource_id or "")
     if mark is None:
         return lines, {}
-    return lines + [mark.text], {"fontcolor": mark.color, "color": mark.color, "penwidth": "2.5"}
+    return lines + [mark.text], {"fontcolor": mark.color, "color": mark.color, "penwidth": "2.5",
+                                 "severity": mark.severity}
 
 
-def edge_attrs(case: str, states: set | None = None) -> dict:
-    """An edge in its use case's style; dashed while nothing flows, dotted red when refused."""
-    color, style = USE_CASE_STYLE[case]
-    attrs = {"color": color, "style": style, "fontcolor": color}
-    if states and not (states - set(vocab.NOT_FLOWING)):
-        if states & vocab.REJECTED:
-            attrs.update(style="dotted", color=SEVERITY_COLOR["high"], fontcolor=SEVERITY_COLOR["high"])
-        else:
-            attrs.update(style="dashed")
+def edge_attrs(case: str, state: str, new: bool = False) -> dict:
+    """An edge's look: its use case's colour, its traffic state's pattern, heavier if new."""
+    color = USE_CASE_COLOR[case]
+    attrs = {"color": color, "style": TRAFFIC[state][0], "fontcolor": color}
+    if new:
+        attrs["penwidth"] = NEW_PENWIDTH
     return attrs
 
 
-def connect_counted(pic: Picture, nodes: dict, edges: Counter, states: dict, label=str,
-                    new: Counter | None = None) -> None:
-    """One edge per (source, target, use case), labelled with how many connections it stands for;
-    ``new`` counts those that appeared since an older snapshot (``render --since``): their edge
-    says how many and is drawn heavier."""
-    for key, n in sorted(edges.items(), key=lambda kv: str(kv[0])):
-        src, dst, case = key
-        attrs, text = edge_attrs(case, states[key]), label(n)
-        if new and new[key]:
-            attrs["penwidth"] = NEW_PENWIDTH
-            text = f"{text} ({new[key]} new)" if text else f"{new[key]} new"
-            pic.new_marked = True
-        pic.connect(nodes[src], nodes[dst], text, **attrs)
-
-
-def connect_split(pic: Picture, nodes: dict, edges: Counter) -> None:
-    """One edge per (source, target, use case, not-flowing state or None): a rejected or pending
-    connection keeps its own dotted or dashed edge beside the working ones."""
-    for (src, dst, case, state), n in sorted(edges.items(), key=lambda kv: str(kv[0])):
-        pic.connect(nodes[src], nodes[dst], count_label(n), **edge_attrs(case, {state} if state else None))
-
-
-def split_state(c: dict) -> str | None:
-    return c["state"] if c["state"] in vocab.NOT_FLOWING else None
+def connect_counted(pic: Picture, nodes: dict, counts: Counter, label=None, new: Counter | None = None) -> None:
+    """Connections as edges: ``counts`` maps (source, target, use case, endpoint state) to how many
+    connections. One edge per source, target, use case and traffic state (:func:`view.traffic`),
+    labelled ``label(n)`` (default :func:`count_label`); an edge whose connections do not flow
+    says which states they are in ("2 endpoints: 1 pending acceptance, 1 rejected"). ``new``
+    counts, by the same keys, those that appeared since an older snapshot (``render --since``):
+    their edge says how many and is drawn heavier."""
+    label = label or count_label
+    states: dict = defaultdict(Counter)
+    fresh: Counter = Counter()
+    for (src, dst, case, state), n in counts.items():
+        key = (src, dst, case, traffic(state))
+        states[key][state] += n
+        fresh[key] += (new or {}).get((src, dst, case, state), 0)
+    for key in sorted(states, key=str):
+        src, dst, case, flow = key
+        text = label(sum(states[key].values()))
+        if flow != "flowing":
+            detail = ", ".join(f"{n} {STATE_WORDS.get(s, s)}" for s, n in sorted(states[key].items()))
+            text = f"{text}: {detail}" if text else detail
+        if fresh[key]:
+            text = f"{text} ({fresh[key]} new)" if text else f"{fresh[key]} new"
+        pic.connect(nodes[src], nodes[dst], text, traffic=flow, new=bool(fresh[key]),
+                    **edge_attrs(case, flow, bool(fresh[key])))
 
 
 def count_label(n: int) -> str | None:

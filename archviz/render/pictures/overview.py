@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from archviz.model import vocab
 from archviz.render.scene import Cluster, Node, Picture, node_id
-from archviz.render.view import SEVERITY_COLOR, USE_CASE_STYLE, USE_CASE_TITLES, View
+from archviz.render.view import SEVERITY_COLOR, USE_CASE_COLOR, USE_CASE_TITLES, View
 from archviz.render.pictures.common import (FAN_BUDGET, INSIDE, OURS, OUTSIDE, PLAIN, connect_counted, far_end, fit,
                                             plural)
 
@@ -186,8 +186,8 @@ def _anchor_node(view: View, cluster: Cluster, account_id: str, regions: list[st
     worst = view.worst_finding(account_id, region)
     if worst:
         lines.append(f"{plural(view.counts[(account_id, region, 'findings')], 'finding')}, worst {worst}")
-        attrs["fontcolor"] = SEVERITY_COLOR[worst]
-    return cluster.node("vpc", lines, node_id("acct", account_id, region), **attrs)
+        attrs.update(fontcolor=SEVERITY_COLOR[worst], severity=worst)
+    return cluster.node("region" if region else "account", lines, node_id("acct", account_id, region), **attrs)
 
 
 def _group_node(view: View, plan: _OverviewPlan, cluster: Cluster, key: tuple, members: list[str],
@@ -216,7 +216,7 @@ def _group_node(view: View, plan: _OverviewPlan, cluster: Cluster, key: tuple, m
     if found:
         worst = vocab.worst(found)
         lines.append(f"{plural(sum(view.counts[(a, '', 'findings')] for a in members), 'finding')}, worst {worst}")
-        attrs["fontcolor"] = SEVERITY_COLOR[worst]
+        attrs.update(fontcolor=SEVERITY_COLOR[worst], severity=worst)
     return cluster.node("account", lines, node_id("group", *map(str, key)), **attrs)
 
 
@@ -254,7 +254,9 @@ def _overview_accounts(view: View, pic: Picture, plan: _OverviewPlan, step: tupl
         account_id, region = accounts[0], key[3] if key[0] == "acct" else ""
         regions = sorted(plan.inner[account_id])
         if key[0] == "acct" and key[3]:  # a region of an account: nested in the account's cluster
-            outer = boxes.setdefault(("acct", account_id), _account_box(view, box, account_id))
+            if ("acct", account_id) not in boxes:  # one cluster per account, however many regions it holds
+                boxes[("acct", account_id)] = _account_box(view, box, account_id)
+            outer = boxes[("acct", account_id)]
             inner = outer.cluster(f"acct-{account_id}-{region}", region, bgcolor=PLAIN)
             nodes[key] = _anchor_node(view, inner, account_id, [region], region, **view.link("account", account_id))
             continue
@@ -330,17 +332,16 @@ def _overview(view: View, plan: _OverviewPlan, level: int) -> Picture | None:
     else:
         title = f"PrivateLink in {view.ou_title(scope.ou)}" if scope.ou else "PrivateLink overview"
     pic = Picture(scope.name(view), title)
-    edges, states, new = Counter(), defaultdict(set), Counter()
+    edges, new = Counter(), Counter()
     for c in plan.connections:
-        key = (*plan.ends(c, step), c["use_case"])
+        key = (*plan.ends(c, step), c["use_case"], c["state"])
         edges[key] += 1
-        states[key].add(c["state"])
         new[key] += c["endpoint_id"] in view.new_connections
     nodes: dict = {}
     if not _overview_accounts(view, pic, plan, step, nodes):
         return None
     _overview_notes(view, pic, plan, step)
     _overview_outside(view, pic, plan, {end for key in edges for end in key[:2]}, nodes)
-    connect_counted(pic, nodes, edges, states, lambda n: plural(n, "endpoint"), new)
-    pic.legend = [c for c in USE_CASE_STYLE if any(x["use_case"] == c for x in plan.connections)]
+    connect_counted(pic, nodes, edges, lambda n: plural(n, "endpoint"), new)
+    pic.legend = [c for c in USE_CASE_COLOR if any(x["use_case"] == c for x in plan.connections)]
     return pic

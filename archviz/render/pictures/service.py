@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections import Counter
 
 from archviz.render.scene import Cluster, Node, Picture, node_id
-from archviz.render.view import SEVERITY_COLOR, USE_CASE_STYLE, View
+from archviz.render.view import SEVERITY_COLOR, USE_CASE_COLOR, View
 from archviz.render.pictures.common import (HEALTHY, INSIDE, OURS, OUTSIDE, PLAIN, TARGETS_BEFORE_AGGREGATION, by,
-                                            connect_split, fit, marked, plural, split_state)
+                                            connect_counted, fit, marked, plural)
 
 SERVICE_LEVELS = 4  # 0: consumers per account; 1: per region; 2: targets counted; 3: target groups counted
 
@@ -138,6 +138,6 @@ def _service(view: View, svc: dict, level: int) -> Picture:
     if not per_account:
         pic.collapsed.append(f"{len({c['consumer_account_id'] for c in conns})} consumer accounts are drawn per region.")
     nodes["service"] = _service_provider(view, pic, svc, level)
-    connect_split(pic, nodes, Counter((key(c), "service", c["use_case"], split_state(c)) for c in conns))
-    pic.legend = sorted({c["use_case"] for c in conns}, key=list(USE_CASE_STYLE).index)
+    connect_counted(pic, nodes, Counter((key(c), "service", c["use_case"], c["state"]) for c in conns))
+    pic.legend = sorted({c["use_case"] for c in conns}, key=list(USE_CASE_COLOR).index)
     return pic

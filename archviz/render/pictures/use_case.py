@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 
 from archviz.model import vocab
 from archviz.render import icons
 from archviz.render.scene import Cluster, Picture, node_id
 from archviz.render.view import USE_CASE_TITLES, View
-from archviz.render.pictures.common import (INSIDE, OURS, OUTSIDE, PLAIN, by, connect_counted, count_label, fit,
+from archviz.render.pictures.common import (INSIDE, OURS, OUTSIDE, PLAIN, by, connect_counted, fit,
                                             marked, plural, service_key, service_kind)
 
 # (consumer grain, service grain), most detailed first.
@@ -126,13 +126,11 @@ def _use_case(view: View, case: str, level: int) -> Picture:
     grain, service_grain = _consumer_grain(case, level), USE_CASE_LEVELS[level][1]
     nodes = _use_case_consumers(view, pic, case, conns, grain)
     nodes.update(_use_case_services(view, pic, case, conns, service_grain))
-    edges, states = Counter(), defaultdict(set)
+    edges = Counter()
     for c in conns:
         dst = {"all": ("all",), "provider": (c["provider_owner"] or "", c["provider_account_id"] or "")}.get(
             service_grain, service_key(c))
-        key = (_consumer_key(c, grain), dst, case)
-        edges[key] += 1
-        states[key].add(c["state"])
-    connect_counted(pic, nodes, edges, states, count_label)
+        edges[(_consumer_key(c, grain), dst, case, c["state"])] += 1
+    connect_counted(pic, nodes, edges)
     pic.legend = [case]
     return pic
