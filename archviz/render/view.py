@@ -43,7 +43,7 @@ TRAFFIC = {
 }
 SUBNET_COLOR = "#90A4AE"  # the line from a subnet to an endpoint with a network interface in it
 # A connection's state as a label says it (AWS's own word otherwise).
-STATE_WORDS = {"pendingAcceptance": "pending acceptance"}
+STATE_WORDS = {vocab.PENDING_ACCEPTANCE: "pending acceptance"}
 
 
 def traffic(state: str | None) -> str:
