@@ -559,6 +559,59 @@ def _browse(page, site: Path, variant: str) -> dict[str, str]:
     return texts
 
 
+# Each diagram image of a page: its smallest text as displayed (the SVG's font size, in its viewBox
+# units, times the image's displayed width per unit), and whether a click on it opens the diagram.
+READABLE = """async () => {
+  const out = [];
+  for (const img of [...document.images].filter(i => new URL(i.src).pathname.endsWith('.svg'))) {
+    const doc = new DOMParser().parseFromString(await (await fetch(img.src)).text(), 'image/svg+xml');
+    const box = doc.documentElement.getAttribute('viewBox').split(/\\s+/).map(Number);
+    const sizes = [...doc.querySelectorAll('text')].map(t => Number(t.getAttribute('font-size'))).filter(n => n > 0);
+    const link = img.closest('a');
+    out.push({src: new URL(img.src).pathname, px: Math.min(...sizes) * img.getBoundingClientRect().width / box[2],
+              opens: !!link && new URL(link.href).pathname === new URL(img.src).pathname});
+  }
+  return out;
+}"""
+
+
+@pytest.mark.browser
+def test_every_diagram_reads_in_the_site_or_opens_full_size_where_its_links_work(site_a, site_b):
+    """At 1,400 px, in the default theme (--site) and in Material (the plugin): every diagram
+    shows its text at 9 px or more, or opens at full size with one click; opened, the overview's
+    link leads to an account diagram, and the account diagram's to the service diagram it names."""
+    path = chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            for root, _ in (site_a, site_b):
+                site = root / "site"
+                with serve(site) as url:
+                    small = 0
+                    for html in sorted((site / "privatelink").rglob("index.html")):
+                        page.goto(f"{url}/{html.parent.relative_to(site).as_posix()}/", wait_until="load")
+                        for image in page.evaluate(READABLE):
+                            assert image["px"] >= 9 or image["opens"], image
+                            small += image["px"] < 9
+                    assert small  # the demo's diagrams do not all read at the column's width: some open instead
+                    page.goto(f"{url}/privatelink/", wait_until="load")
+                    overview = page.locator("a:has(img[src$='overview.svg'])").first
+                    overview.click()
+                    page.wait_for_url("**/diagrams/overview.svg")
+                    page.locator("xpath=//*[local-name()='a'][starts-with(@*[local-name()='href'], 'account-')]").first.click()
+                    page.wait_for_url("**/diagrams/account-*.svg")
+                    service = page.locator("xpath=//*[local-name()='a'][starts-with(@*[local-name()='href'], 'service-')]").first
+                    target = service.get_attribute("xlink:href") or service.get_attribute("href")
+                    service.click()
+                    page.wait_for_url(f"**/diagrams/{target}")
+                    assert "Endpoint service" in page.locator("svg").first.text_content()
+        finally:
+            browser.close()
+
+
 def test_plugin_since_and_redact_in_a_real_build(demo_doc, tmp_path):
     """The plugin with ``since`` and ``redact`` (key from a file): a strict Material build whose
     section shows the changes and names no account id of either snapshot, in any built byte."""

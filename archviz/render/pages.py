@@ -90,7 +90,11 @@ def render_page(template: str, page: str, **context) -> str:
         return Markup(f"[{md(text)}]({relative(page, target)})")
 
     def image(alt, target: str) -> Markup:
-        return Markup(f"![{md(alt)}]({relative(page, target)})")
+        """The diagram, as an image that opens the diagram itself at full size when clicked: a
+        docs theme shrinks it to its content column, and only the diagram opened on its own can
+        be zoomed and panned in the browser and follow the links inside it."""
+        path = relative(page, target)
+        return Markup(f"[![{md(alt)}]({path})]({path})")
 
     out = environment().get_template(template).render(link=link, image=image, **context)
     return re.sub(r"\n{3,}", "\n\n", out).rstrip("\n") + "\n"
