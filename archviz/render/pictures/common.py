@@ -93,6 +93,10 @@ def connect_counted(pic: Picture, nodes: dict, counts: Counter, label=None, new:
             text = f"{text}: {detail}" if text else detail
         if fresh[key]:
             text = f"{text} ({fresh[key]} new)" if text else f"{fresh[key]} new"
+        if src == dst and text:
+            # Graphviz sets a loop's label beside it, outside the node's cluster: the node says it.
+            nodes[src].lines += (f"{text}, to its own services",)
+            text = None
         pic.connect(nodes[src], nodes[dst], text, traffic=flow, new=bool(fresh[key]),
                     **edge_attrs(case, flow, bool(fresh[key])))
 
