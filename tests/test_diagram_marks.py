@@ -16,7 +16,7 @@ from archviz.model import vocab
 from archviz.render import legend, pictures
 from archviz.render.mermaid import mermaid
 from archviz.render.pictures.account import ACCOUNT_LEVELS
-from archviz.render.view import STATE_WORDS, TRAFFIC, USE_CASE_COLOR, View, traffic
+from archviz.render.view import LOOP, STATE_WORDS, TRAFFIC, USE_CASE_COLOR, View, traffic
 from tests.site_tools import mermaid_parse
 
 
@@ -75,7 +75,7 @@ def test_the_overview_accounts_for_every_connection_in_its_own_traffic_state(dem
     for e in pic.edges:
         if e.src == e.dst:  # a loop's count is on its node (Graphviz sets a loop's label outside the cluster)
             assert e.text is None
-            text = next(line for line in lines[e.src] if line.endswith(", to its own services")
+            text = next(line[len(LOOP) + 1:] for line in lines[e.src] if line.startswith(LOOP + " ")
                         and (e.traffic == "flowing") != (":" in line))
         else:
             text = e.text
@@ -97,6 +97,7 @@ def test_a_legend_lists_exactly_the_marks_its_diagram_uses(demo_doc):
         for state, (_, text) in TRAFFIC.items():
             assert (text in texts) == any(e.traffic == state for e in pic.edges), (pic.name, state)
         assert any(legend.SUBNET_TEXT in t for t in texts) == any(e.mark == "subnet" for e in pic.edges), pic.name
+        assert (legend.LOOP_TEXT in texts) == any(e.src == e.dst for e in pic.edges), pic.name
         severities = {n.severity for n in pic.root.all_nodes()} - {None}
         assert {t.split(": ")[1].split(" ")[0] for t in texts if t.startswith("finding: ")} == severities, pic.name
         assert [t for t in texts if t in {legend.USE_CASE_TITLES[c] for c in USE_CASE_COLOR}] == \

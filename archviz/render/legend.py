@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 from archviz.model import vocab
 from archviz.render.scene import Picture
-from archviz.render.view import (NEW_MARK, SEVERITY_COLOR, SEVERITY_MARK, SUBNET_COLOR, TRAFFIC, USE_CASE_COLOR,
+from archviz.render.view import (LOOP, NEW_MARK, SEVERITY_COLOR, SEVERITY_MARK, SUBNET_COLOR, TRAFFIC, USE_CASE_COLOR,
                                  USE_CASE_TITLES)
 
 INK = "#424242"  # the colour of marks that are not a use case's
+LOOP_TEXT = "n endpoints, in a node: connections within that node (its loop)"
 SUBNET_TEXT = "an endpoint's network interface in this subnet"
 STRUCTURE_TEXT = "the provider's side: service, load balancer, listeners, target groups, targets"
 # How a row shows its mark in text (the legend is a table of text, in both outputs).
@@ -36,6 +37,8 @@ def rows(pic: Picture) -> list[Row]:
     out += [Row(SAMPLE[pattern], text, INK) for state, (pattern, text) in TRAFFIC.items() if state in used]
     if pic.new_marked:
         out.append(Row(SAMPLE["new"], NEW_MARK, INK))
+    if any(e.src == e.dst and e.traffic for e in pic.edges):
+        out.append(Row(LOOP, LOOP_TEXT, INK))
     if any(e.mark == "subnet" for e in pic.edges):
         out.append(Row(SAMPLE["plain"], f"(no arrow) {SUBNET_TEXT}", SUBNET_COLOR))
     if any(e.traffic is None and e.mark is None for e in pic.edges):

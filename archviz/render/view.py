@@ -41,6 +41,9 @@ TRAFFIC = {
     "awaiting": ("dashed", "awaiting: pending acceptance or pending, no traffic yet"),
     "stopped": ("dotted", "no traffic: rejected, failed, deleting, deleted or expired"),
 }
+# A loop's count, written in its node's label: connections whose both ends that node stands for
+# (an account-region reaching its own services, or accounts of one group node reaching each other's).
+LOOP = "↻"
 SUBNET_COLOR = "#90A4AE"  # the line from a subnet to an endpoint with a network interface in it
 # A connection's state as a label says it (AWS's own word otherwise).
 STATE_WORDS = {vocab.PENDING_ACCEPTANCE: "pending acceptance"}

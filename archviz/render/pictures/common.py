@@ -9,7 +9,7 @@ from collections import Counter, defaultdict
 from archviz.model import vocab
 from archviz.render import icons
 from archviz.render.scene import Cluster, Node, Picture, node_id
-from archviz.render.view import NEW_PENWIDTH, STATE_WORDS, TRAFFIC, USE_CASE_COLOR, View, traffic
+from archviz.render.view import LOOP, NEW_PENWIDTH, STATE_WORDS, TRAFFIC, USE_CASE_COLOR, View, traffic
 
 NODE_BUDGET = 80
 FAN_BUDGET = 24
@@ -95,7 +95,7 @@ def connect_counted(pic: Picture, nodes: dict, counts: Counter, label=None, new:
             text = f"{text} ({fresh[key]} new)" if text else f"{fresh[key]} new"
         if src == dst and text:
             # Graphviz sets a loop's label beside it, outside the node's cluster: the node says it.
-            nodes[src].lines += (f"{text}, to its own services",)
+            nodes[src].lines += (f"{LOOP} {text}",)
             text = None
         pic.connect(nodes[src], nodes[dst], text, traffic=flow, new=bool(fresh[key]),
                     **edge_attrs(case, flow, bool(fresh[key])))
