@@ -170,7 +170,8 @@ def _render_options():
     from archviz.render.backends import BACKENDS, FORMATS
     from archviz.render.kinds import GROUPS
 
-    graphviz = [f for f in FORMATS if BACKENDS[f].graphviz]
+    graphviz = [f for f in FORMATS if BACKENDS[f].image]
+    editable = ", ".join(f for f in FORMATS if BACKENDS[f].laid_out)
     blocks = "; ".join(f"{f} puts each diagram in its page as a ```{BACKENDS[f].block} block" for f in FORMATS
                        if BACKENDS[f].block)
     files = ", ".join(f for f in FORMATS if BACKENDS[f].text and not BACKENDS[f].block)
@@ -178,6 +179,7 @@ def _render_options():
         click.option("--diagram-format", "--format", "formats", default=FORMATS[0], show_default=True,
                      metavar=",".join(FORMATS), callback=_list(FORMATS),
                      help=f"Diagram formats: {' and '.join(graphviz)} are drawn by Graphviz (pages show the first); "
+                          f"{editable}: an editable diagrams.net file from the same layout (pages link it); "
                           f"{blocks} (no Graphviz needed)" + (f"; {files}: diagram files only" if files else "") + "."),
         click.option("--only", default=",".join(GROUPS), show_default=True,
                      metavar="GROUPS", callback=_list(GROUPS),

@@ -6,7 +6,7 @@ snapshot committed to the site's repository, so the pages can never drift from t
           snapshot: network/snapshot.json   # relative to mkdocs.yml
           path: privatelink                 # the section's folder in the site
           title: PrivateLink architecture   # optional
-          diagram_format: [svg]             # svg, png, mermaid (mermaid needs no Graphviz)
+          diagram_format: [svg]             # svg, png, drawio, mermaid (mermaid needs no Graphviz)
           since: network/last-week.json     # optional: an older snapshot, as render --since
           redact: false                     # as render --redact; redact_key (a file) and
           redact_key: !ENV ARCHVIZ_REDACT_KEY_FILE  # redact_names: --redact-key, --redact-names

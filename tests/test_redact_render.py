@@ -87,7 +87,7 @@ def test_the_secrets_are_real(demo):
     assert len(secrets["account id"]) >= 5 and len(secrets["IPv4 address"]) >= 10
     assert secrets["IPv6 address"] and secrets["organization id"] and secrets["endpoint DNS name"]
     plain = demo[1].parent / "plain"
-    assert run_cli(["render", str(demo[1]), "--out", str(plain), "--format", "svg,png,mermaid"]).returncode == 0
+    assert run_cli(["render", str(demo[1]), "--out", str(plain), "--format", "svg,png,drawio,mermaid"]).returncode == 0
     assert leaks(plain, secrets)  # an unredacted render does leak them: the search finds them
 
 
@@ -95,9 +95,9 @@ def test_the_secrets_are_real(demo):
 def test_a_redacted_render_of_the_demo_leaks_no_id_or_address(demo, tmp_path, extra):
     doc, path = demo
     out = tmp_path / "out"
-    result = run_cli(["render", str(path), "--out", str(out), "--format", "svg,png,mermaid", "--redact", *extra])
+    result = run_cli(["render", str(path), "--out", str(out), "--format", "svg,png,drawio,mermaid", "--redact", *extra])
     assert result.returncode == 0, result.stderr
-    assert len(list(out.rglob("*.svg"))) > 5 and list(out.rglob("*.png")) and list(out.rglob("*.mmd"))
+    assert len(list(out.rglob("*.svg"))) > 5 and list(out.rglob("*.png")) and list(out.rglob("*.mmd")) and list(out.rglob("*.drawio"))
     secrets = secrets_of(doc)
     if extra:
         secrets["name"] = {a["name"] for a in doc["accounts"] if a["name"]} | \

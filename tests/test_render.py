@@ -92,8 +92,8 @@ def test_findings_are_visible_on_the_pictures(demo_doc, demo_site):
 
 def test_rendering_twice_gives_identical_bytes(demo_doc, tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
-    site_a = render(copy.deepcopy(demo_doc), a, formats=("svg", "png"))
-    site_b = render(copy.deepcopy(demo_doc), b, formats=("svg", "png"))
+    site_a = render(copy.deepcopy(demo_doc), a, formats=("svg", "png", "drawio"))
+    site_b = render(copy.deepcopy(demo_doc), b, formats=("svg", "png", "drawio"))
     assert site_a.files == site_b.files
     for f in site_a.files:
         assert (a / f).read_bytes() == (b / f).read_bytes(), f

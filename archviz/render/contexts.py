@@ -18,8 +18,10 @@ class Links:
     """Where each page and diagram of this render is (only what was rendered is linked)."""
 
     def __init__(self, pages: dict[tuple[str, str], str], diagrams: dict[tuple, str], notes: dict[tuple, list[str]],
-                 blocks: dict[tuple, str] | None = None, ous: list[tuple[str, str, list[str]]] = ()):
+                 blocks: dict[tuple, str] | None = None, ous: list[tuple[str, str, list[str]]] = (),
+                 editable: dict[tuple, str] | None = None):
         self.pages, self.diagrams, self.notes, self.blocks = pages, diagrams, notes, blocks or {}
+        self.editable = editable or {}  # each diagram's editable file (--diagram-format drawio)
         self.ous = ous  # (title, file, notes) of each diagram of an OU or group of accounts
 
     def page(self, kind: str, ident: str | None) -> str | None:
@@ -27,10 +29,11 @@ class Links:
 
     def figure(self, kind: str, ident: str = "") -> dict:
         """A page's diagram: the image's path, the fenced block of a text backend (Mermaid: its
-        text is escaped by :mod:`archviz.render.mermaid` and holds no backtick), the notes under it."""
+        text is escaped by :mod:`archviz.render.mermaid` and holds no backtick), its editable file,
+        the notes under it."""
         block = self.blocks.get((kind, ident))
         return {"diagram": self.diagrams.get((kind, ident)), "notes": self.notes.get((kind, ident), []),
-                "block": Markup(block) if block else None}
+                "block": Markup(block) if block else None, "editable": self.editable.get((kind, ident))}
 
 
 def severity_summary(findings: list[dict]) -> str:

@@ -45,6 +45,30 @@ ICONS = {
 }
 
 
+# The same kinds in diagrams.net's AWS library (``aws4``), for ``--diagram-format drawio``: the
+# shape and its AWS category colour, for kinds the SVG draws with an icon (the layout leaves an
+# icon's square above its label). A kind not here is drawn as a labelled box, as in the SVG.
+_NETWORK, _COMPUTE, _STORAGE, _DATABASE, _APP, _GENERAL = "#8C4FFF", "#ED7100", "#7AA116", "#C925D1", "#E7157B", "#232F3E"
+DRAWIO = {
+    "endpoint:Interface": ("mxgraph.aws4.endpoints", _NETWORK),
+    "endpoint:Gateway": ("mxgraph.aws4.endpoints", _NETWORK),
+    "endpoints:aggregate": ("mxgraph.aws4.endpoints", _NETWORK),
+    "vpc": ("mxgraph.aws4.virtual_private_cloud", _NETWORK),
+    "endpoint-service": ("mxgraph.aws4.vpc_privatelink", _NETWORK),
+    "load-balancer:network": ("mxgraph.aws4.network_load_balancer", _NETWORK),
+    "target:instance": ("mxgraph.aws4.instance2", _COMPUTE),
+    "target:ip": ("mxgraph.aws4.elastic_network_interface", _NETWORK),
+    "aws-service": ("mxgraph.aws4.general", _GENERAL),
+    "aws-service:s3": ("mxgraph.aws4.s3", _STORAGE),
+    "aws-service:dynamodb": ("mxgraph.aws4.dynamodb", _DATABASE),
+    "aws-service:execute-api": ("mxgraph.aws4.api_gateway", _APP),
+    "marketplace": ("mxgraph.aws4.marketplace", _GENERAL),
+    "third-party": ("mxgraph.aws4.office_building", _GENERAL),
+    "external-consumer": ("mxgraph.aws4.users", _GENERAL),
+    "account": ("mxgraph.aws4.office_building", _GENERAL),
+}
+
+
 @lru_cache(maxsize=None)
 def _icon_class(name: str):
     module, _, cls = name.rpartition(".")

@@ -16,7 +16,7 @@ from pathlib import Path
 from archviz import diff, model, snapshot
 from archviz.errors import ArchvizError, InputError
 from archviz.render import contexts, drift, kinds, layout, nav, pictures
-from archviz.render.backends import BACKENDS, FORMATS, IMAGES
+from archviz.render.backends import BACKENDS, EDITABLE, FORMATS, IMAGES
 from archviz.render.draw import draw
 from archviz.render.graph import render as render_picture
 from archviz.render.kinds import GROUPS, KINDS
@@ -45,7 +45,8 @@ def _laid_out(pic: pictures.Picture, images: list[str]) -> tuple[pictures.Pictur
             raise ArchvizError(f"archviz bug: diagram {name} does not fit {layout.MAX_ASPECT:g}:1 and "
                                f"{layout.MAX_SIDE_PX} px even at its coarsest level (please report this)")
     svg, canvas = drawn
-    return pic, [svg if fmt == "svg" else render_picture(canvas, fmt) for fmt in images]
+    return pic, [svg if fmt == "svg" else BACKENDS[fmt].laid_out(pic, canvas) if BACKENDS[fmt].laid_out
+                 else render_picture(canvas, fmt) for fmt in images]
 
 
 def _draw_all(view: View, subjects: list[tuple[str, str]], formats: tuple[str, ...], emit,
@@ -126,12 +127,14 @@ def build(doc: dict, emit, formats: tuple[str, ...] = ("svg",), only: tuple[str,
     built = Built()
     pics = _draw_all(view, subjects, formats, emit, built)
     image = next((f for f in formats if f in IMAGES), None)
+    editable = next((f for f in formats if f in EDITABLE), None)
     links = contexts.Links(
         {s: kinds.page(view, *s) for s in subjects if KINDS[s[0]].template},
         {s: f"diagrams/{pic.name}.{BACKENDS[image].suffix}" for s, pic in pics.items() if s[0] != "ou"} if image else {},
         {s: pic.collapsed for s, pic in pics.items()}, built.blocks,
         ous=[(pic.title, f"diagrams/{pic.name}.{BACKENDS[image or formats[0]].suffix}", pic.collapsed)
-             for s, pic in sorted(pics.items(), key=lambda kv: (kv[1].title, kv[1].name)) if s[0] == "ou"])
+             for s, pic in sorted(pics.items(), key=lambda kv: (kv[1].title, kv[1].name)) if s[0] == "ou"],
+        editable={s: f"diagrams/{pic.name}.{BACKENDS[editable].suffix}" for s, pic in pics.items()} if editable else {})
     for rel, template, context in _pages(view, subjects, links, title, since):
         emit(rel, render_page(template, rel, **context).encode("utf-8"))
     built.order = nav.sections(view, subjects)
