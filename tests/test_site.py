@@ -21,6 +21,7 @@ import yaml
 from archviz import model
 from archviz.render import build
 from archviz.render.mermaid import escape, mermaid
+from archviz.render.mermaid import legend as mermaid_legend
 from archviz.render.view import View
 from archviz.render import legend, pictures
 from archviz.sandbox.demo import HOSTILE
@@ -181,7 +182,7 @@ def test_plugin_builds_strictly_with_material_and_orders_the_section(site_b, dem
     heads = [order.index(h) for h in ("Use cases", "Endpoint services", "Accounts")]
     assert heads == sorted(heads)
     overview = (root / "site" / "privatelink" / "index.html").read_text()
-    assert overview.count('class="mermaid"') == 1 and "diagrams/overview.svg" in overview
+    assert overview.count('class="mermaid"') == 2 and "diagrams/overview.svg" in overview  # the diagram, its legend
 
 
 def test_plugin_without_nav_puts_the_section_in_order_and_needs_no_graphviz(demo_doc, tmp_path):
@@ -382,7 +383,7 @@ def fetch_until(url: str, ready, timeout: float = 60) -> str:
     ([], "pass one of --out DIR and --site DIR"),
     (["--out", "a", "--site", "b"], "pass one of --out DIR and --site DIR"),
     (["--out", "a", "--site-title", "T"], "--site-title goes with --site"),
-    (["--site", "a", "--diagram-format", "svg,gif"], "choose from svg, png, mermaid"),
+    (["--site", "a", "--diagram-format", "svg,gif"], "choose from svg, png, drawio, mermaid"),
 ])
 def test_render_site_usage_errors(args, message, tmp_path):
     source = tmp_path / "snapshot.json"
@@ -414,13 +415,18 @@ def test_mermaid_draws_the_same_scene_with_every_aws_string_inert(demo_doc):
         labels = _LABEL.findall(text)
         for label in labels:  # only entity codes, plain characters and archviz's own markup
             assert re.fullmatch(r"(?:[A-Za-z0-9 .,_-]|#\d+;|<br>|</?i>)*", label), label
-        assert "`" not in text and "%%" not in text, pic.name
+        drawing, _, key = text.partition("\n%% Legend: ")  # the legend's rows, as comments at the end
+        assert "`" not in drawing and "%%" not in drawing, pic.name
+        assert not key or all(line.startswith("%% Legend: ") for line in ("%% Legend: " + key).splitlines())
         nodes = set(re.findall(r"^\s+(n_\w+)[\[(/{]", text, re.M))
         assert nodes == {n.id for n in _nodes(pic.root)}, pic.name
         edges = re.findall(r"^\s+(n_\w+) (?:-->|---|-\.->)(?:\|\"[^\"]*\"\|)? (n_\w+)$", text, re.M)
         assert edges == [(e.src, e.dst) for e in pic.edges], pic.name
         assert text.count("linkStyle ") == len(pic.edges)
-        assert ("subgraph legend" in text) == bool(pic.legend is not None and legend.rows(pic))
+        key = mermaid_legend(pic)
+        assert (key is not None) == bool(pic.legend is not None and legend.rows(pic))
+        assert key is None or [f"{r.sample} {r.text}" for r in legend.rows(pic)] == \
+            [_ENTITY.sub(lambda m: chr(int(m.group(1))), x) for x in _LABEL.findall(key)[1:]]
         shown = " ".join(_ENTITY.sub(lambda m: chr(int(m.group(1))), label) for label in labels)
         for node in _nodes(pic.root):  # the same (shortened) text as the SVG label
             for line in node.lines:

@@ -7,7 +7,8 @@ and the command line read :data:`BACKENDS`; a new format is a new entry here.
   format given (``svg``, ``png``) as an image, and links an editable one (``drawio``: written by
   :mod:`archviz.render.drawio` from Graphviz's coordinates) for download.
 - Text formats (``mermaid``) are written from the same scene by their ``text`` function and
-  shown in the page as a fenced block that the docs site draws; they need no Graphviz."""
+  shown in the page as a fenced block that the docs site draws (with the blocks and the note the
+  function adds: :class:`Drawn`); they need no Graphviz."""
 
 from __future__ import annotations
 
@@ -23,10 +24,22 @@ def _drawio(pic: Picture, canvas) -> bytes:
     return drawio(pic, canvas)
 
 
-def _mermaid(pic: Picture) -> str:
-    from archviz.render.mermaid import mermaid
+@dataclass(frozen=True)
+class Drawn:
+    """A text format's drawing of a picture: the file's text, the page's other blocks after it (a
+    legend drawn on its own), and a note under them (what the drawing leaves to the image)."""
 
-    return mermaid(pic)
+    text: str
+    blocks: tuple[str, ...] = ()
+    note: str | None = None
+
+
+def _mermaid(pic: Picture) -> Drawn:
+    from archviz.render import mermaid
+
+    level, note = mermaid.readable(pic)
+    key = mermaid.legend(level)
+    return Drawn(mermaid.mermaid(level), (key,) if key else (), note)
 
 
 @dataclass(frozen=True)
@@ -36,7 +49,7 @@ class Backend:
     graphviz: bool = False  # drawn by Graphviz's dot (from the one layout of the picture)
     image: bool = False  # a page shows it as an image (else links it, to edit: ``laid_out``)
     laid_out: Callable[[Picture, object], bytes] | None = None  # written from the picture and its laid-out canvas
-    text: Callable[[Picture], str] | None = None  # for a text format: the picture as text
+    text: Callable[[Picture], Drawn] | None = None  # for a text format: the picture as text
     block: str | None = None  # for a text format: the fenced block's language pages embed it in
 
 

@@ -19,9 +19,10 @@ class Links:
 
     def __init__(self, pages: dict[tuple[str, str], str], diagrams: dict[tuple, str], notes: dict[tuple, list[str]],
                  blocks: dict[tuple, str] | None = None, ous: list[tuple[str, str, list[str]]] = (),
-                 editable: dict[tuple, str] | None = None):
+                 editable: dict[tuple, str] | None = None, block_notes: dict[tuple, str] | None = None):
         self.pages, self.diagrams, self.notes, self.blocks = pages, diagrams, notes, blocks or {}
         self.editable = editable or {}  # each diagram's editable file (--diagram-format drawio)
+        self.block_notes = block_notes or {}  # what a text backend's block leaves to the image
         self.ous = ous  # (title, file, notes) of each diagram of an OU or group of accounts
 
     def page(self, kind: str, ident: str | None) -> str | None:
@@ -33,7 +34,8 @@ class Links:
         the notes under it."""
         block = self.blocks.get((kind, ident))
         return {"diagram": self.diagrams.get((kind, ident)), "notes": self.notes.get((kind, ident), []),
-                "block": Markup(block) if block else None, "editable": self.editable.get((kind, ident))}
+                "block": Markup(block) if block else None, "editable": self.editable.get((kind, ident)),
+                "block_note": self.block_notes.get((kind, ident))}
 
 
 def severity_summary(findings: list[dict]) -> str:

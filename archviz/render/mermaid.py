@@ -5,6 +5,13 @@ It draws the same :class:`~archviz.render.scene.Picture` as :mod:`draw`: same no
 counts, finding marks and legend meaning, so the node budget and the aggregation hold as
 they do for the SVG. Kinds that the SVG shows by icon get a caption and a shape instead.
 
+Laid out for a narrow column (GitHub's content column is 880 px wide; Mermaid scales a drawing
+down to its column): left to right, with tighter spacing and narrower labels than Mermaid's
+defaults (:data:`CONFIG`, in the diagram's front matter), the legend as a block of its own
+(:func:`legend`) rather than a column of the drawing, and, where the drawing would still be too
+wide for its 16 px text to show at 9 px (:func:`width`, an estimate of Mermaid's own layout),
+the picture's next coarser level (:func:`readable`), with a note saying what it groups.
+
 Untrusted text (Name tags, account names) is first made visible (:func:`text.visible`) and
 shortened like a Graphviz label, then every character outside ``[A-Za-z0-9 .,_-]`` becomes a
 Mermaid entity code (``#60;``). Mermaid turns those back into HTML entities after parsing, so
@@ -16,6 +23,9 @@ from __future__ import annotations
 
 import re
 
+from collections import defaultdict
+
+from archviz.render import layout
 from archviz.render import legend as legend_rows
 from archviz.render.graph import MAX_LABEL
 from archviz.render.scene import Cluster, Edge, Picture, node_id
@@ -36,6 +46,14 @@ CAPTION = {
 # The SVG's line patterns (view.TRAFFIC) as Mermaid links: the arrow, and the dashes of its style.
 EDGE = {"solid": "-->", "dashed": "-.->", "dotted": "-.->"}
 DASHES = {"dashed": "stroke-dasharray:8 4", "dotted": "stroke-dasharray:2 4"}
+# Mermaid's flowchart settings, in each diagram's front matter: closer ranks and nodes than its
+# defaults (50 px each), and labels wrapped at 150 px rather than 200 px.
+SPACING = {"rankSpacing": 20, "nodeSpacing": 15, "diagramPadding": 4, "padding": 8, "wrappingWidth": 150}
+CONFIG = "---\nconfig:\n  flowchart:\n" + "".join(f"    {k}: {v}\n" for k, v in SPACING.items()) + "---\n"
+COLUMN_PX, FONT_PX, READABLE_PX = 880, 16, 9  # GitHub's column; Mermaid's text; the least it may show at
+BUDGET_PX = COLUMN_PX * FONT_PX / READABLE_PX  # the widest drawing whose text shows at 9 px in the column
+LEGEND_WRAP = 420  # px: a legend row on one line, mostly (the legend is one column)
+CHAR_PX, MARGIN = 8.0, 1.15  # a character of Mermaid's 16 px font, about; how far the estimate may fall short
 
 
 def escape(value, limit: int = MAX_LABEL) -> str:
@@ -81,15 +99,6 @@ class _Writer:
             dashes = ",stroke-dasharray:6 4" if c.style == "dashed" else ""
             self.styles.append(f"style {cid} fill:{fill},stroke:#9E9E9E{dashes}")
 
-    def legend(self, rows: list[legend_rows.Row]) -> None:
-        """The same rows as the SVG's legend, one node each, in their colour."""
-        if not rows:
-            return
-        self.lines.append('    subgraph legend["Legend"]')
-        for i, row in enumerate(rows):
-            self.lines.append(f'        legend_{i}["{escape(row.sample + " " + row.text, 100)}"]')
-            self.styles.append(f"style legend_{i} fill:#FFFFFF,stroke:{row.color},color:{row.color}")
-        self.lines.append("    end")
 
 
 def _link(e: Edge) -> tuple[str, str]:
@@ -102,17 +111,79 @@ def _link(e: Edge) -> tuple[str, str]:
     return arrow, f"stroke:{color},stroke-width:{width},color:{color}{extra}"
 
 
+def legend(pic: Picture) -> str | None:
+    """The picture's legend as a Mermaid flowchart of its own: the same rows as the SVG's, one
+    node each, in their colour, in one column (left to right, nodes with no edge share one rank,
+    a column), under a "Legend" heading; narrow whatever the diagram's size."""
+    rows = legend_rows.rows(pic) if pic.legend is not None else []
+    if not rows:
+        return None
+    config = CONFIG.replace(f"wrappingWidth: {SPACING['wrappingWidth']}", f"wrappingWidth: {LEGEND_WRAP}")
+    lines = [config.rstrip("\n"), "flowchart LR", '    legend["<b>Legend</b>"]']
+    lines += [f'    legend_{i}["{escape(row.sample + " " + row.text, 100)}"]' for i, row in enumerate(rows)]
+    lines.append("    style legend fill:none,stroke:none")
+    lines += [f"    style legend_{i} fill:#FFFFFF,stroke:{row.color},color:{row.color}" for i, row in enumerate(rows)]
+    return "\n".join(lines) + "\n"
+
+
+def width(pic: Picture) -> float:
+    """About how wide Mermaid lays the picture out, in px: left to right, each rank as wide as its
+    widest node (labels wrap at ``wrappingWidth``), and between two ranks a rank of edge labels
+    (Mermaid's layout gives a labelled edge a node of its own, a rank between its ends)."""
+    wrap = SPACING["wrappingWidth"]
+    rank = layout.ranks(pic)
+    nodes: dict[int, float] = defaultdict(float)
+    for n in pic.root.all_nodes():
+        lines = [escape(x) for x in n.lines if x not in (None, "")]
+        text = max((min(wrap, len(_plain(x)) * CHAR_PX) for x in lines), default=40.0)
+        nodes[rank[n.id]] = max(nodes[rank[n.id]], text + 2 * SPACING["padding"])
+    labels: dict[int, float] = defaultdict(float)
+    for e in pic.edges:
+        if e.text and e.src != e.dst:
+            a, b = sorted((rank[e.src], rank[e.dst]))
+            for gap in range(a, b):
+                labels[gap] = max(labels[gap], min(wrap, len(e.text) * CHAR_PX) + SPACING["padding"])
+    ranks = max(nodes, default=0) + 1
+    return sum(nodes.values()) + sum(labels.values()) + (2 * ranks - 1) * SPACING["rankSpacing"] \
+        + 2 * SPACING["diagramPadding"]
+
+
+def _plain(label: str) -> str:
+    return re.sub(r"#\d+;", "x", label)  # an entity code is one character on screen
+
+
+def readable(pic: Picture) -> tuple[Picture, str | None]:
+    """The level of ``pic`` to draw in Mermaid: the first, from ``pic`` to coarser ones, whose
+    drawing is expected to show its text at 9 px in an 880 px column, and a note when that is not
+    ``pic`` itself (what the coarser level groups), or when no level is."""
+    level, tried = pic, []
+    while level is not None:
+        if width(level) * MARGIN <= BUDGET_PX:
+            if level is pic:
+                return pic, None
+            grouped = " ".join(level.collapsed)
+            return level, ("To stay readable in a narrow column, this Mermaid diagram groups more than the image"
+                           + (f": {grouped}" if grouped else "."))
+        tried.append(level)
+        level = level.coarser()
+    narrowest = min(tried, key=width)
+    return narrowest, (f"This Mermaid diagram is about {round(width(narrowest) * MARGIN, -2):.0f} px wide: in a column "
+                       f"{COLUMN_PX} px wide (GitHub's), its text shows smaller than {READABLE_PX} px.")
+
+
 def mermaid(pic: Picture) -> str:
-    """The picture as the text of a Mermaid flowchart (left to right, like the SVG)."""
+    """The picture as the text of a Mermaid flowchart (left to right, like the SVG); its legend is
+    listed at the end as comments (a page draws it as a block of its own: :func:`legend`)."""
     w = _Writer()
+    w.lines.append(CONFIG.rstrip("\n"))
     w.lines.append("flowchart LR")
     w.cluster(pic.root, 1)
-    if pic.legend is not None:
-        w.legend(legend_rows.rows(pic))
     links = []
     for i, e in enumerate(pic.edges):
         arrow, style = _link(e)
         text = f'|"{escape(e.text)}"|' if e.text else ""
         w.lines.append(f"    {e.src} {arrow}{text} {e.dst}")
         links.append(f"linkStyle {i} {style}")
-    return "\n".join(w.lines + ["    " + s for s in w.styles + links]) + "\n"
+    rows = legend_rows.rows(pic) if pic.legend is not None else []
+    key = [f"%% Legend: {row.sample} {row.text}" for row in rows]  # archviz's own words, one line each
+    return "\n".join(w.lines + ["    " + s for s in w.styles + links] + key) + "\n"

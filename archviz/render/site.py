@@ -69,10 +69,12 @@ def _draw_all(view: View, subjects: list[tuple[str, str]], formats: tuple[str, .
             for fmt, data in zip(images, drawn):
                 emit(f"diagrams/{pic.name}.{BACKENDS[fmt].suffix}", data)
             for backend in texts:
-                text = backend.text(pic)
-                emit(f"diagrams/{pic.name}.{backend.suffix}", text.encode("utf-8"))
+                drawn = backend.text(pic)
+                emit(f"diagrams/{pic.name}.{backend.suffix}", drawn.text.encode("utf-8"))
                 if backend.block and subject not in built.blocks:
-                    built.blocks[subject] = f"```{backend.block}\n{text}```"
+                    built.blocks[subject] = "\n\n".join(f"```{backend.block}\n{t}```" for t in (drawn.text, *drawn.blocks))
+                    if drawn.note:
+                        built.block_notes[subject] = drawn.note
             built.nodes[pic.name] = pic.nodes
             pics[subject] = pic
 
@@ -107,6 +109,7 @@ class Built:
 
     nodes: dict[str, int] = field(default_factory=dict)
     blocks: dict[tuple[str, str], str] = field(default_factory=dict)
+    block_notes: dict[tuple[str, str], str] = field(default_factory=dict)  # what a block leaves to the image
     order: list = field(default_factory=list)
 
 
@@ -131,7 +134,7 @@ def build(doc: dict, emit, formats: tuple[str, ...] = ("svg",), only: tuple[str,
     links = contexts.Links(
         {s: kinds.page(view, *s) for s in subjects if KINDS[s[0]].template},
         {s: f"diagrams/{pic.name}.{BACKENDS[image].suffix}" for s, pic in pics.items() if s[0] != "ou"} if image else {},
-        {s: pic.collapsed for s, pic in pics.items()}, built.blocks,
+        {s: pic.collapsed for s, pic in pics.items()}, built.blocks, block_notes=built.block_notes,
         ous=[(pic.title, f"diagrams/{pic.name}.{BACKENDS[image or formats[0]].suffix}", pic.collapsed)
              for s, pic in sorted(pics.items(), key=lambda kv: (kv[1].title, kv[1].name)) if s[0] == "ou"],
         editable={s: f"diagrams/{pic.name}.{BACKENDS[editable].suffix}" for s, pic in pics.items()} if editable else {})
