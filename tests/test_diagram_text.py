@@ -5,6 +5,7 @@ estimated: Graphviz sizes labels with its own font metrics, the browser draws th
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
 
@@ -32,18 +33,17 @@ TEXT_BOXES = """() => {
 }"""
 
 
-@pytest.mark.browser
-def test_no_text_of_the_demo_s_diagrams_lies_outside_its_image_or_over_another(demo_crawl, tmp_path):
+def _boxes(svgs: list[Path]) -> dict[str, dict]:
+    """Each SVG's text boxes as Chromium lays them out (:data:`TEXT_BOXES`), after checking the
+    measure on a probe."""
     from playwright.sync_api import sync_playwright
 
-    render(copy.deepcopy(demo_crawl[1]), tmp_path)
-    svgs = sorted((tmp_path / "diagrams").glob("*.svg"))
-    assert len(svgs) > 10
+    out = {}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
-            probe = tmp_path / "probe.svg"  # the measure itself: it sees an overlap and a text past the edge
+            probe = svgs[0].parent.parent / "probe.svg"  # the measure itself: it sees an overlap and a text past the edge
             probe.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="200pt" height="100pt" viewBox="0 0 200 100">'
                              '<text x="10" y="30" font-size="14">first label</text>'
                              '<text x="20" y="35" font-size="14">second label</text>'
@@ -54,8 +54,32 @@ def test_no_text_of_the_demo_s_diagrams_lies_outside_its_image_or_over_another(d
             assert found["outside"] == ["past the edge"] and found["over"] == [["first label", "second label"]], found
             for svg in svgs:
                 page.goto(svg.as_uri())
-                found = page.evaluate(TEXT_BOXES)
-                assert found["count"] > 3, svg.name
-                assert found["outside"] == [] and found["over"] == [], (svg.name, found["outside"], found["over"][:5])
+                out[svg.name] = page.evaluate(TEXT_BOXES)
         finally:
             browser.close()
+    return out
+
+
+@pytest.mark.browser
+def test_no_text_of_the_demo_s_diagrams_lies_outside_its_image_or_over_another(demo_crawl, tmp_path):
+    render(copy.deepcopy(demo_crawl[1]), tmp_path)
+    svgs = sorted((tmp_path / "diagrams").glob("*.svg"))
+    assert len(svgs) > 10
+    for name, found in _boxes(svgs).items():
+        assert found["count"] > 3, name
+        assert found["outside"] == [] and found["over"] == [], (name, found["outside"], found["over"][:5])
+
+
+@pytest.mark.browser
+def test_at_scale_no_text_lies_outside_its_image_and_the_272_endpoint_account_has_none_over_another(tmp_path):
+    """The 100-account estate of the scale tests and its 272-endpoint account: labels under icons are
+    folded to the icon's width (ARNs, names), so none sticks out of the picture."""
+    from tests.test_render_scale import estate
+
+    render(estate(1, 272, regions=2), tmp_path / "one", only=("accounts",))
+    render(estate(100, 1000), tmp_path / "many", only=("overview", "accounts"))
+    one = _boxes(sorted((tmp_path / "one" / "diagrams").glob("*.svg")))
+    assert len(one) == 1 and all(f["outside"] == [] and f["over"] == [] and f["count"] > 100 for f in one.values()), one
+    many = _boxes(sorted((tmp_path / "many" / "diagrams").glob("*.svg")))
+    assert len(many) > 100
+    assert {name: f["outside"] for name, f in many.items() if f["outside"]} == {}

@@ -8,7 +8,7 @@ import html
 from diagrams import Edge
 
 from archviz.render import icons, legend
-from archviz.render.graph import Box, Canvas, Group, label, node_id
+from archviz.render.graph import TOOLTIP, Box, Canvas, Group, label, node_id, text, wrap
 from archviz.render.scene import Cluster, Picture
 
 UNTRUSTED_ATTRS = ("tooltip",)  # attributes that may carry text derived from the snapshot
@@ -23,18 +23,45 @@ def draw(pic: Picture, hints: list[tuple[str, str]] = ()) -> Canvas:
         _cluster(pic.root, nodes)
         if pic.legend is not None:
             _legend(legend.rows(pic))
-        for e in pic.edges:
-            attrs = dict(e.attrs, label=label(e.text)) if e.text else e.attrs
+        texts = _shared_labels(pic)
+        for i, e in enumerate(pic.edges):
+            attrs = dict(e.attrs, **texts[i]) if i in texts else e.attrs
             nodes[e.src] >> Edge(**attrs) >> nodes[e.dst]
         for src, dst in hints:
             nodes[src] >> Edge(style="invis") >> nodes[dst]
     return canvas
 
 
+def _shared_labels(pic: Picture) -> dict[int, dict]:
+    """What each labelled edge adds to its attributes, by its index. Graphviz 2.43 sets the labels of
+    edges that join the same two nodes on one spot, one over the other: edges in one direction (one
+    per use case and traffic state) share one label, a line each, on the first of them (in their
+    colour if they have one, else the legend's ink); edges in the other direction leave and reach
+    the nodes by their top (``n`` ports), a route of their own, and carry theirs as an ``xlabel``,
+    which Graphviz places once the layout is done, clear of the labels already placed."""
+    groups: dict[tuple, list[int]] = {}
+    for i, e in enumerate(pic.edges):
+        if e.text:
+            groups.setdefault((e.src, e.dst), []).append(i)
+    out = {}
+    for (src, dst), members in groups.items():
+        colors = {pic.edges[i].attrs.get("fontcolor") for i in members}
+        first = {"label": label(*(pic.edges[i].text for i in members))}
+        if len(colors) > 1:
+            first["fontcolor"] = legend.INK
+        if src != dst and (dst, src) in groups and (dst, src) < (src, dst):
+            first.update(xlabel=first.pop("label"), tailport="n", headport="n")
+        out[members[0]] = first
+    return out
+
+
 def _cluster(cluster: Cluster, nodes: dict) -> None:
     for n in cluster.nodes:
         attrs = {k: label(v) if k in UNTRUSTED_ATTRS else v for k, v in n.attrs.items()}
-        nodes[n.id] = icons.node(n.kind, label(*n.lines), n.id, **attrs)
+        lines = wrap(n.lines) if icons.ICONS.get(n.kind) else n.lines  # under an icon: as wide as the icon
+        if "tooltip" not in attrs and any("…" in str(x) for x in lines) and not any("…" in str(x) for x in n.lines):
+            attrs["tooltip"] = label(" · ".join(text(x, TOOLTIP) for x in n.lines if x not in (None, "")), limit=TOOLTIP * 3)
+        nodes[n.id] = icons.node(n.kind, label(*lines), n.id, **attrs)
     for c in cluster.clusters:
         with Group(c.title[0] if c.title else "", c.key, bgcolor=c.bgcolor, style=c.style,
                    subtitle=c.title[1] if len(c.title) > 1 else None):

@@ -27,6 +27,10 @@ from archviz.render.scene import node_id  # noqa: F401 (drawn nodes use the scen
 from archviz.text import shorten, visible
 
 MAX_LABEL = 36
+TOOLTIP = 200  # characters of a line kept in a node's tooltip (the text a label shortened)
+ICON_LINE = 16  # characters of a line under an icon: about its width (1.4 in at 13 pt), so no label crosses its cluster
+WRAP_LINES = 3  # lines a line of a label may fold into: MAX_LABEL characters fit
+_BREAK_AFTER = " -:/.,_)"
 # No newrank: Graphviz 2.43 (Debian 12) crashes on some clustered graphs with it.
 GRAPH_ATTR = {"pad": "0.5", "nodesep": "0.7", "ranksep": "1.8", "splines": "spline", "fontsize": "16"}
 
@@ -34,6 +38,28 @@ GRAPH_ATTR = {"pad": "0.5", "nodesep": "0.7", "ranksep": "1.8", "splines": "spli
 def text(value: Any, limit: int = MAX_LABEL) -> str:
     """Untrusted text on one line, invisible characters shown (:func:`visible`), shortened."""
     return shorten(visible(value), limit)
+
+
+def wrap(lines, width: int = ICON_LINE, limit: int = MAX_LABEL) -> list[str]:
+    """Untrusted lines (shown and shortened as :func:`text` does) folded to ``width`` characters,
+    for a label under an icon: a line breaks at a space, or after punctuation, where it can, into
+    at most :data:`WRAP_LINES` lines, the last ending in "…" if it is still too long. The full text stays in
+    the page (and the node's tooltip, where it has one)."""
+    out = []
+    for line in lines:
+        if line in (None, ""):
+            continue
+        rest = text(line, limit)
+        for _ in range(WRAP_LINES - 1):
+            if len(rest) <= width:
+                break
+            at = max([rest.rfind(" ", width // 3, width + 1)] +
+                     [rest.rfind(ch, width // 3, width) + 1 for ch in _BREAK_AFTER if ch != " "])
+            cut = at if at > 0 else width
+            out.append(rest[:cut].rstrip())
+            rest = rest[cut:].lstrip()
+        out.append(rest if len(rest) <= width else rest[:width - 1] + "…")
+    return out
 
 
 def label(*lines: Any, limit: int = MAX_LABEL) -> str:

@@ -22,6 +22,7 @@ from typing import Callable
 
 from archviz.errors import ArchvizError
 from archviz.render import icons
+from archviz.render.graph import wrap
 from archviz.render.scene import Cluster, Node, Picture
 
 MAX_ASPECT = 4.0
@@ -54,8 +55,10 @@ def _nodes(cluster: Cluster):
 
 def _height(node: Node) -> float:
     """A node's height in inches as :mod:`icons` draws it, plus the space beside it."""
+    if icons.ICONS.get(node.kind):
+        return 1.9 + 0.3 * (len(wrap(node.lines)) - 1) + NODESEP  # wrapped under its icon, as drawn
     lines = len([x for x in node.lines if x not in (None, "")])
-    tall = 1.9 + 0.3 * (lines - 1) if icons.ICONS.get(node.kind) else max(0.8, 0.3 * lines + 0.3)
+    tall = max(0.8, 0.3 * lines + 0.3)
     return tall + NODESEP
 
 
