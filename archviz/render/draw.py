@@ -36,9 +36,9 @@ def _shared_labels(pic: Picture) -> dict[int, dict]:
     """What each labelled edge adds to its attributes, by its index. Graphviz 2.43 sets the labels of
     edges that join the same two nodes on one spot, one over the other: edges in one direction (one
     per use case and traffic state) share one label, a line each, on the first of them (in their
-    colour if they have one, else the legend's ink); edges in the other direction leave and reach
-    the nodes by their top (``n`` ports), a route of their own, and carry theirs as an ``xlabel``,
-    which Graphviz places once the layout is done, clear of the labels already placed."""
+    colour if they have one, else the legend's ink); edges in the other direction carry theirs as
+    an ``xlabel``, which Graphviz places once the layout is done, clear of the labels already
+    placed. (Ports to route them apart make Graphviz 2.43 fail on some clustered graphs.)"""
     groups: dict[tuple, list[int]] = {}
     for i, e in enumerate(pic.edges):
         if e.text:
@@ -50,7 +50,7 @@ def _shared_labels(pic: Picture) -> dict[int, dict]:
         if len(colors) > 1:
             first["fontcolor"] = legend.INK
         if src != dst and (dst, src) in groups and (dst, src) < (src, dst):
-            first.update(xlabel=first.pop("label"), tailport="n", headport="n")
+            first["xlabel"] = first.pop("label")
         out[members[0]] = first
     return out
 

@@ -22,7 +22,6 @@ from typing import Callable
 
 from archviz.errors import ArchvizError
 from archviz.render import icons
-from archviz.render.graph import wrap
 from archviz.render.scene import Cluster, Node, Picture
 
 MAX_ASPECT = 4.0
@@ -56,20 +55,23 @@ def _nodes(cluster: Cluster):
 def _height(node: Node) -> float:
     """A node's height in inches as :mod:`icons` draws it, plus the space beside it."""
     if icons.ICONS.get(node.kind):
+        from archviz.render.graph import wrap  # (drawing needs graph.py; a layout's other sums do not)
+
         return 1.9 + 0.3 * (len(wrap(node.lines)) - 1) + NODESEP  # wrapped under its icon, as drawn
     lines = len([x for x in node.lines if x not in (None, "")])
     tall = max(0.8, 0.3 * lines + 0.3)
     return tall + NODESEP
 
 
-def ranks(pic: Picture) -> dict[str, int]:
+def ranks(pic: Picture, extra: list[tuple[str, str]] = ()) -> dict[str, int]:
     """Each node's rank as ``dot`` would give it: the longest path from a node with no incoming
-    edge. Edges closing a cycle (found by a depth-first walk in scene order) are not followed."""
+    edge (along the picture's edges and the ``extra`` ones). Edges closing a cycle (found by a
+    depth-first walk in scene order) are not followed."""
     order = [n.id for n in _nodes(pic.root)]
     succ = defaultdict(list)
-    for e in pic.edges:
-        if e.src != e.dst:
-            succ[e.src].append(e.dst)
+    for src, dst in [(e.src, e.dst) for e in pic.edges] + list(extra):
+        if src != dst:
+            succ[src].append(dst)
     state, topo = {}, []
     for start in order:  # iterative DFS: post-order gives a reverse topological order
         if start in state:
@@ -104,8 +106,8 @@ class _Grid:
     no edge between them (an edge means a higher rank), so chaining them changes no real edge's
     direction."""
 
-    def __init__(self, pic: Picture, column: float):
-        self.rank = ranks(pic)
+    def __init__(self, pic: Picture, column: float, extra: list[tuple[str, str]] = ()):
+        self.rank = ranks(pic, extra)
         self.column = column
         self.edges: list[tuple[str, str]] = []
 
@@ -147,12 +149,45 @@ class _Grid:
         return height
 
 
-def fold(pic: Picture, column: float) -> list[tuple[str, str]]:
-    """Invisible edges (source, target) that fold every column of the layout longer than
-    ``column`` inches into rows of several columns."""
-    grid = _Grid(pic, column)
+def pushed(pic: Picture) -> list[tuple[str, str]]:
+    """Invisible edges (source, target) that move a node nothing leads to next to where its edges
+    go: ``dot`` ranks each cluster on its own, so a node of a cluster with no edge inside it (a
+    gateway endpoint, whose route tables are not drawn, beside interface endpoints that follow
+    their subnets) stays in the cluster's first column, and its edges cross the whole cluster.
+    Such a node, whose edges all leave its cluster, goes to the cluster's last column."""
+    rank = ranks(pic)
+    incoming = {e.dst for e in pic.edges if e.src != e.dst}
+    out: dict[str, list[str]] = defaultdict(list)
+    for e in pic.edges:
+        if e.src != e.dst:
+            out[e.src].append(e.dst)
+    hints = []
+
+    def visit(cluster: Cluster) -> None:
+        ids = {n.id for n in cluster.nodes}
+        last = max((rank[n] for n in ids), default=0)
+        for n in cluster.nodes:
+            targets = out.get(n.id, [])
+            if n.id in incoming or not targets or any(t in ids for t in targets):
+                continue
+            lead = next((m.id for m in cluster.nodes if rank[m.id] == last - 1 and m.id != n.id), None)
+            if last > rank[n.id] and lead:
+                hints.append((lead, n.id))
+        for child in cluster.clusters:
+            visit(child)
+
+    visit(pic.root)
+    return hints
+
+
+def fold(pic: Picture, column: float, move: bool = True) -> list[tuple[str, str]]:
+    """Invisible edges (source, target): those that move nodes next to where their edges go
+    (:func:`pushed`, unless ``move`` is false), and those that fold every column of the layout
+    longer than ``column`` inches into rows of several columns."""
+    moved = pushed(pic) if move else []
+    grid = _Grid(pic, column, moved)
     grid.block(pic.root)
-    return grid.edges
+    return moved + grid.edges
 
 
 def first_column(pic: Picture) -> float:
@@ -167,16 +202,18 @@ def first_column(pic: Picture) -> float:
 
 
 # What to try when ``dot`` fails on a layout (Graphviz 2.43 loses some spline routes between
-# clusters, or some ranks of clusters joined by cycles): straighter edges, then no folding.
-FALLBACKS = (("spline", True), ("polyline", True), ("spline", False), ("polyline", False), ("line", False))
+# clusters, or some ranks of clusters joined by cycles): without the moved nodes (:func:`pushed`),
+# straighter edges, then no folding. (edges, fold, move)
+FALLBACKS = (("spline", True, True), ("spline", True, False), ("polyline", True, False), ("spline", False, False),
+             ("polyline", False, False), ("line", False, False))
 
 
-def _attempt(pic: Picture, hints: list, draw: Callable, render: Callable, fmt: str,
+def _attempt(pic: Picture, column: float, draw: Callable, render: Callable, fmt: str,
              tight: bool) -> tuple[bytes, object]:
     """Draw and render one layout, falling back as :data:`FALLBACKS` says when ``dot`` fails."""
     error = None
-    for splines, folded in FALLBACKS:
-        canvas = draw(pic, hints if folded else [])
+    for splines, folded, move in FALLBACKS:
+        canvas = draw(pic, fold(pic, column, move) if folded else [])
         canvas.dot.graph_attr.update(TIGHT if tight else {}, splines=splines)
         try:
             return render(canvas, fmt), canvas
@@ -201,7 +238,7 @@ def fitted(pic: Picture, draw: Callable, render: Callable, fmt: str = "svg") -> 
         if (tuple(hints), tight) in tried:
             break  # folding more or less changes nothing any more
         tried.add((tuple(hints), tight))
-        data, canvas = _attempt(pic, hints, draw, render, fmt, tight)
+        data, canvas = _attempt(pic, column, draw, render, fmt, tight)
         size = size_px(data)
         score = badness(size) if size else 0.0
         if best is None or score < best[0]:
