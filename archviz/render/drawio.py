@@ -19,11 +19,10 @@ import json
 import xml.etree.ElementTree as ET
 
 from archviz.render import icons, legend
-from archviz.render.graph import node_id, render, text
+from archviz.render.graph import TOOLTIP, node_id, render, text
 from archviz.render.scene import Cluster, Node, Picture
 
 INK = "#232F3E"
-TOOLTIP = 300  # characters of a full name kept in a node's tooltip
 
 
 def _style(**values) -> str:

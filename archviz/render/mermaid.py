@@ -22,7 +22,6 @@ can neither end a label, change the graph, nor inject markup. Ids are archviz's 
 from __future__ import annotations
 
 import re
-
 from collections import defaultdict
 
 from archviz.render import layout
@@ -98,7 +97,6 @@ class _Writer:
             fill = c.bgcolor or "#FFFFFF"
             dashes = ",stroke-dasharray:6 4" if c.style == "dashed" else ""
             self.styles.append(f"style {cid} fill:{fill},stroke:#9E9E9E{dashes}")
-
 
 
 def _link(e: Edge) -> tuple[str, str]:
