@@ -495,20 +495,44 @@ def evidence(snapshot_path, raw_dir, out, key_path, strict, trusted_accounts, co
 @click.argument("pack_path", metavar="PACK", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--key", "key_path", type=click.Path(dir_okay=False, path_type=Path),
               help="The Ed25519 public key (PEM) the pack's manifest must be signed with.")
-def verify(pack_path, key_path):
+@click.option("--require-signature", is_flag=True,
+              help="Fail (exit 7) unless the pack is signed and the signature is checked with --key and good.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="The verdict as one line of text, or as JSON on standard output (for CI).")
+def verify(pack_path, key_path, require_signature, fmt):
     """Check an evidence pack offline: every hash and the signature, no file added or removed, and
     the snapshot and findings re-derived from its raw AWS answers. Exit 7 names the first difference."""
+    import json
+
+    from archviz.errors import ArchvizError, VerificationError
     from archviz.evidence import pack as evidence_pack
     from archviz.evidence.verify import verify as check
 
-    public = evidence_pack.read_small(key_path, "--key") if key_path is not None else None
-    result = check(pack_path, public, str(key_path))
-    signature = "signature good" if result.signed else \
-        "signed, signature NOT checked (pass --key)" if result.unchecked_signature else "not signed"
+    try:
+        if require_signature and key_path is None:
+            raise VerificationError("--require-signature: no --key given, so no signature can be checked")
+        public = evidence_pack.read_small(key_path, "--key") if key_path is not None else None
+        result = check(pack_path, public, str(key_path))
+        if require_signature and not result.signed:  # (with --key, an unsigned pack already failed above)
+            raise VerificationError("--require-signature: the pack is not signed")
+    except ArchvizError as exc:
+        if fmt == "json":
+            click.echo(json.dumps({"pack": str(pack_path), "verified": False, "exit_code": exc.exit_code,
+                                   "error": str(exc)}, indent=2))
+        raise
+    signature = "good" if result.signed else "unchecked" if result.unchecked_signature else "none"
+    if fmt == "json":
+        click.echo(json.dumps({"pack": str(pack_path), "verified": True, "exit_code": 0, "signature": signature,
+                               "files": result.files, "answers": result.answers, "connections": result.connections,
+                               "findings": result.findings, "trusted_accounts": result.trusted,
+                               "marketplace_links": result.marketplace_links, "made_by": result.made_by}, indent=2))
+        return
+    first = {"good": "verified, signature good", "none": "verified, not signed",
+             "unchecked": "verified, but its signature was NOT checked (pass --key)"}[signature]
     settings = f"{result.trusted} trusted outside accounts, {result.marketplace_links} Marketplace links"
-    click.echo(f"{pack_path}: verified: {result.files} files match the manifest; the snapshot, findings and manifest "
+    click.echo(f"{pack_path}: {first}: {result.files} files match the manifest; the snapshot, findings and manifest "
                f"({result.connections} connections, {result.findings} findings; analyzed with {settings}) re-derive "
-               f"from {result.answers} raw answer files; {signature}")
+               f"from {result.answers} raw answer files")
 
 
 @cli.command()

@@ -114,7 +114,7 @@ def test_the_pack_verifies_with_its_key(crawled):
     result = verify(crawled["pack"], "--key", str(crawled["pub"]))
     assert result.returncode == 0, result.stderr
     line = result.stdout.strip()
-    assert "verified" in line and "signature good" in line and "\n" not in line
+    assert "verified, signature good" in line and "\n" not in line
 
 
 def tools(*names: str) -> None:
@@ -305,7 +305,29 @@ def test_a_pack_signed_with_one_key_fails_with_another(crawled, tmp_path):
                       "--key", str(crawled["pub"]))
     assert unsigned.returncode == 7 and "not signed" in unsigned.stderr
     plain = verify(crawled["pack"])
-    assert plain.returncode == 0 and "NOT checked" in plain.stdout
+    assert plain.returncode == 0 and plain.stdout.startswith(f"{crawled['pack']}: verified, but its signature was NOT checked")
+
+
+def test_ci_can_require_a_signature_and_read_the_verdict_as_json(crawled, tmp_path):
+    """--require-signature: exit 7 for a pack without a signature, one signed by another key, and a
+    check without --key; --format json gives the verdict on standard output either way."""
+    _, other = keypair(tmp_path, "other")
+    unsigned = repack({k: v for k, v in files_of(crawled["pack"]).items() if k != SIGNATURE}, tmp_path / "u.zip")
+    assert verify(unsigned).returncode == 0  # without the flag an unsigned pack that holds together verifies
+    cases = {"unsigned": (unsigned, ["--key", str(crawled["pub"])], "not signed"),
+             "unsigned, no key": (unsigned, [], "no --key given"),
+             "another key": (crawled["pack"], ["--key", str(other)], "does not match the key"),
+             "no key": (crawled["pack"], [], "no --key given")}
+    for name, (pack, args, message) in cases.items():
+        result = verify(pack, "--require-signature", *args)
+        assert result.returncode == 7 and message in result.stderr and len(result.stderr.splitlines()) == 1, name
+        verdict = json.loads(verify(pack, "--require-signature", "--format", "json", *args).stdout)
+        assert verdict["verified"] is False and verdict["exit_code"] == 7 and message in verdict["error"], name
+    good = verify(crawled["pack"], "--require-signature", "--key", str(crawled["pub"]), "--format", "json")
+    assert good.returncode == 0, good.stderr
+    verdict = json.loads(good.stdout)
+    assert verdict["verified"] is True and verdict["signature"] == "good" and verdict["findings"] > 0
+    assert json.loads(verify(crawled["pack"], "--format", "json").stdout)["signature"] == "unchecked"
 
 
 def test_a_pack_of_another_format_says_which_version_made_it(crawled, tmp_path):
