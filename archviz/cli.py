@@ -324,6 +324,12 @@ class ArchvizGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("archviz: interrupted", err=True)
             ctx.exit(INTERRUPTED)
+        except BrokenPipeError:  # whoever read standard output stopped (``| head``): stop quietly
+            try:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+            except (OSError, ValueError):  # no real file descriptor (a test's runner)
+                pass
+            ctx.exit(ArchvizError.exit_code)
         except Exception as exc:  # a bug: one line, unless asked for the traceback
             if os.environ.get("ARCHVIZ_DEBUG"):
                 raise
@@ -606,6 +612,34 @@ def diff(old_path, new_path, fmt, out, fail_on, trusted_accounts, config_path, r
         raise drift.DriftFound(f"--fail-on {','.join(kinds)}: {len(fired)} change(s), first: "
                                f"{fired[0]['kind']} {drift.CHANGES[fired[0]['change']]}: "
                                f"{visible(fired[0]['summary'])}")
+
+
+@cli.command()
+@click.argument("snapshot_path", metavar="SNAPSHOT", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "ocsf"]), default="json", show_default=True,
+              help="csv (for a spreadsheet), json (archviz's own), ocsf (OCSF Detection Findings, for a SIEM or "
+                   "Security Lake): the formats of an evidence pack's findings files.")
+@click.option("--min-severity", type=click.Choice(["critical", "high", "medium", "low", "info"]),
+              help="Only findings this severe or worse.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="The file to write (replaced whole, never half-written); standard output if left out.")
+def findings(snapshot_path, fmt, min_severity, out):
+    """The findings of SNAPSHOT alone (offline), for CI and SIEM pipelines: the same files an
+    evidence pack holds, without building a pack."""
+    from archviz import pipeline, snapshot
+    from archviz.files import output_file
+
+    if out is not None:
+        output_file(out, [snapshot.file_of(snapshot_path)])
+    data, count = pipeline.findings_of(snapshot.load(snapshot_path), fmt, min_severity)
+    if out is None:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)  # the bytes as a pack holds them (CSV ends lines with CRLF)
+        sys.stdout.buffer.flush()
+    else:
+        _write_or_print(data.decode("utf-8"), out)
+    click.echo(f"findings: {count} {'finding' if count == 1 else 'findings'}"
+               + (f" at {min_severity} or worse" if min_severity else "") + (f" written to {out}" if out else ""), err=True)
 
 
 @cli.command("redact")

@@ -247,6 +247,20 @@ def diff(old: dict, new: dict, settings: dict | None = None, redactor: Redactor 
     return drift.compare(old, new, **settings, fresh=redactor is not None)
 
 
+def findings_of(doc: dict, fmt: str, min_severity: str | None = None) -> tuple[bytes, int]:
+    """archviz findings: a snapshot's findings alone, in a format of a pack's findings files
+    (:data:`archviz.evidence.findings.FORMATS`), those at ``min_severity`` or worse; and how many."""
+    from archviz.evidence import findings
+    from archviz.model import vocab
+
+    if "connections" not in doc:  # a snapshot written before the model existed
+        model.apply(doc)
+    if min_severity is not None:
+        bar = vocab.severity_rank(min_severity)
+        doc = dict(doc, findings=[f for f in doc["findings"] if vocab.severity_rank(f["severity"]) <= bar])
+    return findings.FORMATS[fmt](doc), len(doc["findings"])
+
+
 def prepare_render(doc: dict, old: dict | None = None, redactor: Redactor | None = None) -> tuple[dict, dict | None]:
     """archviz render (and the MkDocs plugin): the snapshot to draw and, given an older one
     (``--since``), the changes to show, each snapshot analysed once. With a ``redactor``, both are

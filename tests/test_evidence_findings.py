@@ -214,3 +214,59 @@ def test_an_unanalyzed_snapshot_is_refused():
     d = doc()
     with pytest.raises(ValueError, match="analyze"):
         ev.to_csv(d)
+
+
+# --- archviz findings: a snapshot's findings without a pack ------------------------------------------
+
+def test_archviz_findings_writes_a_pack_s_findings_files_from_a_snapshot_alone(estate, tmp_path):
+    from archviz.evidence.pack import findings_files
+    from tests.conftest import invoke
+
+    path = tmp_path / "snapshot.json"
+    snap.write(estate, path)
+    pack = findings_files(estate)
+    for fmt, name in (("csv", "findings.csv"), ("json", "findings.json"), ("ocsf", "findings.ocsf.json")):
+        result = invoke(["findings", str(path), "--format", fmt])
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == pack[name].decode("utf-8").replace("\r\n", "\n"), fmt  # (click's runner folds CRLF)
+        out = tmp_path / f"out.{fmt}"
+        written = invoke(["findings", str(path), "--format", fmt, "--out", str(out)])
+        assert written.returncode == 0 and out.read_bytes() == pack[name] and written.stdout == ""  # the very bytes
+        assert written.stderr.strip() == f"findings: {len(estate['findings'])} findings written to {out}"
+    ocsf = json.loads(invoke(["findings", str(path), "--format", "ocsf"]).stdout)
+    assert {f["time"] for f in ocsf} == {EPOCH * 1000}  # milliseconds: the crawl's date, not 1970
+    rows = parse_csv(invoke(["findings", str(path), "--format", "csv"]).stdout.encode("utf-8"))
+    assert not [cell for row in rows[1:] for cell in row if cell[:1] in ev.FORMULA_TRIGGERS]
+
+
+def test_archviz_findings_keeps_only_the_severities_asked_for_and_refuses_bad_input(estate, tmp_path):
+    from tests.conftest import invoke
+
+    path = tmp_path / "snapshot.json"
+    snap.write(estate, path)
+    def kept(severity: str) -> list[dict]:
+        return json.loads(invoke(["findings", str(path), "--min-severity", severity]).stdout)["findings"]
+
+    assert kept("high") and {f["severity"] for f in kept("high")} == {"high"}
+    assert {f["severity"] for f in kept("medium")} == {"high", "medium"}
+    assert len(kept("info")) == len(estate["findings"])
+    missing = invoke(["findings", str(tmp_path / "none.json")])
+    assert missing.returncode == 3 and len(missing.stderr.splitlines()) == 1 and "Traceback" not in missing.stderr
+    assert invoke(["findings", str(path), "--format", "xml"]).returncode == 2
+    assert invoke(["findings", str(path), "--out", str(path)]).returncode == 2  # never over its own input
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(estate, tmp_path):
+    """``archviz findings SNAPSHOT | head -1``: a closed pipe is no internal error."""
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "snapshot.json"
+    snap.write(estate, path)
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before anything is written
+    proc = subprocess.run([sys.executable, "-m", "archviz", "findings", str(path)], stdout=write,
+                          stderr=subprocess.PIPE, text=True, timeout=120)
+    os.close(write)
+    assert proc.returncode == 1 and proc.stderr == "", proc.stderr

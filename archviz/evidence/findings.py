@@ -239,3 +239,7 @@ def to_ocsf(doc: dict, milliseconds: bool = True) -> bytes:
     """The findings as a JSON array of OCSF Detection Findings (class_uid 2004): each serialized as
     pydantic's ``model_dump(mode="json", exclude_none=True)``, sorted keys, two-space indent."""
     return _dumps([f.model_dump(mode="json", exclude_none=True) for f in detection_findings(doc, milliseconds)])
+
+
+# ``archviz findings --format``: a snapshot's findings in each format a pack holds them in.
+FORMATS = {"csv": to_csv, "json": to_json, "ocsf": to_ocsf}
