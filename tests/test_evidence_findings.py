@@ -270,3 +270,12 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(estate, tmp_path):
                           stderr=subprocess.PIPE, text=True, timeout=120)
     os.close(write)
     assert proc.returncode == 1 and proc.stderr == "", proc.stderr
+
+
+def test_the_findings_command_offers_exactly_the_formats_and_severities_archviz_has():
+    from archviz.cli import cli
+    from archviz.model import vocab
+
+    options = {p.name: p for p in cli.commands["findings"].params}
+    assert list(options["fmt"].type.choices) == list(ev.FORMATS)
+    assert list(options["min_severity"].type.choices) == list(vocab.SEVERITIES)
