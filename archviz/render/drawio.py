@@ -66,17 +66,15 @@ class _Writer:
         ET.SubElement(self.root, "mxCell", id="1", parent="0")
         self.origin: dict[str, tuple[float, float]] = {"1": (0.0, 0.0)}
 
-    def cell(self, ident: str, parent: str, value: str, style: str, box: tuple, *, tooltip: str | None = None,
-             **extra) -> None:
+    def cell(self, ident: str, parent: str, value: str, style: str, box: tuple, tooltip: str | None = None) -> None:
         """One vertex, its geometry relative to its parent container."""
         ox, oy = self.origin[parent]
         x, y, w, h = box
         if tooltip:
             holder = ET.SubElement(self.root, "UserObject", label=value, tooltip=tooltip, id=ident)
-            cell = ET.SubElement(holder, "mxCell", style=style, vertex="1", parent=parent, **extra)
+            cell = ET.SubElement(holder, "mxCell", style=style, vertex="1", parent=parent)
         else:
-            cell = ET.SubElement(self.root, "mxCell", id=ident, value=value, style=style, vertex="1", parent=parent,
-                                 **extra)
+            cell = ET.SubElement(self.root, "mxCell", id=ident, value=value, style=style, vertex="1", parent=parent)
         ET.SubElement(cell, "mxGeometry", {"x": _num(x - ox), "y": _num(y - oy), "width": _num(w),
                                            "height": _num(h), "as": "geometry"})
         self.origin[ident] = (x, y)
